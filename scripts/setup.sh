@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what building and testing Lägesbild needs on a fresh Debian machine, and nothing that
+# is already there: cmake (PROJ is built from source by the proj crate), sqlite3 (PROJ's build
+# uses it to make proj.db), the web app's npm packages and, with --browser, Debian's Chromium for
+# the browser tests. Safe to run again; fast when everything is in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+browser=0
+[[ "${1:-}" == "--browser" ]] && browser=1
+
+need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
+if ((browser)); then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
+
+if ((${#need[@]})); then
+  echo "setup: installing ${need[*]} from Debian's packages" >&2
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [[ -f web/package.json ]]; then
+  if [[ ! -d web/node_modules || web/package-lock.json -nt web/node_modules ]]; then
+    echo "setup: installing the web app's npm packages" >&2
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    touch web/node_modules
+  fi
+fi

@@ -1,0 +1,163 @@
+//! The `lagesbild` command: one binary with subcommands.
+
+pub mod demo;
+pub mod import;
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::model::Role;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lagesbild",
+    version,
+    about = "Lägesbild: crime hotspots, dark walkways and citizen reports on one map",
+    long_about = "Lägesbild builds a shared local picture (gemensam lokal lägesbild) of crime, \
+insecurity and poorly lit walkways for a municipality and its police. Data is imported into a \
+SQLite file, analysed in SWEREF 99 TM (EPSG:3006) and served as GeoJSON, Open311 and a web map."
+)]
+pub struct Cli {
+    /// TOML configuration file (see lagesbild.example.toml).
+    #[arg(long, global = true, env = "LAGESBILD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database file (SQLite); overrides the config file and LAGESBILD_DB.
+    #[arg(long, global = true)]
+    pub db: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the web map.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+        #[arg(long)]
+        addr: Option<String>,
+    },
+    /// Create the fictitious Täby demo dataset (when the database is empty) and serve it.
+    Demo {
+        /// Address to listen on.
+        #[arg(long)]
+        addr: Option<String>,
+    },
+    /// Import data: Polisen events, incident registers, GeoJSON, OSM, lamp registers, areas, BRÅ.
+    Import(import::ImportArgs),
+    /// Manage API tokens for coordinators, police and admins.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and only its hash is stored.
+    Create {
+        /// coordinator, police or admin.
+        #[arg(long)]
+        role: String,
+        /// Who or what the token is for.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a token by its id (the part after `lb_`, before the second `_`).
+    Revoke { id: String },
+    /// List tokens (ids, roles and labels; never secrets).
+    List,
+}
+
+/// Runs the command line; the exit code is 0 on success.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LAGESBILD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub(crate) fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    if let Some(db) = &cli.db {
+        cfg.db = db.clone();
+    }
+    Ok(cfg)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut cfg = load_config(&cli)?;
+    match cli.command {
+        Command::Serve { addr } => {
+            if let Some(a) = addr {
+                cfg.addr = a;
+            }
+            serve::serve(cfg).await?;
+        }
+        Command::Demo { addr } => demo::run(cfg, addr).await?,
+        Command::Import(args) => import::import(&cfg, args).await?,
+        Command::Token { command } => {
+            let store = crate::store::open(&cfg.db).await?;
+            match command {
+                TokenCommand::Create { role, label } => {
+                    let role = Role::parse(&role)
+                        .filter(|r| *r != Role::Anonymous)
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--role {role:?}: expected coordinator, police or admin"
+                            )
+                        })?;
+                    let (token, stored) = crate::api::auth::new_token(role, &label);
+                    store.insert_token(&stored).await?;
+                    eprintln!(
+                        "Created a {} token (id {}). It is shown only now; store it safely:",
+                        role.as_str(),
+                        stored.id
+                    );
+                    println!("{token}");
+                }
+                TokenCommand::Revoke { id } => {
+                    if store.revoke_token(&id).await? {
+                        eprintln!("revoked token {id}");
+                    } else {
+                        anyhow::bail!("no active token with id {id}");
+                    }
+                }
+                TokenCommand::List => {
+                    for t in store.list_tokens().await? {
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            t.id,
+                            t.role.as_str(),
+                            if t.revoked { "revoked" } else { "active" },
+                            t.label
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

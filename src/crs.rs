@@ -1,0 +1,226 @@
+//! Coordinate reference systems.
+//!
+//! All metric work happens in SWEREF 99 TM (EPSG:3006). Input in any EPSG CRS is transformed with
+//! PROJ on import; output to web clients is WGS84 (lon, lat). `proj::Proj` is not `Send`, so each
+//! thread keeps its own transformers in a thread-local cache keyed by (source, target) EPSG code.
+//!
+//! Axis order: transformers are normalised for visualisation, so geographic CRSs take and give
+//! (longitude, latitude) and projected ones (easting, northing), whatever the EPSG definition says.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use geo::{Coord, Rect};
+use proj::Proj;
+
+/// SWEREF 99 TM, the working CRS.
+pub const WORK_EPSG: u32 = 3006;
+/// WGS84 geographic.
+pub const WGS84_EPSG: u32 = 4326;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum CrsError {
+    #[error("unknown or unsupported CRS EPSG:{0}: {1}")]
+    UnknownCrs(u32, String),
+    #[error("cannot transform ({x}, {y}) from EPSG:{from}: {reason}")]
+    Transform {
+        from: u32,
+        x: f64,
+        y: f64,
+        reason: String,
+    },
+    #[error("CRS must be written EPSG:n, got {0:?}")]
+    BadName(String),
+}
+
+/// Parses `EPSG:3006`, `epsg:3006`, `3006` or the OGC URN / CRS84 names GeoJSON files use.
+pub fn parse_epsg(s: &str) -> Result<u32, CrsError> {
+    let t = s.trim();
+    let upper = t.to_ascii_uppercase();
+    if upper.ends_with("CRS84") {
+        return Ok(WGS84_EPSG);
+    }
+    let digits = upper
+        .rsplit([':', '/'])
+        .next()
+        .filter(|_| upper.contains("EPSG") || upper.chars().all(|c| c.is_ascii_digit()))
+        .unwrap_or("");
+    digits
+        .parse::<u32>()
+        .map_err(|_| CrsError::BadName(t.to_string()))
+}
+
+thread_local! {
+    static TRANSFORMERS: RefCell<HashMap<(u32, u32), Rc<Proj>>> = RefCell::new(HashMap::new());
+}
+
+fn transformer(from: u32, to: u32) -> Result<Rc<Proj>, CrsError> {
+    TRANSFORMERS.with(|cell| {
+        if let Some(p) = cell.borrow().get(&(from, to)) {
+            return Ok(p.clone());
+        }
+        let from_s = format!("EPSG:{from}");
+        let to_s = format!("EPSG:{to}");
+        // PROJ finds proj.db through PROJ_DATA, or else where the bundled build installed it.
+        let proj = Proj::new_known_crs(&from_s, &to_s, None).map_err(|e| {
+            let bad = if from == WORK_EPSG || from == WGS84_EPSG {
+                to
+            } else {
+                from
+            };
+            CrsError::UnknownCrs(bad, e.to_string())
+        })?;
+        let proj = Rc::new(proj);
+        cell.borrow_mut().insert((from, to), proj.clone());
+        Ok(proj)
+    })
+}
+
+/// Checks that an EPSG code is known to PROJ and can be transformed to the working CRS.
+pub fn check_epsg(epsg: u32) -> Result<(), CrsError> {
+    if epsg == WORK_EPSG {
+        return Ok(());
+    }
+    transformer(epsg, WORK_EPSG).map(|_| ())
+}
+
+/// Transforms one coordinate between two EPSG CRSs (geographic as lon, lat).
+pub fn transform(from: u32, to: u32, x: f64, y: f64) -> Result<(f64, f64), CrsError> {
+    if !x.is_finite() || !y.is_finite() {
+        return Err(CrsError::Transform {
+            from,
+            x,
+            y,
+            reason: "coordinate is not a finite number".into(),
+        });
+    }
+    if from == to {
+        return Ok((x, y));
+    }
+    let t = transformer(from, to)?;
+    let (ox, oy) = t.convert((x, y)).map_err(|e| CrsError::Transform {
+        from,
+        x,
+        y,
+        reason: e.to_string(),
+    })?;
+    if !ox.is_finite() || !oy.is_finite() {
+        return Err(CrsError::Transform {
+            from,
+            x,
+            y,
+            reason: "outside the CRS's area of use".into(),
+        });
+    }
+    Ok((ox, oy))
+}
+
+/// Into SWEREF 99 TM.
+pub fn to_work(from: u32, x: f64, y: f64) -> Result<(f64, f64), CrsError> {
+    transform(from, WORK_EPSG, x, y)
+}
+
+/// From SWEREF 99 TM to WGS84 (lon, lat), for output.
+pub fn to_wgs84(x: f64, y: f64) -> Result<(f64, f64), CrsError> {
+    transform(WORK_EPSG, WGS84_EPSG, x, y)
+}
+
+/// Transforms many coordinates in place (one PROJ call): the fast path for importers.
+pub fn transform_in_place(from: u32, to: u32, coords: &mut [(f64, f64)]) -> Result<(), CrsError> {
+    if from == to || coords.is_empty() {
+        return Ok(());
+    }
+    let t = transformer(from, to)?;
+    if t.convert_array(coords).is_err() {
+        // One bad point fails the whole array: fall back to one at a time so the caller can
+        // tell which, marking failures as NaN.
+        for c in coords.iter_mut() {
+            *c = t.convert(*c).unwrap_or((f64::NAN, f64::NAN));
+        }
+    }
+    Ok(())
+}
+
+/// Rounds WGS84 output to 7 decimals (about 1 cm): enough for any map, smaller responses.
+pub fn round7(v: f64) -> f64 {
+    (v * 1e7).round() / 1e7
+}
+
+/// Where data is accepted: coordinates outside are rejected line by line on import.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceArea {
+    /// A rectangle in EPSG:3006.
+    Rect(Rect<f64>),
+    /// Anything the CRS can represent (for importing foreign test data).
+    Unbounded,
+}
+
+impl ServiceArea {
+    /// Sweden's extent in SWEREF 99 TM (EPSG's area of use of EPSG:3006), with a 20 km margin.
+    pub fn sweden() -> Self {
+        Self::Rect(Rect::new(
+            Coord {
+                x: 161_000.0,
+                y: 6_080_000.0,
+            },
+            Coord {
+                x: 925_000.0,
+                y: 7_710_000.0,
+            },
+        ))
+    }
+
+    /// A WGS84 bounding box `[west, south, east, north]`, converted to EPSG:3006.
+    pub fn from_wgs84_bbox(b: [f64; 4]) -> Result<Self, CrsError> {
+        let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
+        let mut min = Coord {
+            x: f64::INFINITY,
+            y: f64::INFINITY,
+        };
+        let mut max = Coord {
+            x: f64::NEG_INFINITY,
+            y: f64::NEG_INFINITY,
+        };
+        for (lon, lat) in corners {
+            let (x, y) = to_work(WGS84_EPSG, lon, lat)?;
+            min.x = min.x.min(x);
+            min.y = min.y.min(y);
+            max.x = max.x.max(x);
+            max.y = max.y.max(y);
+        }
+        Ok(Self::Rect(Rect::new(min, max)))
+    }
+
+    pub fn contains(&self, x: f64, y: f64) -> bool {
+        match self {
+            Self::Rect(r) => {
+                x >= r.min().x && x <= r.max().x && y >= r.min().y && y <= r.max().y
+            }
+            Self::Unbounded => x.is_finite() && y.is_finite(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_crs_names() {
+        assert_eq!(parse_epsg("EPSG:3006"), Ok(3006));
+        assert_eq!(parse_epsg("epsg:3011"), Ok(3011));
+        assert_eq!(parse_epsg("4326"), Ok(4326));
+        assert_eq!(parse_epsg("urn:ogc:def:crs:OGC:1.3:CRS84"), Ok(4326));
+        assert_eq!(parse_epsg("urn:ogc:def:crs:EPSG::3006"), Ok(3006));
+        assert!(parse_epsg("SWEREF").is_err());
+    }
+
+    #[test]
+    fn wgs84_to_sweref99tm_matches_the_design_reference() {
+        // DESIGN.md: (18.0686 E, 59.4439 N) is (673 983.50, 6 593 495.74) in EPSG:3006.
+        let (x, y) = to_work(4326, 18.0686, 59.4439).unwrap();
+        assert!((x - 673_983.50).abs() < 0.01, "x = {x}");
+        assert!((y - 6_593_495.74).abs() < 0.01, "y = {y}");
+    }
+}

@@ -1,0 +1,269 @@
+//! What CSV importers share: finding columns by name, numbers with decimal commas, times in
+//! the formats municipal and police extracts use, and the service-area check.
+
+use std::path::Path;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+
+use super::{ImportError, RowError};
+use crate::crs::{self, ServiceArea};
+use crate::time::ZONE;
+
+/// Opens a CSV file with the given delimiter, tolerating a UTF-8 byte order mark.
+pub fn reader(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn std::io::Read + Send>>, ImportError> {
+    let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
+    let mut buf = std::io::BufReader::with_capacity(1 << 20, file);
+    use std::io::BufRead;
+    let head = buf.fill_buf().map_err(|e| ImportError::io(path, e))?;
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        buf.consume(3);
+    }
+    Ok(csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(Box::new(buf) as Box<dyn std::io::Read + Send>))
+}
+
+/// Guesses the delimiter from the header line when none is given: `;` if the header has more
+/// semicolons than commas (Swedish spreadsheet exports), else `,`.
+pub fn sniff_delimiter(path: &Path) -> Result<u8, ImportError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
+    let mut first = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut first)
+        .map_err(|e| ImportError::io(path, e))?;
+    let semis = first.matches(';').count();
+    let commas = first.matches(',').count();
+    let tabs = first.matches('\t').count();
+    Ok(if tabs > semis && tabs > commas {
+        b'\t'
+    } else if semis > commas {
+        b';'
+    } else {
+        b','
+    })
+}
+
+/// Parses `--delimiter` values: a single character, or `tab`.
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" => Ok(b'\t'),
+        s if s.len() == 1 => Ok(s.as_bytes()[0]),
+        _ => Err(format!("delimiter must be one character or 'tab', got {s:?}")),
+    }
+}
+
+/// The header's columns, found by name without regard to case or surrounding space.
+pub struct Columns {
+    headers: Vec<String>,
+}
+
+impl Columns {
+    pub fn new(headers: &csv::StringRecord) -> Self {
+        Self {
+            headers: headers.iter().map(|h| h.trim().to_lowercase()).collect(),
+        }
+    }
+
+    pub fn find(&self, name: &str) -> Option<usize> {
+        let n = name.trim().to_lowercase();
+        self.headers.iter().position(|h| *h == n)
+    }
+
+    /// The column's index, or a file-level error naming the missing column and those present.
+    pub fn require(&self, path: &Path, flag: &str, name: &str) -> Result<usize, ImportError> {
+        self.find(name).ok_or_else(|| {
+            ImportError::format(
+                path,
+                format!(
+                    "no column {name:?} (given by {flag}); the header has: {}",
+                    self.headers.join(", ")
+                ),
+            )
+        })
+    }
+}
+
+/// The field at `idx`, trimmed; a row error when the row is too short or the field empty.
+pub fn field<'r>(
+    rec: &'r csv::StringRecord,
+    idx: usize,
+    name: &str,
+    line: u64,
+) -> Result<&'r str, RowError> {
+    match rec.get(idx).map(str::trim) {
+        Some(v) if !v.is_empty() => Ok(v),
+        Some(_) => Err(RowError::new(line, name, "", "empty")),
+        None => Err(RowError::new(
+            line,
+            name,
+            "",
+            format!("missing: the row has {} fields", rec.len()),
+        )),
+    }
+}
+
+/// An optional field: `None` when absent or empty.
+pub fn opt_field<'r>(rec: &'r csv::StringRecord, idx: Option<usize>) -> Option<&'r str> {
+    idx.and_then(|i| rec.get(i))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Parses a number as Swedish and English spreadsheets write it: `153891,94`, `153 891,94`,
+/// `153891.94`, `1,234.5`. Rejects NaN and infinities.
+pub fn parse_number(s: &str) -> Option<f64> {
+    let t: String = s
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\''))
+        .collect();
+    if t.is_empty() {
+        return None;
+    }
+    let normalised = match (t.contains(','), t.contains('.')) {
+        (true, true) => {
+            // Whichever comes last is the decimal separator.
+            if t.rfind(',') > t.rfind('.') {
+                t.replace('.', "").replace(',', ".")
+            } else {
+                t.replace(',', "")
+            }
+        }
+        (true, false) => {
+            if t.matches(',').count() == 1 {
+                t.replace(',', ".")
+            } else {
+                return None;
+            }
+        }
+        _ => t,
+    };
+    let v: f64 = normalised.parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+/// A number field, or a row error naming it.
+pub fn number(rec: &csv::StringRecord, idx: usize, name: &str, line: u64) -> Result<f64, RowError> {
+    let v = field(rec, idx, name, line)?;
+    parse_number(v).ok_or_else(|| RowError::new(line, name, v, "not a number"))
+}
+
+/// Parses a time. With `format` (chrono strftime), exactly that; without, ISO 8601 / RFC 3339
+/// with or without `T` and seconds, Polisen's `2026-04-29 14:28:38 +02:00`, and a bare date.
+/// Times without an offset are Swedish local time.
+pub fn parse_time(s: &str, format: Option<&str>) -> Result<DateTime<FixedOffset>, String> {
+    let s = s.trim();
+    if let Some(f) = format {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Ok(t);
+        }
+        return NaiveDateTime::parse_from_str(s, f)
+            .map_err(|e| format!("does not match --time-format {f:?}: {e}"))
+            .and_then(local_to_fixed);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t);
+    }
+    for f in ["%Y-%m-%d %H:%M:%S %:z", "%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S %z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Ok(t);
+        }
+    }
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return local_to_fixed(t);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return local_to_fixed(d.and_hms_opt(0, 0, 0).expect("midnight"));
+    }
+    Err("not a date and time (expected e.g. 2026-04-29 14:28:38 +02:00 or 2026-04-29T14:28:38; give --time-format otherwise)".into())
+}
+
+/// A wall-clock time in Stockholm as an instant with its offset. In the autumn's repeated hour
+/// the earlier instant is taken; a time in the spring's skipped hour is rejected.
+pub fn local_to_fixed(t: NaiveDateTime) -> Result<DateTime<FixedOffset>, String> {
+    match ZONE.from_local_datetime(&t) {
+        chrono::LocalResult::Single(x) => Ok(x.fixed_offset()),
+        chrono::LocalResult::Ambiguous(a, _) => Ok(a.fixed_offset()),
+        chrono::LocalResult::None => Err(format!(
+            "{t} does not exist in Swedish local time (the hour skipped for summer time)"
+        )),
+    }
+}
+
+/// Transforms a coordinate into EPSG:3006 and checks it is inside the service area; the error
+/// names the fields and says when swapping them would have helped.
+pub fn locate(
+    epsg: u32,
+    x: f64,
+    y: f64,
+    fields: (&str, &str),
+    area: &ServiceArea,
+    line: u64,
+) -> Result<(f64, f64), RowError> {
+    let value = format!("{x}, {y}");
+    let field = format!("{}/{}", fields.0, fields.1);
+    if epsg == crs::WGS84_EPSG && !((-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y)) {
+        return Err(RowError::new(
+            line,
+            field,
+            value,
+            "not a longitude/latitude pair (longitude must be within ±180, latitude within ±90)",
+        ));
+    }
+    let (ex, ny) = crs::to_work(epsg, x, y)
+        .map_err(|e| RowError::new(line, &field, &value, e.to_string()))?;
+    if area.contains(ex, ny) {
+        return Ok((ex, ny));
+    }
+    let swapped_inside = crs::to_work(epsg, y, x)
+        .map(|(sx, sy)| area.contains(sx, sy))
+        .unwrap_or(false);
+    let reason = if swapped_inside {
+        format!(
+            "outside the service area; with {} and {} swapped it would be inside: are the columns mixed up?",
+            fields.0, fields.1
+        )
+    } else {
+        format!("outside the service area (EPSG:{epsg} coordinate lands at {ex:.0}, {ny:.0} in EPSG:3006)")
+    };
+    Err(RowError::new(line, field, value, reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_with_decimal_commas_and_spaces() {
+        assert_eq!(parse_number("153891,94"), Some(153891.94));
+        assert_eq!(parse_number("153 891,94"), Some(153891.94));
+        assert_eq!(parse_number("6 593 495.74"), Some(6593495.74));
+        assert_eq!(parse_number("1,234.5"), Some(1234.5));
+        assert_eq!(parse_number("1.234,5"), Some(1234.5));
+        assert_eq!(parse_number("-0,5"), Some(-0.5));
+        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(parse_number("inf"), None);
+        assert_eq!(parse_number("1,2,3"), None);
+        assert_eq!(parse_number("abc"), None);
+    }
+
+    #[test]
+    fn times_in_common_formats() {
+        let t = parse_time("2026-04-29 14:28:38 +02:00", None).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-04-29T14:28:38+02:00");
+        // No offset: Stockholm local time, CET in January.
+        let t = parse_time("2026-01-15 22:10", None).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-01-15T22:10:00+01:00");
+        let t = parse_time("15/01/2026 22.10", Some("%d/%m/%Y %H.%M")).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-01-15T22:10:00+01:00");
+        assert!(parse_time("2026-13-01 10:00", None).is_err());
+        // 02:30 on the last Sunday of March 2026 does not exist in Stockholm.
+        assert!(parse_time("2026-03-29 02:30", None).is_err());
+    }
+}

@@ -1,0 +1,343 @@
+//! The domain model: what Lägesbild knows about the world.
+//!
+//! Every coordinate in these types is in SWEREF 99 TM (EPSG:3006), metres: `x` is easting,
+//! `y` northing. Conversion to and from other CRSs happens only at the edges (importers and
+//! API output), see [`crate::crs`].
+
+use chrono::{DateTime, FixedOffset, Utc};
+use geo::{LineString, MultiPolygon, Point};
+use serde::{Deserialize, Serialize};
+
+pub use crate::category::CategoryGroup;
+
+/// How well an incident's coordinates describe where it happened.
+///
+/// Polisen's open events carry the centre of the municipality or county, not the place of the
+/// event: such events are `Municipality` or `County` and must never enter point-level hotspot
+/// methods, or a thousand events on a town-hall square would become a "hotspot".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationPrecision {
+    Exact,
+    Street,
+    Municipality,
+    County,
+}
+
+impl LocationPrecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Street => "street",
+            Self::Municipality => "municipality",
+            Self::County => "county",
+        }
+    }
+
+    /// Points precise enough for clustering, gridding and density.
+    pub fn is_point_level(self) -> bool {
+        matches!(self, Self::Exact | Self::Street)
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "exact" => Some(Self::Exact),
+            "street" => Some(Self::Street),
+            "municipality" => Some(Self::Municipality),
+            "county" => Some(Self::County),
+            _ => None,
+        }
+    }
+}
+
+/// One police event or registered crime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    /// Where it came from: `polisen`, or the source name given on import (`csv`, `geojson`, …).
+    pub source: String,
+    /// The id in that source; `(source, source_id)` is unique.
+    pub source_id: String,
+    /// The instant with the offset the input carried.
+    pub occurred_at: DateTime<FixedOffset>,
+    /// Stable category code, e.g. `assault`, see [`crate::category`].
+    pub category: String,
+    pub group: CategoryGroup,
+    /// The label as the source wrote it, e.g. `Misshandel, grov`.
+    pub label: String,
+    /// EPSG:3006.
+    pub location: Point<f64>,
+    pub precision: LocationPrecision,
+    /// Municipality or place name where the source gave one.
+    pub place: Option<String>,
+    /// Free text from the source (Polisen's `summary`).
+    pub summary: Option<String>,
+}
+
+impl Incident {
+    pub fn occurred_utc(&self) -> DateTime<Utc> {
+        self.occurred_at.with_timezone(&Utc)
+    }
+}
+
+/// A walkway (or the sidewalk of a street) from OpenStreetMap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Walkway {
+    /// The OSM way id.
+    pub id: i64,
+    /// EPSG:3006.
+    pub geometry: LineString<f64>,
+    /// The OSM `highway` value: footway, path, cycleway, pedestrian, steps, …
+    pub kind: String,
+    /// The OSM `lit` value as tagged (`yes`, `no`, `24/7`, …); `None` when untagged.
+    pub lit: Option<String>,
+    pub name: Option<String>,
+}
+
+/// What a walkway's OSM `lit` tag says, normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LitTag {
+    /// `yes`, `automatic`, `24/7`, `sunset-sunrise`, `limited`, `interval`: someone saw lights.
+    Lit,
+    /// `no`, `disused`.
+    Unlit,
+    /// No tag, or a value we do not understand: nothing is known.
+    Untagged,
+}
+
+impl LitTag {
+    pub fn from_osm(lit: Option<&str>) -> Self {
+        match lit.map(|s| s.trim().to_ascii_lowercase()) {
+            None => Self::Untagged,
+            Some(v) => match v.as_str() {
+                "yes" | "automatic" | "24/7" | "sunset-sunrise" | "limited" | "interval" => {
+                    Self::Lit
+                }
+                "no" | "disused" => Self::Unlit,
+                _ => Self::Untagged,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LampStatus {
+    Working,
+    Broken,
+}
+
+impl LampStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Working => "working",
+            Self::Broken => "broken",
+        }
+    }
+}
+
+/// A street lamp from OSM (`highway=street_lamp`) or a municipal lamp register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lamp {
+    /// Unique across sources: `osm:<node id>` or `<source>:<register id>`.
+    pub id: String,
+    /// EPSG:3006.
+    pub location: Point<f64>,
+    pub height_m: Option<f64>,
+    pub lumen: Option<f64>,
+    pub watt: Option<f64>,
+    /// Status in the source (register); open broken-lamp reports are applied on top of this by
+    /// the lighting analysis.
+    pub status: LampStatus,
+    /// `osm` or the register's source name.
+    pub source: String,
+    /// The lamp's own reference (OSM `ref`, register id) as the source wrote it.
+    pub reference: Option<String>,
+}
+
+/// A district or other named area.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Area {
+    pub id: i64,
+    pub name: String,
+    /// EPSG:3006.
+    pub geometry: MultiPolygon<f64>,
+    pub source: String,
+}
+
+/// BRÅ's yearly count of reported crimes for one municipality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BraStat {
+    pub year: i32,
+    pub municipality: String,
+    pub count: i64,
+    pub per_100k: Option<f64>,
+}
+
+/// Open311 services offered to citizens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceCode {
+    DarkPath,
+    BrokenLamp,
+    Vegetation,
+    UnsafePlace,
+    Other,
+}
+
+impl ServiceCode {
+    pub const ALL: [ServiceCode; 5] = [
+        Self::DarkPath,
+        Self::BrokenLamp,
+        Self::Vegetation,
+        Self::UnsafePlace,
+        Self::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DarkPath => "dark_path",
+            Self::BrokenLamp => "broken_lamp",
+            Self::Vegetation => "vegetation",
+            Self::UnsafePlace => "unsafe_place",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Swedish name shown to citizens.
+    pub fn name_sv(self) -> &'static str {
+        match self {
+            Self::DarkPath => "Mörk gångväg",
+            Self::BrokenLamp => "Trasig gatubelysning",
+            Self::Vegetation => "Växtlighet skymmer ljus eller sikt",
+            Self::UnsafePlace => "Otrygg plats",
+            Self::Other => "Övrigt",
+        }
+    }
+
+    /// Reports that say something about light on a walkway.
+    pub fn is_darkness(self) -> bool {
+        matches!(self, Self::DarkPath | Self::BrokenLamp | Self::Vegetation)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    Open,
+    Acknowledged,
+    InProgress,
+    Closed,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Acknowledged => "acknowledged",
+            Self::InProgress => "in_progress",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "acknowledged" => Some(Self::Acknowledged),
+            "in_progress" => Some(Self::InProgress),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+
+    /// Open311 knows only `open` and `closed`.
+    pub fn open311(self) -> &'static str {
+        if self == Self::Closed {
+            "closed"
+        } else {
+            "open"
+        }
+    }
+}
+
+/// A citizen's report as the public may see it: contact details live apart, in the store only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CitizenReport {
+    pub id: i64,
+    pub service: ServiceCode,
+    pub status: ReportStatus,
+    pub description: String,
+    /// EPSG:3006, snapped to the nearest walkway within 30 m when there is one.
+    pub location: Point<f64>,
+    /// EPSG:3006, where the citizen put it.
+    pub original_location: Point<f64>,
+    pub walkway_id: Option<i64>,
+    pub lamp_id: Option<String>,
+    pub address: Option<String>,
+    pub media_url: Option<String>,
+    pub status_notes: Option<String>,
+    pub agency_responsible: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Hidden by a coordinator (abusive text): not shown to the public.
+    pub hidden: bool,
+    /// Merged into another report as its duplicate.
+    pub merged_into: Option<i64>,
+    /// `attribute[code]` values as given.
+    pub attributes: serde_json::Value,
+}
+
+impl CitizenReport {
+    /// An open broken-lamp report turns its lamp off until it is closed.
+    pub fn keeps_lamp_off(&self) -> bool {
+        self.service == ServiceCode::BrokenLamp
+            && self.status != ReportStatus::Closed
+            && self.merged_into.is_none()
+            && self.lamp_id.is_some()
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Anonymous,
+    Police,
+    Coordinator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Police => "police",
+            Self::Coordinator => "coordinator",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "anonymous" => Some(Self::Anonymous),
+            "police" => Some(Self::Police),
+            "coordinator" => Some(Self::Coordinator),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    /// May see single incident points and hotspot profiles at full resolution.
+    pub fn sees_points(self) -> bool {
+        self != Self::Anonymous
+    }
+
+    /// May triage citizen reports and see reporters' contact details.
+    pub fn moderates(self) -> bool {
+        matches!(self, Self::Coordinator | Self::Admin)
+    }
+}

@@ -1,0 +1,3 @@
+//! Citizen reports: what citizens tell us about dark paths, broken lamps and unsafe places.
+
+pub mod store;

@@ -1,0 +1,312 @@
+//! The spatial core: R-trees over everything the analyses need, in EPSG:3006.
+//!
+//! A [`Snapshot`] is immutable. Each layer sits behind its own `Arc`, so a new snapshot after a
+//! citizen report shares the incident, walkway and lamp layers with the old one and rebuilds only
+//! the report layer. [`Spatial`] holds the current snapshot in an `ArcSwap`: readers take an
+//! `Arc<Snapshot>` without waiting on any lock, writers publish a whole new snapshot atomically.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use geo::{BoundingRect, Closest, ClosestPoint, Contains, Line, Point};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+use crate::model::{Area, BraStat, CitizenReport, Incident, Lamp, Walkway};
+use crate::store::{Store, StoreResult};
+
+/// A point in an R-tree with the index of its item in the layer's vector.
+pub type IndexedPoint = GeomWithData<[f64; 2], usize>;
+/// One straight segment of a walkway: `(walkway index, segment index)`.
+pub type IndexedSegment = GeomWithData<rstar::primitives::Line<[f64; 2]>, (usize, usize)>;
+/// An area's bounding box.
+pub type IndexedRect = GeomWithData<Rectangle<[f64; 2]>, usize>;
+
+fn point_tree<T>(items: &[T], at: impl Fn(&T) -> Point<f64>) -> RTree<IndexedPoint> {
+    RTree::bulk_load(
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| {
+                let p = at(it);
+                IndexedPoint::new([p.x(), p.y()], i)
+            })
+            .collect(),
+    )
+}
+
+pub struct IncidentLayer {
+    pub items: Vec<Incident>,
+    /// All incidents, whatever their precision: point methods must filter on precision.
+    pub tree: RTree<IndexedPoint>,
+}
+
+impl IncidentLayer {
+    pub fn new(items: Vec<Incident>) -> Self {
+        let tree = point_tree(&items, |i| i.location);
+        Self { items, tree }
+    }
+}
+
+pub struct WalkwayLayer {
+    pub items: Vec<Walkway>,
+    pub tree: RTree<IndexedSegment>,
+}
+
+impl WalkwayLayer {
+    pub fn new(items: Vec<Walkway>) -> Self {
+        let mut segs = Vec::new();
+        for (wi, w) in items.iter().enumerate() {
+            for (si, l) in w.geometry.lines().enumerate() {
+                segs.push(IndexedSegment::new(
+                    rstar::primitives::Line::new([l.start.x, l.start.y], [l.end.x, l.end.y]),
+                    (wi, si),
+                ));
+            }
+        }
+        Self {
+            items,
+            tree: RTree::bulk_load(segs),
+        }
+    }
+
+    /// The walkway nearest to `p` within `max_m` metres, with the closest point on it.
+    pub fn nearest(&self, p: Point<f64>, max_m: f64) -> Option<(usize, Point<f64>, f64)> {
+        let q = [p.x(), p.y()];
+        let seg = self
+            .tree
+            .nearest_neighbor_iter_with_distance_2(&q)
+            .next()
+            .filter(|(_, d2)| *d2 <= max_m * max_m)?;
+        let (wi, _) = seg.0.data;
+        let g = seg.0.geom();
+        let line = Line::new(
+            geo::coord! { x: g.from[0], y: g.from[1] },
+            geo::coord! { x: g.to[0], y: g.to[1] },
+        );
+        let on = match line.closest_point(&p) {
+            Closest::Intersection(c) | Closest::SinglePoint(c) => c,
+            Closest::Indeterminate => line.start_point(),
+        };
+        Some((wi, on, seg.1.sqrt()))
+    }
+}
+
+pub struct LampLayer {
+    pub items: Vec<Lamp>,
+    pub tree: RTree<IndexedPoint>,
+}
+
+impl LampLayer {
+    pub fn new(items: Vec<Lamp>) -> Self {
+        let tree = point_tree(&items, |l| l.location);
+        Self { items, tree }
+    }
+
+    /// The lamp nearest to `p` within `max_m` metres.
+    pub fn nearest(&self, p: Point<f64>, max_m: f64) -> Option<(usize, f64)> {
+        self.tree
+            .nearest_neighbor_iter_with_distance_2(&[p.x(), p.y()])
+            .next()
+            .filter(|(_, d2)| *d2 <= max_m * max_m)
+            .map(|(e, d2)| (e.data, d2.sqrt()))
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&Lamp> {
+        self.items.iter().find(|l| l.id == id)
+    }
+}
+
+pub struct ReportLayer {
+    pub items: Vec<CitizenReport>,
+    pub tree: RTree<IndexedPoint>,
+}
+
+impl ReportLayer {
+    pub fn new(items: Vec<CitizenReport>) -> Self {
+        let tree = point_tree(&items, |r| r.location);
+        Self { items, tree }
+    }
+}
+
+pub struct AreaLayer {
+    pub items: Vec<Area>,
+    pub tree: RTree<IndexedRect>,
+}
+
+impl AreaLayer {
+    pub fn new(items: Vec<Area>) -> Self {
+        let rects = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let r = a.geometry.bounding_rect()?;
+                Some(IndexedRect::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    i,
+                ))
+            })
+            .collect();
+        Self {
+            items,
+            tree: RTree::bulk_load(rects),
+        }
+    }
+
+    /// The first area containing `p`.
+    pub fn containing(&self, p: Point<f64>) -> Option<&Area> {
+        self.tree
+            .locate_all_at_point(&[p.x(), p.y()])
+            .map(|e| &self.items[e.data])
+            .find(|a| a.geometry.contains(&p))
+    }
+
+    /// An area by name, compared without regard to case.
+    pub fn by_name(&self, name: &str) -> Option<&Area> {
+        let n = name.trim().to_lowercase();
+        self.items.iter().find(|a| a.name.to_lowercase() == n)
+    }
+}
+
+/// Everything the analyses read, at one moment.
+pub struct Snapshot {
+    /// Increases with every published snapshot in this process; analysis caches key on it.
+    pub version: u64,
+    pub incidents: Arc<IncidentLayer>,
+    pub walkways: Arc<WalkwayLayer>,
+    pub lamps: Arc<LampLayer>,
+    pub reports: Arc<ReportLayer>,
+    pub areas: Arc<AreaLayer>,
+    pub bra: Arc<Vec<BraStat>>,
+    /// The data is the fictitious demo dataset.
+    pub demo: bool,
+}
+
+impl Snapshot {
+    pub fn empty() -> Self {
+        Self {
+            version: 0,
+            incidents: Arc::new(IncidentLayer::new(Vec::new())),
+            walkways: Arc::new(WalkwayLayer::new(Vec::new())),
+            lamps: Arc::new(LampLayer::new(Vec::new())),
+            reports: Arc::new(ReportLayer::new(Vec::new())),
+            areas: Arc::new(AreaLayer::new(Vec::new())),
+            bra: Arc::new(Vec::new()),
+            demo: false,
+        }
+    }
+
+    /// Reads everything from the store and builds every tree.
+    pub async fn load(store: &dyn Store) -> StoreResult<Self> {
+        let incidents = store.load_incidents().await?;
+        let walkways = store.load_walkways().await?;
+        let lamps = store.load_lamps().await?;
+        let reports = store.load_reports().await?;
+        let areas = store.load_areas().await?;
+        let bra = store.load_bra().await?;
+        let demo = store.get_meta("demo").await?.as_deref() == Some("true");
+        // Bulk loading a million points takes a few hundred milliseconds: keep it off the
+        // async workers.
+        let snap = tokio::task::spawn_blocking(move || {
+            let (inc, rest) = rayon::join(
+                || IncidentLayer::new(incidents),
+                || {
+                    (
+                        WalkwayLayer::new(walkways),
+                        LampLayer::new(lamps),
+                        ReportLayer::new(reports),
+                        AreaLayer::new(areas),
+                    )
+                },
+            );
+            Snapshot {
+                version: 0,
+                incidents: Arc::new(inc),
+                walkways: Arc::new(rest.0),
+                lamps: Arc::new(rest.1),
+                reports: Arc::new(rest.2),
+                areas: Arc::new(rest.3),
+                bra: Arc::new(bra),
+                demo,
+            }
+        })
+        .await
+        .expect("snapshot building panicked");
+        Ok(snap)
+    }
+
+    /// Incidents within `radius` metres of `p` (indices into `incidents.items`).
+    pub fn incidents_within(&self, p: Point<f64>, radius: f64) -> impl Iterator<Item = usize> + '_ {
+        self.incidents
+            .tree
+            .locate_within_distance([p.x(), p.y()], radius * radius)
+            .map(|e| e.data)
+    }
+
+    /// Incidents whose point falls in the box.
+    pub fn incidents_in_box(&self, min: [f64; 2], max: [f64; 2]) -> impl Iterator<Item = usize> + '_ {
+        self.incidents
+            .tree
+            .locate_in_envelope(&AABB::from_corners(min, max))
+            .map(|e| e.data)
+    }
+}
+
+/// The current snapshot, swapped atomically.
+pub struct Spatial {
+    current: ArcSwap<Snapshot>,
+    counter: AtomicU64,
+    /// Serialises writers so that two reloads cannot publish out of order; readers never take it.
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl Spatial {
+    pub fn new(snapshot: Snapshot) -> Self {
+        let s = Self {
+            current: ArcSwap::from_pointee(Snapshot::empty()),
+            counter: AtomicU64::new(0),
+            writer: tokio::sync::Mutex::new(()),
+        };
+        s.publish(snapshot);
+        s
+    }
+
+    /// The snapshot readers work on; never blocks.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Publishes a new snapshot with the next version number.
+    pub fn publish(&self, mut snapshot: Snapshot) {
+        snapshot.version = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        self.current.store(Arc::new(snapshot));
+    }
+
+    /// Rebuilds every layer from the store.
+    pub async fn reload(&self, store: &dyn Store) -> StoreResult<()> {
+        let _w = self.writer.lock().await;
+        let snap = Snapshot::load(store).await?;
+        self.publish(snap);
+        Ok(())
+    }
+
+    /// Replaces only the report layer (after a report is submitted or changed).
+    pub async fn reload_reports(&self, store: &dyn Store) -> StoreResult<()> {
+        let _w = self.writer.lock().await;
+        let reports = store.load_reports().await?;
+        let layer = Arc::new(ReportLayer::new(reports));
+        let old = self.load();
+        self.publish(Snapshot {
+            version: 0,
+            incidents: old.incidents.clone(),
+            walkways: old.walkways.clone(),
+            lamps: old.lamps.clone(),
+            reports: layer,
+            areas: old.areas.clone(),
+            bra: old.bra.clone(),
+            demo: old.demo,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! The durable store: the system of record.
+//!
+//! Storage is a set of traits ([`DataStore`] for imported data, [`ReportStore`] for citizen
+//! reports, [`TokenStore`] for API tokens) with one implementation per backend beside them. The
+//! SQLite file ([`sqlite::SqliteStore`]) is the default; a PostgreSQL/PostGIS backend implements
+//! the same traits, and [`open`] picks one by the URL's scheme. Analysis and HTTP code see only
+//! `Arc<dyn Store>`, never SQL.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::model::{Area, BraStat, Incident, Lamp, Role, Walkway};
+
+pub use crate::reports::store::ReportStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: use a file path, sqlite://PATH")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a batch write did. Rows whose content was already stored count as `unchanged`: importing
+/// the same file twice changes nothing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WriteCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for WriteCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+    }
+}
+
+/// How many rows of each kind are stored.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct DataCounts {
+    pub incidents: u64,
+    pub walkways: u64,
+    pub lamps: u64,
+    pub areas: u64,
+    pub bra_stats: u64,
+    pub reports: u64,
+}
+
+/// Imported data: incidents, walkways, lamps, areas and BRÅ statistics.
+///
+/// Every `upsert_*` is one transaction: a batch is stored whole or not at all. Keys: incidents by
+/// `(source, source_id)`, walkways by OSM way id, lamps by `id`, areas by `(source, name)`, BRÅ
+/// rows by `(year, municipality)`.
+#[async_trait]
+pub trait DataStore: Send + Sync {
+    async fn upsert_incidents(&self, batch: &[Incident]) -> StoreResult<WriteCounts>;
+    async fn upsert_walkways(&self, batch: &[Walkway]) -> StoreResult<WriteCounts>;
+    async fn upsert_lamps(&self, batch: &[Lamp]) -> StoreResult<WriteCounts>;
+    async fn upsert_areas(&self, batch: &[Area]) -> StoreResult<WriteCounts>;
+    async fn upsert_bra(&self, batch: &[BraStat]) -> StoreResult<WriteCounts>;
+
+    async fn load_incidents(&self) -> StoreResult<Vec<Incident>>;
+    async fn load_walkways(&self) -> StoreResult<Vec<Walkway>>;
+    async fn load_lamps(&self) -> StoreResult<Vec<Lamp>>;
+    async fn load_areas(&self) -> StoreResult<Vec<Area>>;
+    async fn load_bra(&self) -> StoreResult<Vec<BraStat>>;
+
+    async fn counts(&self) -> StoreResult<DataCounts>;
+    /// Increases with every committed write of imported data; servers poll it to notice imports
+    /// made by other processes.
+    async fn data_version(&self) -> StoreResult<i64>;
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+}
+
+/// An API token as stored: only the hash of its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredToken {
+    pub id: String,
+    pub role: Role,
+    /// PHC string (argon2id) of the secret.
+    pub secret_hash: String,
+    pub label: String,
+    pub revoked: bool,
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn insert_token(&self, token: &StoredToken) -> StoreResult<()>;
+    async fn find_token(&self, id: &str) -> StoreResult<Option<StoredToken>>;
+    async fn revoke_token(&self, id: &str) -> StoreResult<bool>;
+    async fn list_tokens(&self) -> StoreResult<Vec<StoredToken>>;
+}
+
+/// Everything a backend offers.
+pub trait Store: DataStore + ReportStore + TokenStore {}
+impl<T: DataStore + ReportStore + TokenStore> Store for T {}
+
+/// Opens the store named by `db`: a file path or `sqlite://PATH` opens (and creates) a SQLite
+/// file and brings its schema up to date.
+pub async fn open(db: &str) -> StoreResult<Arc<dyn Store>> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return Err(StoreError::UnsupportedUrl(db.to_string()));
+    }
+    let path = db.strip_prefix("sqlite://").unwrap_or(db);
+    Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+}

@@ -1,0 +1,508 @@
+//! The embedded default: one SQLite file in WAL mode with foreign keys on.
+//!
+//! Batches are written in one transaction each with multi-row upserts; `version` columns count
+//! real changes so that re-importing identical rows is reported as `unchanged` and costs no write.
+
+mod reports;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use geo::{Coord, LineString, MultiPolygon, Point};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{
+    DataCounts, DataStore, StoreError, StoreResult, StoredToken, TokenStore, WriteCounts,
+};
+use crate::category::CategoryGroup;
+use crate::model::{Area, BraStat, Incident, Lamp, LampStatus, LocationPrecision, Role, Walkway};
+
+/// SQLite allows 32 766 bound parameters per statement; rows per upsert statement stay below it.
+const MAX_PARAMS: usize = 30_000;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens or creates the file and runs the migrations.
+    pub async fn open(path: &str) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a commit survives a process crash (kill -9); only power loss
+            // can take back the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn bump_version(tx: &mut sqlx::Transaction<'_, Sqlite>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'",
+        )
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Runs a multi-row upsert whose `RETURNING version` yields 1 for a new row and more for a
+    /// changed one; rows whose content is already stored return nothing.
+    async fn upsert_chunks<T>(
+        &self,
+        batch: &[T],
+        params_per_row: usize,
+        head: &str,
+        tail: &str,
+        push: impl Fn(sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>, &T) + Copy,
+    ) -> StoreResult<WriteCounts> {
+        let mut counts = WriteCounts::default();
+        if batch.is_empty() {
+            return Ok(counts);
+        }
+        let mut tx = self.pool.begin().await?;
+        let rows_per_stmt = (MAX_PARAMS / params_per_row).max(1);
+        let mut touched = 0u64;
+        for chunk in batch.chunks(rows_per_stmt) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
+            qb.push_values(chunk, |b, row| push(b, row));
+            qb.push(tail);
+            let versions: Vec<i64> = qb
+                .build()
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.get::<i64, _>(0))
+                .collect();
+            for v in versions {
+                touched += 1;
+                if v == 1 {
+                    counts.inserted += 1;
+                } else {
+                    counts.updated += 1;
+                }
+            }
+        }
+        counts.unchanged = batch.len() as u64 - touched.min(batch.len() as u64);
+        if touched > 0 {
+            Self::bump_version(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+}
+
+fn changed_clause(table: &str, cols: &[&str]) -> String {
+    let set: Vec<String> = cols.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    let differs: Vec<String> = cols
+        .iter()
+        .map(|c| format!("{table}.{c} IS NOT excluded.{c}"))
+        .collect();
+    format!(
+        " SET {}, version = {table}.version + 1 WHERE {} RETURNING version",
+        set.join(", "),
+        differs.join(" OR ")
+    )
+}
+
+pub(crate) fn coords_to_blob(ls: &LineString<f64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ls.0.len() * 16);
+    for c in &ls.0 {
+        out.extend_from_slice(&c.x.to_le_bytes());
+        out.extend_from_slice(&c.y.to_le_bytes());
+    }
+    out
+}
+
+pub(crate) fn blob_to_coords(b: &[u8]) -> StoreResult<LineString<f64>> {
+    if b.len() % 16 != 0 {
+        return Err(StoreError::Corrupt(format!(
+            "walkway geometry of {} bytes is not a list of coordinate pairs",
+            b.len()
+        )));
+    }
+    Ok(LineString(
+        b.chunks_exact(16)
+            .map(|c| Coord {
+                x: f64::from_le_bytes(c[0..8].try_into().expect("8 bytes")),
+                y: f64::from_le_bytes(c[8..16].try_into().expect("8 bytes")),
+            })
+            .collect(),
+    ))
+}
+
+pub(crate) fn utc_from_secs(secs: i64) -> StoreResult<DateTime<Utc>> {
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {secs} out of range")))
+}
+
+#[async_trait]
+impl DataStore for SqliteStore {
+    async fn upsert_incidents(&self, batch: &[Incident]) -> StoreResult<WriteCounts> {
+        const COLS: [&str; 11] = [
+            "occurred_utc",
+            "utc_offset_s",
+            "category",
+            "grp",
+            "label",
+            "x",
+            "y",
+            "precision",
+            "place",
+            "summary",
+            "source_id",
+        ];
+        let tail = format!(
+            " ON CONFLICT (source, source_id) DO UPDATE{}",
+            changed_clause("incidents", &COLS[..10])
+        );
+        self.upsert_chunks(
+            batch,
+            12,
+            "INSERT INTO incidents (source, source_id, occurred_utc, utc_offset_s, category, grp, label, x, y, precision, place, summary) ",
+            &tail,
+            |mut b, i: &Incident| {
+                b.push_bind(i.source.clone())
+                    .push_bind(i.source_id.clone())
+                    .push_bind(i.occurred_at.timestamp())
+                    .push_bind(i.occurred_at.offset().local_minus_utc())
+                    .push_bind(i.category.clone())
+                    .push_bind(i.group.as_str())
+                    .push_bind(i.label.clone())
+                    .push_bind(i.location.x())
+                    .push_bind(i.location.y())
+                    .push_bind(i.precision.as_str())
+                    .push_bind(i.place.clone())
+                    .push_bind(i.summary.clone());
+            },
+        )
+        .await
+    }
+
+    async fn upsert_walkways(&self, batch: &[Walkway]) -> StoreResult<WriteCounts> {
+        let tail = format!(
+            " ON CONFLICT (id) DO UPDATE{}",
+            changed_clause("walkways", &["kind", "lit", "name", "coords"])
+        );
+        self.upsert_chunks(
+            batch,
+            5,
+            "INSERT INTO walkways (id, kind, lit, name, coords) ",
+            &tail,
+            |mut b, w: &Walkway| {
+                b.push_bind(w.id)
+                    .push_bind(w.kind.clone())
+                    .push_bind(w.lit.clone())
+                    .push_bind(w.name.clone())
+                    .push_bind(coords_to_blob(&w.geometry));
+            },
+        )
+        .await
+    }
+
+    async fn upsert_lamps(&self, batch: &[Lamp]) -> StoreResult<WriteCounts> {
+        let tail = format!(
+            " ON CONFLICT (id) DO UPDATE{}",
+            changed_clause(
+                "lamps",
+                &["x", "y", "height_m", "lumen", "watt", "status", "source", "reference"]
+            )
+        );
+        self.upsert_chunks(
+            batch,
+            9,
+            "INSERT INTO lamps (id, x, y, height_m, lumen, watt, status, source, reference) ",
+            &tail,
+            |mut b, l: &Lamp| {
+                b.push_bind(l.id.clone())
+                    .push_bind(l.location.x())
+                    .push_bind(l.location.y())
+                    .push_bind(l.height_m)
+                    .push_bind(l.lumen)
+                    .push_bind(l.watt)
+                    .push_bind(l.status.as_str())
+                    .push_bind(l.source.clone())
+                    .push_bind(l.reference.clone());
+            },
+        )
+        .await
+    }
+
+    async fn upsert_areas(&self, batch: &[Area]) -> StoreResult<WriteCounts> {
+        let tail = format!(
+            " ON CONFLICT (source, name) DO UPDATE{}",
+            changed_clause("areas", &["geometry"])
+        );
+        let encoded: Vec<(String, String, String)> = batch
+            .iter()
+            .map(|a| {
+                let g = geojson::Geometry::from(&a.geometry);
+                (a.source.clone(), a.name.clone(), g.to_string())
+            })
+            .collect();
+        self.upsert_chunks(
+            &encoded,
+            3,
+            "INSERT INTO areas (source, name, geometry) ",
+            &tail,
+            |mut b, (source, name, geom)| {
+                b.push_bind(source.clone())
+                    .push_bind(name.clone())
+                    .push_bind(geom.clone());
+            },
+        )
+        .await
+    }
+
+    async fn upsert_bra(&self, batch: &[BraStat]) -> StoreResult<WriteCounts> {
+        let tail = format!(
+            " ON CONFLICT (year, municipality) DO UPDATE{}",
+            changed_clause("bra_stats", &["count", "per_100k"])
+        );
+        self.upsert_chunks(
+            batch,
+            4,
+            "INSERT INTO bra_stats (year, municipality, count, per_100k) ",
+            &tail,
+            |mut b, s: &BraStat| {
+                b.push_bind(s.year)
+                    .push_bind(s.municipality.clone())
+                    .push_bind(s.count)
+                    .push_bind(s.per_100k);
+            },
+        )
+        .await
+    }
+
+    async fn load_incidents(&self) -> StoreResult<Vec<Incident>> {
+        let rows = sqlx::query(
+            "SELECT source, source_id, occurred_utc, utc_offset_s, category, grp, label, x, y, precision, place, summary FROM incidents ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let secs: i64 = r.get(2);
+                let off: i32 = r.get(3);
+                let offset = FixedOffset::east_opt(off)
+                    .ok_or_else(|| StoreError::Corrupt(format!("UTC offset {off} s")))?;
+                let grp: String = r.get(5);
+                let prec: String = r.get(9);
+                Ok(Incident {
+                    source: r.get(0),
+                    source_id: r.get(1),
+                    occurred_at: utc_from_secs(secs)?.with_timezone(&offset),
+                    category: r.get(4),
+                    group: CategoryGroup::parse(&grp)
+                        .ok_or_else(|| StoreError::Corrupt(format!("category group {grp:?}")))?,
+                    label: r.get(6),
+                    location: Point::new(r.get(7), r.get(8)),
+                    precision: LocationPrecision::parse(&prec)
+                        .ok_or_else(|| StoreError::Corrupt(format!("precision {prec:?}")))?,
+                    place: r.get(10),
+                    summary: r.get(11),
+                })
+            })
+            .collect()
+    }
+
+    async fn load_walkways(&self) -> StoreResult<Vec<Walkway>> {
+        let rows = sqlx::query("SELECT id, kind, lit, name, coords FROM walkways ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let blob: Vec<u8> = r.get(4);
+                Ok(Walkway {
+                    id: r.get(0),
+                    kind: r.get(1),
+                    lit: r.get(2),
+                    name: r.get(3),
+                    geometry: blob_to_coords(&blob)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_lamps(&self) -> StoreResult<Vec<Lamp>> {
+        let rows = sqlx::query(
+            "SELECT id, x, y, height_m, lumen, watt, status, source, reference FROM lamps ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.get(6);
+                Ok(Lamp {
+                    id: r.get(0),
+                    location: Point::new(r.get(1), r.get(2)),
+                    height_m: r.get(3),
+                    lumen: r.get(4),
+                    watt: r.get(5),
+                    status: match status.as_str() {
+                        "broken" => LampStatus::Broken,
+                        _ => LampStatus::Working,
+                    },
+                    source: r.get(7),
+                    reference: r.get(8),
+                })
+            })
+            .collect()
+    }
+
+    async fn load_areas(&self) -> StoreResult<Vec<Area>> {
+        let rows = sqlx::query("SELECT id, source, name, geometry FROM areas ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.get(3);
+                let geom: geojson::Geometry = text
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("area geometry: {e}")))?;
+                let mp: MultiPolygon<f64> = geom
+                    .try_into()
+                    .map_err(|e| StoreError::Corrupt(format!("area geometry: {e}")))?;
+                Ok(Area {
+                    id: r.get(0),
+                    source: r.get(1),
+                    name: r.get(2),
+                    geometry: mp,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_bra(&self) -> StoreResult<Vec<BraStat>> {
+        let rows = sqlx::query(
+            "SELECT year, municipality, count, per_100k FROM bra_stats ORDER BY year, municipality",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| BraStat {
+                year: r.get(0),
+                municipality: r.get(1),
+                count: r.get(2),
+                per_100k: r.get(3),
+            })
+            .collect())
+    }
+
+    async fn counts(&self) -> StoreResult<DataCounts> {
+        let r = sqlx::query(
+            "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM walkways), (SELECT count(*) FROM lamps), (SELECT count(*) FROM areas), (SELECT count(*) FROM bra_stats), (SELECT count(*) FROM reports)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |i: usize| r.get::<i64, _>(i) as u64;
+        Ok(DataCounts {
+            incidents: n(0),
+            walkways: n(1),
+            lamps: n(2),
+            areas: n(3),
+            bra_stats: n(4),
+            reports: n(5),
+        })
+    }
+
+    async fn data_version(&self) -> StoreResult<i64> {
+        let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'data_version'")
+            .fetch_one(&self.pool)
+            .await?;
+        v.parse()
+            .map_err(|_| StoreError::Corrupt(format!("data_version {v:?}")))
+    }
+
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn insert_token(&self, t: &StoredToken) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tokens (id, role, secret_hash, label, created_utc, revoked) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.id)
+        .bind(t.role.as_str())
+        .bind(&t.secret_hash)
+        .bind(&t.label)
+        .bind(Utc::now().timestamp())
+        .bind(t.revoked)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_token(&self, id: &str) -> StoreResult<Option<StoredToken>> {
+        let row = sqlx::query(
+            "SELECT id, role, secret_hash, label, revoked FROM tokens WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| token_from_row(&r)).transpose()
+    }
+
+    async fn revoke_token(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<StoredToken>> {
+        let rows = sqlx::query(
+            "SELECT id, role, secret_hash, label, revoked FROM tokens ORDER BY created_utc",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+}
+
+fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<StoredToken> {
+    let role: String = r.get(1);
+    Ok(StoredToken {
+        id: r.get(0),
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
+        secret_hash: r.get(2),
+        label: r.get(3),
+        revoked: r.get(4),
+    })
+}
