@@ -13,11 +13,11 @@
 //!   is given only when its window holds at least k events; categories with fewer than k events
 //!   are summed into `other`.
 //! - **Gi\***: every analysed cell is returned (a cell with few events can be part of a hot
-//!   spot), but `count` is `null` when below k.
+//!   spot), but `count` is `null` when it is 1 … k−1 (zero reveals nobody).
 //! - **KDE**: cells whose kernel support (events within the bandwidth of the cell centre) is
 //!   below k are dropped from the GeoJSON and transparent in the PNG.
 //! - **compare**: DBSCAN rows where both counts are below k are dropped; counts below k are
-//!   `null`. Gi* rows keep their change, with counts below k `null`.
+//!   `null` (zero is shown). Gi* rows keep their change, with counts of 1 … k−1 `null`.
 //! - `/api/v1/incidents` (single points) needs the police role or higher.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -495,7 +495,7 @@ fn run_gistar(
     let mut features = Vec::with_capacity(res.cells.len());
     let mut suppressed = 0;
     for c in &res.cells {
-        let count = if full || c.count >= k {
+        let count = if full || c.count == 0 || c.count >= k {
             json!(c.count)
         } else {
             suppressed += 1;
@@ -626,44 +626,71 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + '
         .map_err(|e| AppError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?
 }
 
+/// The hotspot GeoJSON for a query (the parameters of `GET /api/v1/hotspots`), as a caller
+/// with `role` sees it; `k` is the public minimum count. Also used by `lagesbild hotspots`.
+pub fn compute(snap: &Snapshot, q: &HashMap<String, String>, role: Role, k: u32) -> ApiResult<Value> {
+    let m = method(q, &[Method::Dbscan, Method::Gistar, Method::Kde])?;
+    let extra: &[&str] = match m {
+        Method::Dbscan => &DBSCAN_PARAMS,
+        Method::Gistar => &GISTAR_PARAMS,
+        Method::Kde => &KDE_PARAMS,
+    };
+    check_known(q, extra)?;
+    let filter = parse_filter(q, snap, true)?;
+    let caller = Caller { role };
+    match m {
+        Method::Dbscan => run_dbscan(snap, &filter, dbscan_args(q)?, &caller, k),
+        Method::Gistar => run_gistar(snap, &filter, gistar_args(q)?, &caller, k),
+        Method::Kde => run_kde(snap, &filter, kde_args(q)?, &caller, k).map(|r| r.0),
+    }
+}
+
 async fn hotspots(
     State(state): State<AppState>,
     Extension(cache): Extension<Arc<ResultCache>>,
     caller: Caller,
     Query(q): Query<Params>,
 ) -> ApiResult<Response> {
-    let m = method(&q, &[Method::Dbscan, Method::Gistar, Method::Kde])?;
-    let extra: &[&str] = match m {
-        Method::Dbscan => &DBSCAN_PARAMS,
-        Method::Gistar => &GISTAR_PARAMS,
-        Method::Kde => &KDE_PARAMS,
-    };
-    check_known(&q, extra)?;
     let snap = state.spatial.load();
     let key = cache_key("hotspots", &q, &caller);
     if let Some(c) = cache.get(&key, snap.version) {
         return Ok(respond(c));
     }
-    let filter = parse_filter(&q, &snap, true)?;
     let k = state.config.min_public_count;
     let version = snap.version;
-    let value = match m {
-        Method::Dbscan => {
-            let args = dbscan_args(&q)?;
-            blocking(move || run_dbscan(&snap, &filter, args, &caller, k)).await?
-        }
-        Method::Gistar => {
-            let params = gistar_args(&q)?;
-            blocking(move || run_gistar(&snap, &filter, params, &caller, k)).await?
-        }
-        Method::Kde => {
-            let params = kde_args(&q)?;
-            blocking(move || run_kde(&snap, &filter, params, &caller, k).map(|r| r.0)).await?
-        }
-    };
+    let value = blocking(move || compute(&snap, &q, caller.role, k)).await?;
     let c = json_cached(&value);
     cache.put(key, version, c.clone());
     Ok(respond(c))
+}
+
+/// The kernel density PNG overlay for a query (the parameters of
+/// `GET /api/v1/hotspots/kde.png`) and its WGS84 bounds.
+pub fn render_kde_png(
+    snap: &Snapshot,
+    q: &HashMap<String, String>,
+    role: Role,
+    k: u32,
+) -> ApiResult<kde::Overlay> {
+    if let Some(m) = q.get("method")
+        && m != "kde"
+    {
+        return Err(AppError::BadRequest(format!(
+            "method={m:?}: the PNG overlay is kernel density only (method=kde or leave it out)"
+        )));
+    }
+    check_known(q, &KDE_PARAMS)?;
+    let filter = parse_filter(q, snap, true)?;
+    let params = kde_args(q)?;
+    let sel = filter.select(&snap.incidents.items);
+    let grid = kde::density(&sel.coords(), &params);
+    if grid.width == 0 {
+        return Err(AppError::NotFound(
+            "no point-level incidents match these filters: nothing to draw".into(),
+        ));
+    }
+    let min_support = if role.sees_points() { 1 } else { k };
+    kde::overlay_png(&grid, min_support).map_err(AppError::Internal)
 }
 
 async fn kde_png(
@@ -672,46 +699,25 @@ async fn kde_png(
     caller: Caller,
     Query(q): Query<Params>,
 ) -> ApiResult<Response> {
-    if let Some(m) = q.get("method")
-        && m != "kde"
-    {
-        return Err(AppError::BadRequest(format!(
-            "method={m:?}: the PNG overlay is kernel density only (method=kde or leave it out)"
-        )));
-    }
-    check_known(&q, &KDE_PARAMS)?;
     let snap = state.spatial.load();
     let key = cache_key("kde.png", &q, &caller);
     if let Some(c) = cache.get(&key, snap.version) {
         return Ok(respond(c));
     }
-    let filter = parse_filter(&q, &snap, true)?;
-    let params = kde_args(&q)?;
     let k = state.config.min_public_count;
     let version = snap.version;
-    let c = blocking(move || {
-        let sel = filter.select(&snap.incidents.items);
-        let grid = kde::density(&sel.coords(), &params);
-        if grid.width == 0 {
-            return Err(AppError::NotFound(
-                "no point-level incidents match these filters: nothing to draw".into(),
-            ));
-        }
-        let min_support = if caller.role.sees_points() { 1 } else { k };
-        let o = kde::overlay_png(&grid, min_support).map_err(AppError::Internal)?;
-        Ok(Cached {
-            body: Bytes::from(o.png),
-            content_type: "image/png",
-            bounds: Some(
-                o.bounds
-                    .iter()
-                    .map(|v| format!("{}", crs::round7(*v)))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-        })
-    })
-    .await?;
+    let o = blocking(move || render_kde_png(&snap, &q, caller.role, k)).await?;
+    let c = Cached {
+        body: Bytes::from(o.png),
+        content_type: "image/png",
+        bounds: Some(
+            o.bounds
+                .iter()
+                .map(|v| format!("{}", crs::round7(*v)))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    };
     cache.put(key, version, c.clone());
     Ok(respond(c))
 }
@@ -730,29 +736,24 @@ fn period(q: &Params, from: &'static str, to: &'static str) -> ApiResult<(NaiveD
     Ok((a, b))
 }
 
-async fn compare_periods(
-    State(state): State<AppState>,
-    Extension(cache): Extension<Arc<ResultCache>>,
-    caller: Caller,
-    Query(q): Query<Params>,
-) -> ApiResult<Response> {
-    let m = method(&q, &[Method::Gistar, Method::Dbscan])?;
+/// The comparison GeoJSON for a query (the parameters of `GET /api/v1/hotspots/compare`).
+pub fn compute_compare(
+    snap: &Snapshot,
+    q: &HashMap<String, String>,
+    role: Role,
+    k: u32,
+) -> ApiResult<Value> {
+    let m = method(q, &[Method::Gistar, Method::Dbscan])?;
     let mut extra: Vec<&str> = vec!["a_from", "a_to", "b_from", "b_to"];
     extra.extend_from_slice(match m {
         Method::Dbscan => &DBSCAN_PARAMS,
         _ => &GISTAR_PARAMS,
     });
-    check_known(&q, &extra)?;
-    let (a_from, a_to) = period(&q, "a_from", "a_to")?;
-    let (b_from, b_to) = period(&q, "b_from", "b_to")?;
-    let snap = state.spatial.load();
-    let key = cache_key("compare", &q, &caller);
-    if let Some(c) = cache.get(&key, snap.version) {
-        return Ok(respond(c));
-    }
-    let filter = parse_filter(&q, &snap, false)?;
-    let k = state.config.min_public_count;
-    let version = snap.version;
+    check_known(q, &extra)?;
+    let (a_from, a_to) = period(q, "a_from", "a_to")?;
+    let (b_from, b_to) = period(q, "b_from", "b_to")?;
+    let filter = parse_filter(q, snap, false)?;
+    let caller = Caller { role };
     let days = (
         (a_to - a_from).num_days() as f64 + 1.0,
         (b_to - b_from).num_days() as f64 + 1.0,
@@ -761,7 +762,8 @@ async fn compare_periods(
     let fb = filter.with_dates(Some(b_from), Some(b_to));
     let full = caller.role.sees_points();
     let shown = move |n: usize| -> Value {
-        if full || n >= k as usize {
+        // Zero reveals nobody; 1 … k−1 might.
+        if full || n == 0 || n >= k as usize {
             json!(n)
         } else {
             Value::Null
@@ -769,8 +771,8 @@ async fn compare_periods(
     };
     let value = match m {
         Method::Gistar => {
-            let params = gistar_args(&q)?;
-            blocking(move || {
+            let params = gistar_args(q)?;
+            {
                 let sa = fa.select(&snap.incidents.items);
                 let sb = fb.select(&snap.incidents.items);
                 let area = filter.area.as_ref().map(|a| a as &dyn StudyArea);
@@ -791,7 +793,7 @@ async fn compare_periods(
                         }
                     }));
                 }
-                let mut meta = compare_meta("gistar", &sa, &sb, k, &caller, &snap, &filter);
+                let mut meta = compare_meta("gistar", &sa, &sb, k, &caller, snap, &filter);
                 meta.insert(
                     "parameters".into(),
                     json!({
@@ -803,13 +805,12 @@ async fn compare_periods(
                         "rate_test": "conditional binomial test of two Poisson rates, 5 %",
                     }),
                 );
-                Ok(collection(features, meta))
-            })
-            .await?
+                collection(features, meta)
+            }
         }
         Method::Dbscan => {
-            let args = dbscan_args(&q)?;
-            blocking(move || {
+            let args = dbscan_args(q)?;
+            {
                 let sa = fa.select(&snap.incidents.items);
                 let sb = fb.select(&snap.incidents.items);
                 let outline = |c: &Cluster| ClusterOutline {
@@ -848,7 +849,7 @@ async fn compare_periods(
                         }
                     }));
                 }
-                let mut meta = compare_meta("dbscan", &sa, &sb, k, &caller, &snap, &filter);
+                let mut meta = compare_meta("dbscan", &sa, &sb, k, &caller, snap, &filter);
                 meta.insert(
                     "parameters".into(),
                     json!({
@@ -859,12 +860,28 @@ async fn compare_periods(
                     }),
                 );
                 meta.insert("suppressed".into(), json!(suppressed));
-                Ok(collection(features, meta))
-            })
-            .await?
+                collection(features, meta)
+            }
         }
         Method::Kde => unreachable!("method() refuses kde for compare"),
     };
+    Ok(value)
+}
+
+async fn compare_periods(
+    State(state): State<AppState>,
+    Extension(cache): Extension<Arc<ResultCache>>,
+    caller: Caller,
+    Query(q): Query<Params>,
+) -> ApiResult<Response> {
+    let snap = state.spatial.load();
+    let key = cache_key("compare", &q, &caller);
+    if let Some(c) = cache.get(&key, snap.version) {
+        return Ok(respond(c));
+    }
+    let k = state.config.min_public_count;
+    let version = snap.version;
+    let value = blocking(move || compute_compare(&snap, &q, caller.role, k)).await?;
     let c = json_cached(&value);
     cache.put(key, version, c.clone());
     Ok(respond(c))
