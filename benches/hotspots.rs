@@ -98,7 +98,11 @@ fn direct_comparison(pts: &[[f64; 2]]) {
         t_gi.as_secs_f64() * 1e3,
         gi.analysed,
         gi.cells.iter().filter(|c| c.bin >= 2).count(),
-        if t_gi.as_secs_f64() < 0.05 { "met" } else { "missed" }
+        if t_gi.as_secs_f64() < 0.05 {
+            "met"
+        } else {
+            "missed"
+        }
     );
     let kp = KdeParams {
         bandwidth: Some(200.0),
@@ -129,12 +133,16 @@ fn benches(c: &mut Criterion) {
         cell: Some(100.0),
         band: Some(300.0),
     };
-    g.bench_function("square_100m_band_300m", |b| b.iter(|| hot_spots(&pts, &params, None)));
+    g.bench_function("square_100m_band_300m", |b| {
+        b.iter(|| hot_spots(&pts, &params, None))
+    });
     let hex = GiStarParams {
         grid: GridKind::Hex,
         ..params
     };
-    g.bench_function("hex_100m_band_300m", |b| b.iter(|| hot_spots(&pts, &hex, None)));
+    g.bench_function("hex_100m_band_300m", |b| {
+        b.iter(|| hot_spots(&pts, &hex, None))
+    });
     g.finish();
     let mut g = c.benchmark_group("kde");
     g.sample_size(10);

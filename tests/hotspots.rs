@@ -49,7 +49,10 @@ fn gistar_matches_esda() {
     let fx: Value = serde_json::from_str(text).unwrap();
     for case in fx["cases"].as_array().unwrap() {
         let kind = GridKind::parse(case["grid"].as_str().unwrap()).unwrap();
-        let origin = [case["origin"][0].as_f64().unwrap(), case["origin"][1].as_f64().unwrap()];
+        let origin = [
+            case["origin"][0].as_f64().unwrap(),
+            case["origin"][1].as_f64().unwrap(),
+        ];
         let grid = Grid::with_origin(kind, origin, case["cell"].as_f64().unwrap());
         let band = case["band"].as_f64().unwrap();
         let cells: Vec<(CellId, f64)> = case["cells"]
@@ -65,25 +68,54 @@ fn gistar_matches_esda() {
             })
             .collect();
         let ours = gi_star_on_cells(&grid, &cells, band);
-        let expected: Vec<f64> = case["z"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let expected: Vec<f64> = case["z"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         assert_eq!(ours.len(), expected.len());
         for (i, ((z, _), e)) in ours.iter().zip(&expected).enumerate() {
-            assert!((z - e).abs() < 1e-6, "{} band {band} cell {i}: ours {z}, esda {e}", case["grid"]);
+            assert!(
+                (z - e).abs() < 1e-6,
+                "{} band {band} cell {i}: ours {z}, esda {e}",
+                case["grid"]
+            );
         }
         // esda's p_norm is one-sided; ours is two-sided, twice it.
-        let p_one: Vec<f64> = case["p_norm_one_sided"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let p_one: Vec<f64> = case["p_norm_one_sided"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         for ((z, _), p1) in ours.iter().zip(&p_one) {
             let p2 = gistar::two_sided_p(*z);
-            assert!((p2 - 2.0 * p1).abs() < 1e-6 * (1.0 + p2), "p {p2} vs 2 × {p1}");
+            assert!(
+                (p2 - 2.0 * p1).abs() < 1e-6 * (1.0 + p2),
+                "p {p2} vs 2 × {p1}"
+            );
         }
     }
 }
 
 #[test]
 fn kde_equals_a_hand_computed_quartic_sum() {
-    let pts = [[1000.0, 1000.0], [1040.0, 1010.0], [1100.0, 900.0], [1500.0, 1500.0], [1003.0, 997.0]];
+    let pts = [
+        [1000.0, 1000.0],
+        [1040.0, 1010.0],
+        [1100.0, 900.0],
+        [1500.0, 1500.0],
+        [1003.0, 997.0],
+    ];
     let h = 120.0;
-    let g = kde::density(&pts, &KdeParams { bandwidth: Some(h), cell: Some(10.0) });
+    let g = kde::density(
+        &pts,
+        &KdeParams {
+            bandwidth: Some(h),
+            cell: Some(10.0),
+        },
+    );
     let hand = |x: f64, y: f64| -> (f64, u32) {
         let mut sum = 0.0;
         let mut n = 0;
@@ -98,14 +130,25 @@ fn kde_equals_a_hand_computed_quartic_sum() {
         (sum * 1e6, n)
     };
     let mut checked = 0;
-    for (col, row) in [(10, 10), (15, 12), (20, 5), (30, 30), (60, 61), (0, 0), (5, 40)] {
+    for (col, row) in [
+        (10, 10),
+        (15, 12),
+        (20, 5),
+        (30, 30),
+        (60, 61),
+        (0, 0),
+        (5, 40),
+    ] {
         if col >= g.width || row >= g.height {
             continue;
         }
         let [x, y] = g.centre(col, row);
         let (want, support) = hand(x, y);
         let got = g.density[row * g.width + col];
-        assert!((got - want).abs() < 1e-9 * (1.0 + want), "cell ({col},{row}) at ({x},{y}): {got} vs {want}");
+        assert!(
+            (got - want).abs() < 1e-9 * (1.0 + want),
+            "cell ({col},{row}) at ({x},{y}): {got} vs {want}"
+        );
         assert_eq!(g.support[row * g.width + col], support);
         checked += 1;
     }
@@ -134,7 +177,12 @@ fn planted() -> (Vec<Incident>, Vec<[f64; 2]>, Vec<BTreeSet<String>>) {
             // Uniform in a disk of 20 m.
             let r = 20.0 * rng.random::<f64>().sqrt();
             let a = rng.random_range(0.0..std::f64::consts::TAU);
-            incs.push(incident(id, [c[0] + r * a.cos(), c[1] + r * a.sin()], friday_night(id), LocationPrecision::Exact));
+            incs.push(incident(
+                id,
+                [c[0] + r * a.cos(), c[1] + r * a.sin()],
+                friday_night(id),
+                LocationPrecision::Exact,
+            ));
             m.insert(format!("e{id}"));
             id += 1;
         }
@@ -143,10 +191,20 @@ fn planted() -> (Vec<Incident>, Vec<[f64; 2]>, Vec<BTreeSet<String>>) {
     // Sparse noise at least 150 m from every planted centre and 60 m from each other, on
     // weekdays Monday to Wednesday by day.
     while incs.len() < 180 + 300 {
-        let p = [TABY[0] + rng.random_range(-2500.0..2500.0), TABY[1] + rng.random_range(-2500.0..2500.0)];
-        let clear = incs[180..].iter().all(|i: &Incident| (i.location.x() - p[0]).hypot(i.location.y() - p[1]) > 60.0);
-        if clear && centres.iter().all(|c| (c[0] - p[0]).hypot(c[1] - p[1]) > 150.0) {
-            let at = Utc.with_ymd_and_hms(2026, 5, 4, 9, 0, 0).unwrap() + Duration::hours(id as i64 % 50);
+        let p = [
+            TABY[0] + rng.random_range(-2500.0..2500.0),
+            TABY[1] + rng.random_range(-2500.0..2500.0),
+        ];
+        let clear = incs[180..]
+            .iter()
+            .all(|i: &Incident| (i.location.x() - p[0]).hypot(i.location.y() - p[1]) > 60.0);
+        if clear
+            && centres
+                .iter()
+                .all(|c| (c[0] - p[0]).hypot(c[1] - p[1]) > 150.0)
+        {
+            let at = Utc.with_ymd_and_hms(2026, 5, 4, 9, 0, 0).unwrap()
+                + Duration::hours(id as i64 % 50);
             incs.push(incident(id, p, at, LocationPrecision::Street));
             id += 1;
         }
@@ -165,14 +223,21 @@ fn planted_clusters_are_found_with_the_right_members() {
             .iter()
             .find(|f| (f.centre[0] - c[0]).hypot(f.centre[1] - c[1]) < 10.0)
             .expect("a cluster at each planted place");
-        let got: BTreeSet<String> = cl.members.iter().map(|&i| sel.points[i].source_id.clone()).collect();
+        let got: BTreeSet<String> = cl
+            .members
+            .iter()
+            .map(|&i| sel.points[i].source_id.clone())
+            .collect();
         assert_eq!(&got, want);
         assert_eq!(cl.count(), 60);
         assert_eq!(cl.categories.values().sum::<usize>(), 60);
         // Fridays 22–02 local.
         let peak = cl.peak.as_ref().unwrap();
         assert!(peak.text.starts_with("fre"), "{}", peak.text);
-        assert_eq!(cl.profile.0[4][22..].iter().sum::<u32>() + cl.profile.0[5][..2].iter().sum::<u32>(), 60);
+        assert_eq!(
+            cl.profile.0[4][22..].iter().sum::<u32>() + cl.profile.0[5][..2].iter().sum::<u32>(),
+            60
+        );
         use geo::Contains;
         for &i in &cl.members {
             let p = sel.points[i].location;
@@ -185,16 +250,33 @@ fn planted_clusters_are_found_with_the_right_members() {
 fn a_planted_hot_area_is_a_99_percent_hot_spot() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let mut pts: Vec<[f64; 2]> = (0..6000)
-        .map(|_| [TABY[0] + rng.random_range(0.0..3000.0), TABY[1] + rng.random_range(0.0..3000.0)])
+        .map(|_| {
+            [
+                TABY[0] + rng.random_range(0.0..3000.0),
+                TABY[1] + rng.random_range(0.0..3000.0),
+            ]
+        })
         .collect();
     let hot = [TABY[0] + 1450.0, TABY[1] + 1450.0];
     let g = Normal::new(0.0, 60.0).unwrap();
     for _ in 0..400 {
         pts.push([hot[0] + g.sample(&mut rng), hot[1] + g.sample(&mut rng)]);
     }
-    let res = gistar::hot_spots(&pts, &GiStarParams { grid: GridKind::Square, cell: Some(100.0), band: Some(300.0) }, None);
+    let res = gistar::hot_spots(
+        &pts,
+        &GiStarParams {
+            grid: GridKind::Square,
+            cell: Some(100.0),
+            band: Some(300.0),
+        },
+        None,
+    );
     let grid = Grid::new(GridKind::Square, 100.0);
-    let at_hot = res.cells.iter().find(|c| c.id == grid.cell_of(hot)).unwrap();
+    let at_hot = res
+        .cells
+        .iter()
+        .find(|c| c.id == grid.cell_of(hot))
+        .unwrap();
     assert_eq!(at_hot.bin, 3);
     // Every 99 % hot cell lies near the planted area.
     for c in res.cells.iter().filter(|c| c.bin == 3) {
@@ -209,20 +291,37 @@ fn uniform_noise_has_no_fdr_significant_cell_at_95_percent() {
         // square): cells cut by the edge of the data would be genuinely cold.
         let g = Grid::new(grid, 100.0);
         let inside = |c: [f64; 2]| {
-            (TABY[0]..TABY[0] + 3000.0).contains(&c[0]) && (TABY[1]..TABY[1] + 3000.0).contains(&c[1])
+            (TABY[0]..TABY[0] + 3000.0).contains(&c[0])
+                && (TABY[1]..TABY[1] + 3000.0).contains(&c[1])
         };
         let mut rng = ChaCha8Rng::seed_from_u64(2026);
         let pts: Vec<[f64; 2]> = (0..40_000)
-            .map(|_| [TABY[0] + rng.random_range(-200.0..3200.0), TABY[1] + rng.random_range(-200.0..3200.0)])
+            .map(|_| {
+                [
+                    TABY[0] + rng.random_range(-200.0..3200.0),
+                    TABY[1] + rng.random_range(-200.0..3200.0),
+                ]
+            })
             .filter(|p| inside(g.centre(g.cell_of(*p))))
             .collect();
-        let res = gistar::hot_spots(&pts, &GiStarParams { grid, cell: Some(100.0), band: Some(300.0) }, None);
+        let res = gistar::hot_spots(
+            &pts,
+            &GiStarParams {
+                grid,
+                cell: Some(100.0),
+                band: Some(300.0),
+            },
+            None,
+        );
         assert!(res.analysed > 800);
         let significant = res.cells.iter().filter(|c| c.bin.abs() >= 2).count();
         assert_eq!(significant, 0, "{grid:?}");
         // Without the correction, some cells would pass p < 0.05 by chance.
         let raw = res.cells.iter().filter(|c| c.p < 0.05).count();
-        assert!(raw > 0, "{grid:?}: the test should have had something to correct");
+        assert!(
+            raw > 0,
+            "{grid:?}: the test should have had something to correct"
+        );
     }
 }
 
@@ -231,15 +330,37 @@ fn hex_cells_cut_by_the_edge_of_the_data_are_cold() {
     // The same uniform noise cut to a square: the hexagons along its edges are partly empty.
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let pts: Vec<[f64; 2]> = (0..30_000)
-        .map(|_| [TABY[0] + rng.random_range(0.0..3000.0), TABY[1] + rng.random_range(0.0..3000.0)])
+        .map(|_| {
+            [
+                TABY[0] + rng.random_range(0.0..3000.0),
+                TABY[1] + rng.random_range(0.0..3000.0),
+            ]
+        })
         .collect();
-    let res = gistar::hot_spots(&pts, &GiStarParams { grid: GridKind::Hex, cell: Some(100.0), band: Some(300.0) }, None);
+    let res = gistar::hot_spots(
+        &pts,
+        &GiStarParams {
+            grid: GridKind::Hex,
+            cell: Some(100.0),
+            band: Some(300.0),
+        },
+        None,
+    );
     for c in res.cells.iter().filter(|c| c.bin.abs() >= 2) {
         assert!(c.bin < 0, "only cold spots");
-        let d_edge = [c.centre[0] - TABY[0], TABY[0] + 3000.0 - c.centre[0], c.centre[1] - TABY[1], TABY[1] + 3000.0 - c.centre[1]]
-            .into_iter()
-            .fold(f64::MAX, f64::min);
-        assert!(d_edge < 300.0, "cold cell {:?} is {d_edge} m from the edge", c.id);
+        let d_edge = [
+            c.centre[0] - TABY[0],
+            TABY[0] + 3000.0 - c.centre[0],
+            c.centre[1] - TABY[1],
+            TABY[1] + 3000.0 - c.centre[1],
+        ]
+        .into_iter()
+        .fold(f64::MAX, f64::min);
+        assert!(
+            d_edge < 300.0,
+            "cold cell {:?} is {d_edge} m from the edge",
+            c.id
+        );
     }
 }
 
@@ -250,18 +371,40 @@ fn events_on_a_municipality_centre_make_no_cluster_and_no_hot_cell() {
         .map(|i| incident(i, TABY, friday_night(i), LocationPrecision::Municipality))
         .collect();
     for i in 300..700 {
-        let p = [TABY[0] + rng.random_range(-2000.0..2000.0), TABY[1] + rng.random_range(-2000.0..2000.0)];
+        let p = [
+            TABY[0] + rng.random_range(-2000.0..2000.0),
+            TABY[1] + rng.random_range(-2000.0..2000.0),
+        ];
         incs.push(incident(i, p, friday_night(i), LocationPrecision::Street));
     }
     let sel = IncidentFilter::default().select(&incs);
     assert_eq!(sel.municipality_only, 300);
     assert_eq!(sel.points.len(), 400);
     let cs = clusters(&sel.points, 30.0, 5);
-    assert!(cs.iter().all(|c| (c.centre[0] - TABY[0]).hypot(c.centre[1] - TABY[1]) > 30.0));
-    let res = gistar::hot_spots(&sel.coords(), &GiStarParams { grid: GridKind::Square, cell: Some(100.0), band: Some(300.0) }, None);
+    assert!(
+        cs.iter()
+            .all(|c| (c.centre[0] - TABY[0]).hypot(c.centre[1] - TABY[1]) > 30.0)
+    );
+    let res = gistar::hot_spots(
+        &sel.coords(),
+        &GiStarParams {
+            grid: GridKind::Square,
+            cell: Some(100.0),
+            band: Some(300.0),
+        },
+        None,
+    );
     let centre_cell = Grid::new(GridKind::Square, 100.0).cell_of(TABY);
-    assert!(res.cells.iter().filter(|c| c.bin >= 2).all(|c| c.id != centre_cell));
-    assert!(res.cells.iter().all(|c| c.count < 10), "no cell holds the centre's 300 events");
+    assert!(
+        res.cells
+            .iter()
+            .filter(|c| c.bin >= 2)
+            .all(|c| c.id != centre_cell)
+    );
+    assert!(
+        res.cells.iter().all(|c| c.count < 10),
+        "no cell holds the centre's 300 events"
+    );
     // Had they been treated as points, they would be the top hotspot.
     let naive: Vec<&Incident> = incs.iter().collect();
     assert!(clusters(&naive, 30.0, 5)[0].count() >= 300);
@@ -273,10 +416,20 @@ fn top_hotspots_summarise_the_largest_clusters() {
     let snap = snapshot_of(incs);
     let top = hotspot::top_hotspots(&snap, &IncidentFilter::default(), 2);
     assert_eq!(top.len(), 2);
-    assert!(top.iter().all(|t| t.count == 60 && t.peak.as_deref().is_some_and(|p| p.starts_with("fre"))));
-    assert!(top.iter().all(|t| centres.iter().any(|c| (c[0] - t.centre[0]).hypot(c[1] - t.centre[1]) < 10.0)));
+    assert!(
+        top.iter()
+            .all(|t| t.count == 60 && t.peak.as_deref().is_some_and(|p| p.starts_with("fre")))
+    );
+    assert!(top.iter().all(|t| {
+        centres
+            .iter()
+            .any(|c| (c[0] - t.centre[0]).hypot(c[1] - t.centre[1]) < 10.0)
+    }));
     let [lon, lat] = top[0].centre_wgs84.unwrap();
-    assert!((17.9..18.2).contains(&lon) && (59.3..59.6).contains(&lat), "{lon} {lat}");
+    assert!(
+        (17.9..18.2).contains(&lon) && (59.3..59.6).contains(&lat),
+        "{lon} {lat}"
+    );
 }
 
 fn snapshot_of(incs: Vec<Incident>) -> lagesbild::spatial::Snapshot {
@@ -346,13 +499,17 @@ struct Reply {
 
 impl Reply {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
 async fn get(url: String, token: Option<String>) -> Reply {
     tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
         let mut req = agent.get(&url);
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
@@ -362,10 +519,24 @@ async fn get(url: String, token: Option<String>) -> Reply {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_lowercase(), v.to_str().unwrap_or("").to_string()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_lowercase(),
+                    v.to_str().unwrap_or("").to_string(),
+                )
+            })
             .collect();
-        let body = resp.body_mut().with_config().limit(200_000_000).read_to_vec().unwrap();
-        Reply { status, headers, body }
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(200_000_000)
+            .read_to_vec()
+            .unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
     })
     .await
     .unwrap()
@@ -375,16 +546,34 @@ async fn get(url: String, token: Option<String>) -> Reply {
 async fn api_serves_hotspots_with_privacy_by_role() {
     let (mut incs, _, _) = planted();
     // A small group of 2 events, far away: a cluster at min_points 2 that the public must not see.
-    incs.push(incident(9001, [TABY[0] - 2700.0, TABY[1] - 2700.0], friday_night(1), LocationPrecision::Exact));
-    incs.push(incident(9002, [TABY[0] - 2701.0, TABY[1] - 2700.0], friday_night(2), LocationPrecision::Exact));
+    incs.push(incident(
+        9001,
+        [TABY[0] - 2700.0, TABY[1] - 2700.0],
+        friday_night(1),
+        LocationPrecision::Exact,
+    ));
+    incs.push(incident(
+        9002,
+        [TABY[0] - 2701.0, TABY[1] - 2700.0],
+        friday_night(2),
+        LocationPrecision::Exact,
+    ));
     // And 50 events known only to the municipality.
     for i in 0..50 {
-        incs.push(incident(10_000 + i, TABY, friday_night(i), LocationPrecision::Municipality));
+        incs.push(incident(
+            10_000 + i,
+            TABY,
+            friday_night(i),
+            LocationPrecision::Municipality,
+        ));
     }
     let s = start(&incs).await;
     let police = Some(s.police_token.clone());
 
-    let url = format!("{}/api/v1/hotspots?method=dbscan&eps=30&min_points=2", s.base);
+    let url = format!(
+        "{}/api/v1/hotspots?method=dbscan&eps=30&min_points=2",
+        s.base
+    );
     let public = get(url.clone(), None).await;
     assert_eq!(public.status, 200);
     assert_eq!(public.headers["content-type"], "application/geo+json");
@@ -394,7 +583,11 @@ async fn api_serves_hotspots_with_privacy_by_role() {
     assert_eq!(pv["meta"]["k"], 3);
     assert_eq!(pv["meta"]["role"], "anonymous");
     let feats = pv["features"].as_array().unwrap();
-    assert_eq!(feats.len(), 3, "the two-event cluster is left out for the public");
+    assert_eq!(
+        feats.len(),
+        3,
+        "the two-event cluster is left out for the public"
+    );
     for f in feats {
         let p = &f["properties"];
         assert!(p["count"].as_u64().unwrap() >= 3);
@@ -416,11 +609,24 @@ async fn api_serves_hotspots_with_privacy_by_role() {
     let centre = big["centre"].as_array().unwrap();
     assert!((17.9..18.2).contains(&centre[0].as_f64().unwrap()));
     // Ids are stable across calls (and across the cache).
-    let again = get(format!("{}/api/v1/hotspots?min_points=2&eps=30&method=dbscan", s.base), police.clone()).await.json();
+    let again = get(
+        format!(
+            "{}/api/v1/hotspots?min_points=2&eps=30&method=dbscan",
+            s.base
+        ),
+        police.clone(),
+    )
+    .await
+    .json();
     assert_eq!(again["features"][0]["properties"]["id"], big["id"]);
 
     // Gi* with derived parameters, reported in meta.
-    let gi = get(format!("{}/api/v1/hotspots?method=gistar&grid=hex", s.base), None).await.json();
+    let gi = get(
+        format!("{}/api/v1/hotspots?method=gistar&grid=hex", s.base),
+        None,
+    )
+    .await
+    .json();
     let params = &gi["meta"]["parameters"];
     assert_eq!(params["cell_derived"], true);
     assert_eq!(params["band_derived"], true);
@@ -433,34 +639,75 @@ async fn api_serves_hotspots_with_privacy_by_role() {
     }
 
     // KDE: GeoJSON with bounds, and the PNG with X-Bounds.
-    let k = get(format!("{}/api/v1/hotspots?method=kde&bandwidth=150&cell=25", s.base), None).await.json();
+    let k = get(
+        format!(
+            "{}/api/v1/hotspots?method=kde&bandwidth=150&cell=25",
+            s.base
+        ),
+        None,
+    )
+    .await
+    .json();
     assert_eq!(k["meta"]["bounds"].as_array().unwrap().len(), 4);
-    assert!(k["features"].as_array().unwrap().iter().all(|f| f["properties"]["density"].as_f64().unwrap() > 0.0));
-    let png = get(format!("{}/api/v1/hotspots/kde.png?bandwidth=150&cell=25", s.base), None).await;
+    assert!(
+        k["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["properties"]["density"].as_f64().unwrap() > 0.0)
+    );
+    let png = get(
+        format!("{}/api/v1/hotspots/kde.png?bandwidth=150&cell=25", s.base),
+        None,
+    )
+    .await;
     assert_eq!(png.status, 200);
     assert_eq!(png.headers["content-type"], "image/png");
     assert_eq!(&png.body[..8], b"\x89PNG\r\n\x1a\n");
-    let b: Vec<f64> = png.headers["x-bounds"].split(',').map(|v| v.parse().unwrap()).collect();
+    let b: Vec<f64> = png.headers["x-bounds"]
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
     assert!(b[0] < b[2] && b[1] < b[3] && (17.8..18.3).contains(&b[0]));
 
     // Points: police only.
     let anon = get(format!("{}/api/v1/incidents", s.base), None).await;
     assert_eq!(anon.status, 401);
-    let pts = get(format!("{}/api/v1/incidents?weekdays=fri,sat&hours=22-02", s.base), police.clone()).await;
+    let pts = get(
+        format!("{}/api/v1/incidents?weekdays=fri,sat&hours=22-02", s.base),
+        police.clone(),
+    )
+    .await;
     assert_eq!(pts.status, 200);
     let pv = pts.json();
     let f0 = &pv["features"][0];
     assert_eq!(f0["geometry"]["type"], "Point");
-    for key in ["source", "source_id", "time", "category", "group", "label", "precision"] {
+    for key in [
+        "source",
+        "source_id",
+        "time",
+        "category",
+        "group",
+        "label",
+        "precision",
+    ] {
         assert!(f0["properties"].get(key).is_some(), "{key}");
     }
     assert_eq!(pv["meta"]["returned"], 182);
 
     // Bad input names the parameter.
-    let bad = get(format!("{}/api/v1/hotspots?method=dbscan&hours=25", s.base), None).await;
+    let bad = get(
+        format!("{}/api/v1/hotspots?method=dbscan&hours=25", s.base),
+        None,
+    )
+    .await;
     assert_eq!(bad.status, 400);
     assert!(String::from_utf8_lossy(&bad.body).contains("hours"));
-    let unknown = get(format!("{}/api/v1/hotspots?method=gistar&epsilon=3", s.base), None).await;
+    let unknown = get(
+        format!("{}/api/v1/hotspots?method=gistar&epsilon=3", s.base),
+        None,
+    )
+    .await;
     assert_eq!(unknown.status, 400);
     assert!(String::from_utf8_lossy(&unknown.body).contains("epsilon"));
     let _ = &s.state;
@@ -477,7 +724,12 @@ async fn api_compares_periods_and_data_changes_invalidate_the_cache() {
     let mut put = |p: [f64; 2], at: DateTime<Utc>, incs: &mut Vec<Incident>| {
         let r = 15.0 * rng.random::<f64>().sqrt();
         let a = rng.random_range(0.0..std::f64::consts::TAU);
-        incs.push(incident(id, [p[0] + r * a.cos(), p[1] + r * a.sin()], at, LocationPrecision::Exact));
+        incs.push(incident(
+            id,
+            [p[0] + r * a.cos(), p[1] + r * a.sin()],
+            at,
+            LocationPrecision::Exact,
+        ));
         id += 1;
     };
     let april = Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0).unwrap();
@@ -493,32 +745,101 @@ async fn api_compares_periods_and_data_changes_invalidate_the_cache() {
     }
     let s = start(&incs).await;
     let q = "a_from=2026-04-01&a_to=2026-04-30&b_from=2026-05-01&b_to=2026-05-30";
-    let v = get(format!("{}/api/v1/hotspots/compare?method=dbscan&eps=30&min_points=5&{q}", s.base), None).await.json();
+    let v = get(
+        format!(
+            "{}/api/v1/hotspots/compare?method=dbscan&eps=30&min_points=5&{q}",
+            s.base
+        ),
+        None,
+    )
+    .await
+    .json();
     let feats = v["features"].as_array().unwrap();
     assert_eq!(feats.len(), 2);
-    let up = feats.iter().find(|f| f["properties"]["change"] == "up").expect("an up cluster");
+    let up = feats
+        .iter()
+        .find(|f| f["properties"]["change"] == "up")
+        .expect("an up cluster");
     assert_eq!(up["properties"]["count_a"], 10);
     assert_eq!(up["properties"]["count_b"], 40);
-    let new = feats.iter().find(|f| f["properties"]["change"] == "new").expect("a new cluster");
+    let new = feats
+        .iter()
+        .find(|f| f["properties"]["change"] == "new")
+        .expect("a new cluster");
     assert_eq!(new["properties"]["count_b"], 12);
     assert_eq!(new["properties"]["count_a"], 0);
 
-    let gi = get(format!("{}/api/v1/hotspots/compare?method=gistar&cell=100&band=300&{q}", s.base), Some(s.police_token.clone())).await;
+    let gi = get(
+        format!(
+            "{}/api/v1/hotspots/compare?method=gistar&cell=100&band=300&{q}",
+            s.base
+        ),
+        Some(s.police_token.clone()),
+    )
+    .await;
     assert_eq!(gi.status, 200);
-    assert!(gi.json()["features"].as_array().unwrap().iter().all(|f| f["properties"]["change"].is_string()));
-    let wrong = get(format!("{}/api/v1/hotspots/compare?method=dbscan&from=2026-01-01&{q}", s.base), None).await;
+    assert!(
+        gi.json()["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["properties"]["change"].is_string())
+    );
+    let wrong = get(
+        format!(
+            "{}/api/v1/hotspots/compare?method=dbscan&from=2026-01-01&{q}",
+            s.base
+        ),
+        None,
+    )
+    .await;
     assert_eq!(wrong.status, 400);
 
     // Cache: the same query twice is the same; after new data is loaded it changes.
-    let url = format!("{}/api/v1/hotspots?method=dbscan&eps=30&min_points=5", s.base);
+    let url = format!(
+        "{}/api/v1/hotspots?method=dbscan&eps=30&min_points=5",
+        s.base
+    );
     let before = get(url.clone(), None).await.json();
     assert_eq!(before["features"].as_array().unwrap().len(), 2);
     let more: Vec<Incident> = (0..8)
-        .map(|i| incident(50_000 + i, [TABY[0] - 1500.0 + i as f64, TABY[1]], may, LocationPrecision::Exact))
+        .map(|i| {
+            incident(
+                50_000 + i,
+                [TABY[0] - 1500.0 + i as f64, TABY[1]],
+                may,
+                LocationPrecision::Exact,
+            )
+        })
         .collect();
     s.state.store.upsert_incidents(&more).await.unwrap();
-    s.state.spatial.reload(s.state.store.as_ref()).await.unwrap();
+    s.state
+        .spatial
+        .reload(s.state.store.as_ref())
+        .await
+        .unwrap();
     let after = get(url, None).await.json();
     assert_eq!(after["features"].as_array().unwrap().len(), 3);
-    assert_ne!(before["meta"]["snapshot_version"], after["meta"]["snapshot_version"]);
+    assert_ne!(
+        before["meta"]["snapshot_version"],
+        after["meta"]["snapshot_version"]
+    );
+}
+
+#[test]
+fn openapi_paths_cover_the_endpoints() {
+    let paths = lagesbild::api::hotspots::openapi_paths();
+    for p in ["/api/v1/hotspots", "/api/v1/hotspots/kde.png", "/api/v1/hotspots/compare", "/api/v1/incidents"] {
+        let get = &paths[p]["get"];
+        assert!(get["summary"].is_string(), "{p}");
+        assert!(get["parameters"].as_array().is_some_and(|a| !a.is_empty()), "{p}");
+        assert!(get["responses"]["200"].is_object(), "{p}");
+    }
+    let names: Vec<&str> = paths["/api/v1/hotspots/compare"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"a_from") && !names.contains(&"from"));
 }

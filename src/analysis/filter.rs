@@ -59,7 +59,9 @@ impl HourSet {
             FilterError::new(
                 "hours",
                 s,
-                format!("{why}; expected hours 0-23 as a list (8,9,10) or ranges with an exclusive end, wrapping midnight (22-04)"),
+                format!(
+                    "{why}; expected hours 0-23 as a list (8,9,10) or ranges with an exclusive end, wrapping midnight (22-04)"
+                ),
             )
         };
         let mut set = [false; 24];
@@ -174,7 +176,11 @@ pub fn parse_groups(s: &str) -> Result<BTreeSet<CategoryGroup>, FilterError> {
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let g = CategoryGroup::parse(part).ok_or_else(|| {
             let names: Vec<&str> = CategoryGroup::ALL.iter().map(|g| g.as_str()).collect();
-            FilterError::new("groups", part, format!("expected one of {}", names.join(", ")))
+            FilterError::new(
+                "groups",
+                part,
+                format!("expected one of {}", names.join(", ")),
+            )
         })?;
         out.insert(g);
     }
@@ -205,7 +211,13 @@ pub fn parse_date(param: &'static str, s: &str) -> Result<NaiveDate, FilterError
 
 /// Parses a WGS84 box `w,s,e,n`.
 pub fn parse_bbox(s: &str) -> Result<[f64; 4], FilterError> {
-    let bad = |why: &str| FilterError::new("bbox", s, format!("{why}; expected west,south,east,north in WGS84 degrees"));
+    let bad = |why: &str| {
+        FilterError::new(
+            "bbox",
+            s,
+            format!("{why}; expected west,south,east,north in WGS84 degrees"),
+        )
+    };
     let v: Vec<f64> = s
         .split(',')
         .map(|p| p.trim().parse::<f64>())
@@ -344,7 +356,9 @@ impl Selection<'_> {
     pub fn precision_note(&self) -> String {
         match (self.municipality_only, self.county_only) {
             (0, 0) => "all selected events have a point location".to_string(),
-            (m, 0) => format!("{m} events known only to the municipality are not placed on the map"),
+            (m, 0) => {
+                format!("{m} events known only to the municipality are not placed on the map")
+            }
             (0, c) => format!("{c} events known only to the county are not placed on the map"),
             (m, c) => format!(
                 "{m} events known only to the municipality and {c} known only to the county are not placed on the map"
@@ -403,7 +417,11 @@ impl IncidentFilter {
             }
             match inc.precision {
                 LocationPrecision::Exact | LocationPrecision::Street => {
-                    if self.area.as_ref().is_some_and(|a| !a.contains(inc.location)) {
+                    if self
+                        .area
+                        .as_ref()
+                        .is_some_and(|a| !a.contains(inc.location))
+                    {
                         sel.filtered_out += 1;
                     } else {
                         sel.points.push(inc);
@@ -431,7 +449,13 @@ mod tests {
     use super::*;
     use chrono::{DateTime, FixedOffset};
 
-    fn incident(id: &str, at: &str, cat: &str, group: CategoryGroup, p: LocationPrecision) -> Incident {
+    fn incident(
+        id: &str,
+        at: &str,
+        cat: &str,
+        group: CategoryGroup,
+        p: LocationPrecision,
+    ) -> Incident {
         Incident {
             source: "test".into(),
             source_id: id.into(),
@@ -462,8 +486,14 @@ mod tests {
 
     #[test]
     fn weekdays_parse_names_numbers_and_wrapping_ranges() {
-        assert_eq!(WeekdaySet::parse("fri,sat").unwrap(), WeekdaySet::parse("4,5").unwrap());
-        assert_eq!(WeekdaySet::parse("fre,lör").unwrap(), WeekdaySet::parse("4,5").unwrap());
+        assert_eq!(
+            WeekdaySet::parse("fri,sat").unwrap(),
+            WeekdaySet::parse("4,5").unwrap()
+        );
+        assert_eq!(
+            WeekdaySet::parse("fre,lör").unwrap(),
+            WeekdaySet::parse("4,5").unwrap()
+        );
         let w = WeekdaySet::parse("sat-mon").unwrap();
         assert_eq!(w.0, [true, false, false, false, false, true, true]);
         assert!(WeekdaySet::parse("7").is_err());
@@ -473,8 +503,20 @@ mod tests {
     #[test]
     fn default_groups_are_crime_and_named_categories_override_them() {
         let incs = vec![
-            incident("1", "2026-05-01T12:00:00+02:00", "assault", CategoryGroup::Violence, LocationPrecision::Exact),
-            incident("2", "2026-05-01T12:00:00+02:00", "traffic_accident", CategoryGroup::Traffic, LocationPrecision::Exact),
+            incident(
+                "1",
+                "2026-05-01T12:00:00+02:00",
+                "assault",
+                CategoryGroup::Violence,
+                LocationPrecision::Exact,
+            ),
+            incident(
+                "2",
+                "2026-05-01T12:00:00+02:00",
+                "traffic_accident",
+                CategoryGroup::Traffic,
+                LocationPrecision::Exact,
+            ),
         ];
         let sel = IncidentFilter::default().select(&incs);
         assert_eq!(sel.points.len(), 1);
@@ -516,14 +558,35 @@ mod tests {
     #[test]
     fn municipality_and_county_events_are_counted_apart() {
         let incs = vec![
-            incident("1", "2026-05-01T12:00:00+02:00", "assault", CategoryGroup::Violence, LocationPrecision::Municipality),
-            incident("2", "2026-05-01T12:00:00+02:00", "assault", CategoryGroup::Violence, LocationPrecision::County),
-            incident("3", "2026-05-01T12:00:00+02:00", "assault", CategoryGroup::Violence, LocationPrecision::Exact),
+            incident(
+                "1",
+                "2026-05-01T12:00:00+02:00",
+                "assault",
+                CategoryGroup::Violence,
+                LocationPrecision::Municipality,
+            ),
+            incident(
+                "2",
+                "2026-05-01T12:00:00+02:00",
+                "assault",
+                CategoryGroup::Violence,
+                LocationPrecision::County,
+            ),
+            incident(
+                "3",
+                "2026-05-01T12:00:00+02:00",
+                "assault",
+                CategoryGroup::Violence,
+                LocationPrecision::Exact,
+            ),
         ];
         let sel = IncidentFilter::default().select(&incs);
         assert_eq!(sel.points.len(), 1);
         assert_eq!((sel.municipality_only, sel.county_only), (1, 1));
-        assert!(sel.precision_note().contains("1 events known only to the municipality"));
+        assert!(
+            sel.precision_note()
+                .contains("1 events known only to the municipality")
+        );
     }
 
     #[test]

@@ -23,18 +23,18 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use chrono::NaiveDate;
 use geo::Polygon;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::{AppError, AppState, ApiResult};
+use super::{ApiResult, AppError, AppState};
 use crate::analysis::filter::{
     AreaFilter, FilterError, HourSet, IncidentFilter, Selection, WeekdaySet, parse_bbox,
     parse_categories, parse_date, parse_groups,
@@ -68,10 +68,14 @@ struct Cached {
     bounds: Option<String>,
 }
 
+/// Cached results by key, with the snapshot version they were computed on, and the keys in
+/// insertion order.
+type CacheSlots = (HashMap<String, (u64, Cached)>, VecDeque<String>);
+
 /// A small bounded cache: insertion order eviction; entries of older snapshots go first.
 struct ResultCache {
     max: usize,
-    inner: Mutex<(HashMap<String, (u64, Cached)>, VecDeque<String>)>,
+    inner: Mutex<CacheSlots>,
 }
 
 impl ResultCache {
@@ -84,7 +88,9 @@ impl ResultCache {
 
     fn get(&self, key: &str, version: u64) -> Option<Cached> {
         let g = self.inner.lock().expect("hotspot cache poisoned");
-        g.0.get(key).filter(|(v, _)| *v == version).map(|(_, c)| c.clone())
+        g.0.get(key)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, c)| c.clone())
     }
 
     fn put(&self, key: String, version: u64, value: Cached) {
@@ -105,8 +111,14 @@ impl ResultCache {
 
 fn respond(c: Cached) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(c.content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=60"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(c.content_type),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=60"),
+    );
     if let Some(b) = &c.bounds
         && let Ok(v) = HeaderValue::from_str(b)
     {
@@ -133,7 +145,14 @@ fn json_cached(v: &Value) -> Cached {
 type Params = HashMap<String, String>;
 
 const FILTER_PARAMS: [&str; 8] = [
-    "from", "to", "categories", "groups", "hours", "weekdays", "area", "bbox",
+    "from",
+    "to",
+    "categories",
+    "groups",
+    "hours",
+    "weekdays",
+    "area",
+    "bbox",
 ];
 
 fn bad(e: FilterError) -> AppError {
@@ -169,7 +188,9 @@ fn num<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
         return Ok(None);
     };
     let v: T = raw.trim().parse().map_err(|_| {
-        AppError::BadRequest(format!("{name}={raw:?}: expected a number from {lo} to {hi}"))
+        AppError::BadRequest(format!(
+            "{name}={raw:?}: expected a number from {lo} to {hi}"
+        ))
     })?;
     if v < lo || v > hi {
         return Err(AppError::BadRequest(format!(
@@ -227,8 +248,13 @@ fn parse_filter(q: &Params, snap: &Snapshot, dates: bool) -> ApiResult<IncidentF
 
 /// A canonical, order-independent form of the query for cache keys.
 fn cache_key(kind: &str, q: &Params, caller: &Caller) -> String {
-    let sorted: BTreeMap<&String, &String> = q.iter().filter(|(k, _)| !k.starts_with('_')).collect();
-    let class = if caller.role.sees_points() { "full" } else { "public" };
+    let sorted: BTreeMap<&String, &String> =
+        q.iter().filter(|(k, _)| !k.starts_with('_')).collect();
+    let class = if caller.role.sees_points() {
+        "full"
+    } else {
+        "public"
+    };
     let mut s = format!("{kind}|{class}");
     for (k, v) in sorted {
         s.push('|');
@@ -293,9 +319,8 @@ fn dbscan_args(q: &Params) -> ApiResult<DbscanArgs> {
 fn gistar_args(q: &Params) -> ApiResult<GiStarParams> {
     let grid = match q.get("grid") {
         None => GridKind::Square,
-        Some(g) => GridKind::parse(g).ok_or_else(|| {
-            AppError::BadRequest(format!("grid={g:?}: expected square or hex"))
-        })?,
+        Some(g) => GridKind::parse(g)
+            .ok_or_else(|| AppError::BadRequest(format!("grid={g:?}: expected square or hex")))?,
     };
     let cell = num(q, "cell", 10.0, 5_000.0)?;
     let band = num(q, "band", 10.0, 50_000.0)?;
@@ -326,8 +351,7 @@ const KDE_PARAMS: [&str; 3] = ["method", "bandwidth", "cell"];
 fn ring_to_wgs84(ring: &geo::LineString<f64>) -> Result<Vec<Value>, crs::CrsError> {
     let mut c: Vec<(f64, f64)> = ring.0.iter().map(|c| (c.x, c.y)).collect();
     crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut c)?;
-    Ok(c
-        .into_iter()
+    Ok(c.into_iter()
         .map(|(lon, lat)| json!([crs::round7(lon), crs::round7(lat)]))
         .collect())
 }
@@ -415,7 +439,11 @@ fn dbscan_feature(c: &Cluster, full: bool, k: u32) -> Result<Value, crs::CrsErro
     } else {
         let mut out = BTreeMap::new();
         for (cat, n) in &c.categories {
-            let key = if *n >= k as usize { cat.clone() } else { "other".into() };
+            let key = if *n >= k as usize {
+                cat.clone()
+            } else {
+                "other".into()
+            };
             *out.entry(key).or_insert(0) += n;
         }
         out
@@ -425,7 +453,10 @@ fn dbscan_feature(c: &Cluster, full: bool, k: u32) -> Result<Value, crs::CrsErro
         props.insert("first".into(), json!(c.first.to_string()));
         props.insert("last".into(), json!(c.last.to_string()));
         props.insert("profile".into(), json!(c.profile.0));
-        props.insert("peak".into(), json!(c.peak.as_ref().map(|p| p.text.clone())));
+        props.insert(
+            "peak".into(),
+            json!(c.peak.as_ref().map(|p| p.text.clone())),
+        );
         props.insert("core_points".into(), json!(c.core_points));
     } else {
         props.insert("first".into(), json!(month(c.first)));
@@ -433,11 +464,18 @@ fn dbscan_feature(c: &Cluster, full: bool, k: u32) -> Result<Value, crs::CrsErro
         props.insert("profile_parts".into(), json!(c.profile.day_parts(k)));
         props.insert(
             "peak".into(),
-            json!(c.peak.as_ref().filter(|p| p.count >= k).map(|p| p.text.clone())),
+            json!(
+                c.peak
+                    .as_ref()
+                    .filter(|p| p.count >= k)
+                    .map(|p| p.text.clone())
+            ),
         );
     }
     props.insert("centre".into(), lonlat(c.centre)?);
-    Ok(json!({ "type": "Feature", "id": c.id, "geometry": polygon_json(&c.hull)?, "properties": props }))
+    Ok(
+        json!({ "type": "Feature", "id": c.id, "geometry": polygon_json(&c.hull)?, "properties": props }),
+    )
 }
 
 fn run_dbscan(
@@ -620,7 +658,9 @@ fn run_kde(
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?
@@ -628,7 +668,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + '
 
 /// The hotspot GeoJSON for a query (the parameters of `GET /api/v1/hotspots`), as a caller
 /// with `role` sees it; `k` is the public minimum count. Also used by `lagesbild hotspots`.
-pub fn compute(snap: &Snapshot, q: &HashMap<String, String>, role: Role, k: u32) -> ApiResult<Value> {
+pub fn compute(
+    snap: &Snapshot,
+    q: &HashMap<String, String>,
+    role: Role,
+    k: u32,
+) -> ApiResult<Value> {
     let m = method(q, &[Method::Dbscan, Method::Gistar, Method::Kde])?;
     let extra: &[&str] = match m {
         Method::Dbscan => &DBSCAN_PARAMS,
@@ -725,13 +770,17 @@ async fn kde_png(
 fn period(q: &Params, from: &'static str, to: &'static str) -> ApiResult<(NaiveDate, NaiveDate)> {
     let get = |name: &'static str| -> ApiResult<NaiveDate> {
         let v = q.get(name).ok_or_else(|| {
-            AppError::BadRequest(format!("{name} is required (YYYY-MM-DD): compare needs a_from, a_to, b_from, b_to"))
+            AppError::BadRequest(format!(
+                "{name} is required (YYYY-MM-DD): compare needs a_from, a_to, b_from, b_to"
+            ))
         })?;
         parse_date(name, v).map_err(bad)
     };
     let (a, b) = (get(from)?, get(to)?);
     if a > b {
-        return Err(AppError::BadRequest(format!("{from}={a} is after {to}={b}")));
+        return Err(AppError::BadRequest(format!(
+            "{from}={a} is after {to}={b}"
+        )));
     }
     Ok((a, b))
 }
@@ -819,14 +868,16 @@ pub fn compute_compare(
                     count: c.count(),
                     centre: c.centre,
                 };
-                let ca: Vec<ClusterOutline> = hotspot::clusters(&sa.points, args.eps, args.min_points)
-                    .iter()
-                    .map(outline)
-                    .collect();
-                let cb: Vec<ClusterOutline> = hotspot::clusters(&sb.points, args.eps, args.min_points)
-                    .iter()
-                    .map(outline)
-                    .collect();
+                let ca: Vec<ClusterOutline> =
+                    hotspot::clusters(&sa.points, args.eps, args.min_points)
+                        .iter()
+                        .map(outline)
+                        .collect();
+                let cb: Vec<ClusterOutline> =
+                    hotspot::clusters(&sb.points, args.eps, args.min_points)
+                        .iter()
+                        .map(outline)
+                        .collect();
                 let rows = compare::compare_clusters(&ca, &cb, days);
                 let mut features = Vec::new();
                 let mut suppressed = 0;
@@ -898,7 +949,10 @@ fn compare_meta(
 ) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("method".into(), json!(method));
-    m.insert("included".into(), json!({ "a": a.points.len(), "b": b.points.len() }));
+    m.insert(
+        "included".into(),
+        json!({ "a": a.points.len(), "b": b.points.len() }),
+    );
     m.insert(
         "excluded_by_precision".into(),
         json!({
@@ -969,9 +1023,12 @@ async fn incidents(
             );
         }
         let total = chosen.len();
-        chosen.sort_by(|a, b| b.occurred_at.cmp(&a.occurred_at));
+        chosen.sort_by_key(|i| std::cmp::Reverse(i.occurred_at));
         chosen.truncate(limit);
-        let mut pts: Vec<(f64, f64)> = chosen.iter().map(|i| (i.location.x(), i.location.y())).collect();
+        let mut pts: Vec<(f64, f64)> = chosen
+            .iter()
+            .map(|i| (i.location.x(), i.location.y()))
+            .collect();
         crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut pts).map_err(internal)?;
         let features: Vec<Value> = chosen
             .iter()
@@ -988,8 +1045,10 @@ async fn incidents(
     })
     .await?;
     let mut resp = respond(json_cached(&value));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     Ok(resp)
 }
 

@@ -128,7 +128,10 @@ pub async fn run(cfg: &Config, args: HotspotArgs) -> anyhow::Result<()> {
         .out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    let comparing = args.a_from.is_some() || args.a_to.is_some() || args.b_from.is_some() || args.b_to.is_some();
+    let comparing = args.a_from.is_some()
+        || args.a_to.is_some()
+        || args.b_from.is_some()
+        || args.b_to.is_some();
     let out = args.out.clone();
     let result = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<u8>, String)> {
         let err = |e: crate::api::AppError| anyhow::anyhow!(e.public_message());

@@ -83,7 +83,11 @@ fn ln_binom_pmf(k: u64, n: u64, p: f64) -> f64 {
     let (kf, nf) = (k as f64, n as f64);
     let ln_choose = ln_gamma(nf + 1.0) - ln_gamma(kf + 1.0) - ln_gamma(nf - kf + 1.0);
     let a = if k == 0 { 0.0 } else { kf * p.ln() };
-    let b = if k == n { 0.0 } else { (nf - kf) * (1.0 - p).ln() };
+    let b = if k == n {
+        0.0
+    } else {
+        (nf - kf) * (1.0 - p).ln()
+    };
     ln_choose + a + b
 }
 
@@ -183,12 +187,16 @@ pub fn compare_gistar(
         change: Change::Same,
     };
     for c in &ra.cells {
-        let e = by_id.entry((c.id.1, c.id.0)).or_insert_with(|| empty(c.id, c.centre));
+        let e = by_id
+            .entry((c.id.1, c.id.0))
+            .or_insert_with(|| empty(c.id, c.centre));
         e.count_a = c.count;
         e.bin_a = c.bin;
     }
     for c in &rb.cells {
-        let e = by_id.entry((c.id.1, c.id.0)).or_insert_with(|| empty(c.id, c.centre));
+        let e = by_id
+            .entry((c.id.1, c.id.0))
+            .or_insert_with(|| empty(c.id, c.centre));
         e.count_b = c.count;
         e.bin_b = c.bin;
     }
@@ -238,7 +246,11 @@ pub struct ClusterChange {
 }
 
 /// Matches clusters of two periods by overlapping hulls (see the module documentation).
-pub fn compare_clusters(a: &[ClusterOutline], b: &[ClusterOutline], days: (f64, f64)) -> Vec<ClusterChange> {
+pub fn compare_clusters(
+    a: &[ClusterOutline],
+    b: &[ClusterOutline],
+    days: (f64, f64),
+) -> Vec<ClusterChange> {
     let mut matched_a = vec![false; a.len()];
     let mut out = Vec::new();
     for cb in b {
@@ -311,16 +323,39 @@ mod tests {
     fn clusters_match_by_overlap() {
         let sq = |x: f64| polygon![(x: x, y: 0.0), (x: x + 10.0, y: 0.0), (x: x + 10.0, y: 10.0), (x: x, y: 10.0)];
         let a = vec![
-            ClusterOutline { id: "a1".into(), hull: sq(0.0), count: 10, centre: [5.0, 5.0] },
-            ClusterOutline { id: "a2".into(), hull: sq(100.0), count: 10, centre: [105.0, 5.0] },
+            ClusterOutline {
+                id: "a1".into(),
+                hull: sq(0.0),
+                count: 10,
+                centre: [5.0, 5.0],
+            },
+            ClusterOutline {
+                id: "a2".into(),
+                hull: sq(100.0),
+                count: 10,
+                centre: [105.0, 5.0],
+            },
         ];
         let b = vec![
-            ClusterOutline { id: "b1".into(), hull: sq(5.0), count: 40, centre: [10.0, 5.0] },
-            ClusterOutline { id: "b2".into(), hull: sq(300.0), count: 8, centre: [305.0, 5.0] },
+            ClusterOutline {
+                id: "b1".into(),
+                hull: sq(5.0),
+                count: 40,
+                centre: [10.0, 5.0],
+            },
+            ClusterOutline {
+                id: "b2".into(),
+                hull: sq(300.0),
+                count: 8,
+                centre: [305.0, 5.0],
+            },
         ];
         let out = compare_clusters(&a, &b, (30.0, 30.0));
         assert_eq!(out.len(), 3);
-        assert_eq!((out[0].change, out[0].count_a, out[0].count_b), (Change::Up, 10, 40));
+        assert_eq!(
+            (out[0].change, out[0].count_a, out[0].count_b),
+            (Change::Up, 10, 40)
+        );
         assert_eq!(out[1].change, Change::New);
         assert_eq!((out[2].id.as_str(), out[2].change), ("a2", Change::Gone));
     }

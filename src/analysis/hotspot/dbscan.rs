@@ -190,6 +190,10 @@ impl CellIndex {
     }
 }
 
+/// The bucketed points: the cell index, the point order (cell by cell), each non-empty cell's
+/// range in that order and its grid address, and (dense grids) the cell of each grid slot.
+type Buckets = (CellIndex, Vec<u32>, Vec<(u32, u32)>, Vec<(i64, i64)>, Vec<u32>);
+
 fn grid_dbscan(
     points: &[[f64; 2]],
     finite: &[usize],
@@ -217,13 +221,7 @@ fn grid_dbscan(
     // Bucket the points by cell: `order[k]` is the k-th point in cell order (an index into
     // `finite`), cells are runs in that order.
     let dense = (nx as u128) * (ny as u128) <= (8 * m as u128).max(1 << 20);
-    let (index, order, cell_ranges, cell_xy_list, cell_of_slot): (
-        CellIndex,
-        Vec<u32>,
-        Vec<(u32, u32)>,
-        Vec<(i64, i64)>,
-        Vec<u32>,
-    ) = if dense {
+    let (index, order, cell_ranges, cell_xy_list, cell_of_slot): Buckets = if dense {
         let slots = (nx * ny) as usize;
         let mut start = vec![0u32; slots + 1];
         for &(cx, cy) in &cxy {
@@ -279,7 +277,13 @@ fn grid_dbscan(
             xy.push((key % nx, key / nx));
             a = b;
         }
-        (CellIndex::Sparse { keys, nx, ny }, order, ranges, xy, Vec::new())
+        (
+            CellIndex::Sparse { keys, nx, ny },
+            order,
+            ranges,
+            xy,
+            Vec::new(),
+        )
     };
 
     // Coordinates and original indices in cell order, for cache-friendly scans.
@@ -405,8 +409,7 @@ fn grid_dbscan(
                             continue;
                         }
                         let (na, nb) = cell_ranges[nc];
-                        if (na..nb)
-                            .any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
+                        if (na..nb).any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
                         {
                             best = cid;
                         }
@@ -447,7 +450,9 @@ fn tree_dbscan(points: &[[f64; 2]], finite: &[usize], eps: f64, min_points: usiz
         .map(|&i| {
             (
                 i,
-                tree.locate_within_distance(points[i], eps2).take(min_points).count()
+                tree.locate_within_distance(points[i], eps2)
+                    .take(min_points)
+                    .count()
                     >= min_points,
             )
         })
@@ -510,7 +515,11 @@ mod tests {
 
     fn check(points: &[[f64; 2]], eps: f64, min: usize) {
         let ours = dbscan(points, eps, min);
-        assert_eq!(ours.labels, geo_labels(points, eps, min), "eps {eps} min {min}");
+        assert_eq!(
+            ours.labels,
+            geo_labels(points, eps, min),
+            "eps {eps} min {min}"
+        );
         if min > 0 && min <= points.len() {
             assert_eq!(ours.core, brute_core(points, eps, min));
         }
@@ -563,7 +572,14 @@ mod tests {
             check(&pts, 1.0, min);
         }
         // 3-4-5 triangles: distance exactly 5.
-        let tri = vec![[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [9.0, 12.0], [100.0, 0.0], [103.0, 4.0]];
+        let tri = vec![
+            [0.0, 0.0],
+            [3.0, 4.0],
+            [6.0, 8.0],
+            [9.0, 12.0],
+            [100.0, 0.0],
+            [103.0, 4.0],
+        ];
         check(&tri, 5.0, 2);
         check(&tri, 5.0, 3);
         check(&tri, 4.999_999, 2);
@@ -575,7 +591,15 @@ mod tests {
         pts.extend((0..40).map(|i| [i as f64 * 7.5, 200.0]));
         pts.extend(vec![[500.0, 500.0]; 3]);
         pts.push([500.0, 507.5]);
-        for &(eps, min) in &[(7.5, 2), (7.5, 3), (7.5, 4), (0.0, 3), (0.0, 26), (1.0, 25), (8.0, 30)] {
+        for &(eps, min) in &[
+            (7.5, 2),
+            (7.5, 3),
+            (7.5, 4),
+            (0.0, 3),
+            (0.0, 26),
+            (1.0, 25),
+            (8.0, 30),
+        ] {
             check(&pts, eps, min);
         }
     }

@@ -232,7 +232,11 @@ fn cells_covering(grid: &Grid, lo: [f64; 2], hi: [f64; 2]) -> Option<Vec<CellId>
     for r in min1..=max1 {
         for q in (min0 - extra)..=(max0 + extra) {
             let ctr = grid.centre((q, r));
-            if ctr[0] >= lo[0] - pad && ctr[0] <= hi[0] + pad && ctr[1] >= lo[1] - pad && ctr[1] <= hi[1] + pad {
+            if ctr[0] >= lo[0] - pad
+                && ctr[0] <= hi[0] + pad
+                && ctr[1] >= lo[1] - pad
+                && ctr[1] <= hi[1] + pad
+            {
                 out.push((q, r));
             }
         }
@@ -341,9 +345,9 @@ pub fn bh_cutoff(p: &[f64], alpha: f64) -> Option<f64> {
     sorted
         .iter()
         .enumerate()
-        .filter(|(k, v)| **v <= (*k as f64 + 1.0) * alpha / m)
+        .rev()
+        .find(|(k, v)| **v <= (*k as f64 + 1.0) * alpha / m)
         .map(|(_, v)| *v)
-        .last()
 }
 
 /// Confidence bins −3…3 after FDR, and the cut-offs used for 90, 95, 99 %.
@@ -365,7 +369,7 @@ pub fn fdr_bins(z: &[f64], p: &[f64]) -> (Vec<i8>, [Option<f64>; 3]) {
 
 /// Rounds up to 1, 2, 2.5 or 5 times a power of ten.
 pub fn nice_round(v: f64) -> f64 {
-    if !(v > 0.0) || !v.is_finite() {
+    if v.is_nan() || v <= 0.0 || !v.is_finite() {
         return v;
     }
     let mag = 10f64.powf(v.log10().floor());
@@ -394,7 +398,9 @@ pub fn nearest_neighbour_stats(points: &[[f64; 2]]) -> Option<NearestNeighbourSt
     const SAMPLE: usize = 200_000;
     let (sample, scale) = if distinct.len() > SAMPLE {
         let step = distinct.len() as f64 / SAMPLE as f64;
-        let s: Vec<[f64; 2]> = (0..SAMPLE).map(|k| distinct[(k as f64 * step) as usize]).collect();
+        let s: Vec<[f64; 2]> = (0..SAMPLE)
+            .map(|k| distinct[(k as f64 * step) as usize])
+            .collect();
         (s, (SAMPLE as f64 / distinct.len() as f64).sqrt())
     } else {
         (distinct.clone(), 1.0)
@@ -440,7 +446,9 @@ pub fn derive_cell(points: &[[f64; 2]]) -> f64 {
     };
     let (lo, hi) = nn.extent;
     let area = (hi[0] - lo[0]).max(1.0) * (hi[1] - lo[1]).max(1.0);
-    let cell = (2.0 * nn.mean_distance).max((area / 40_000.0).sqrt()).max(10.0);
+    let cell = (2.0 * nn.mean_distance)
+        .max((area / 40_000.0).sqrt())
+        .max(10.0);
     nice_round(cell)
 }
 

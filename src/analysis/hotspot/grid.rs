@@ -129,11 +129,26 @@ impl Grid {
             GridKind::Square => {
                 let h = self.cell / 2.0;
                 vec![
-                    Coord { x: cx - h, y: cy - h },
-                    Coord { x: cx + h, y: cy - h },
-                    Coord { x: cx + h, y: cy + h },
-                    Coord { x: cx - h, y: cy + h },
-                    Coord { x: cx - h, y: cy - h },
+                    Coord {
+                        x: cx - h,
+                        y: cy - h,
+                    },
+                    Coord {
+                        x: cx + h,
+                        y: cy - h,
+                    },
+                    Coord {
+                        x: cx + h,
+                        y: cy + h,
+                    },
+                    Coord {
+                        x: cx - h,
+                        y: cy + h,
+                    },
+                    Coord {
+                        x: cx - h,
+                        y: cy - h,
+                    },
                 ]
             }
             GridKind::Hex => {

@@ -78,8 +78,8 @@ mod tests {
             }
         }
         let hull = cluster_hull(&pts, 10.0);
-        let convex = MultiPoint::from(pts.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
-            .convex_hull();
+        let convex =
+            MultiPoint::from(pts.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()).convex_hull();
         assert!(hull.unsigned_area() < 0.5 * convex.unsigned_area());
         // The empty corner of the L is outside.
         assert!(!hull.contains(&Point::new(150.0, 150.0)));

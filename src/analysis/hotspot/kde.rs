@@ -287,7 +287,11 @@ pub fn overlay_png(grid: &DensityGrid, min_support: u32) -> Result<Overlay, anyh
     let bounds = wgs84_bounds(grid)?;
     let width = grid.width.clamp(1, 2048) as u32;
     let height = grid.height.clamp(1, 2048) as u32;
-    let merc = |lat: f64| (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0).tan().ln();
+    let merc = |lat: f64| {
+        (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
+            .tan()
+            .ln()
+    };
     let (m_s, m_n) = (merc(bounds[1]), merc(bounds[3]));
     let mut coords = Vec::with_capacity((width * height) as usize);
     for row in 0..height {
@@ -334,7 +338,13 @@ mod tests {
 
     #[test]
     fn one_point_gives_the_kernel_and_integrates_to_one() {
-        let g = density(&[[1000.0, 2000.0]], &KdeParams { bandwidth: Some(100.0), cell: Some(5.0) });
+        let g = density(
+            &[[1000.0, 2000.0]],
+            &KdeParams {
+                bandwidth: Some(100.0),
+                cell: Some(5.0),
+            },
+        );
         // Sum of density × cell area ≈ 1 incident.
         let total: f64 = g.density.iter().sum::<f64>() / 1e6 * 25.0;
         assert!((total - 1.0).abs() < 0.01, "{total}");

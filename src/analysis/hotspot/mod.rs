@@ -205,7 +205,12 @@ mod tests {
         let mut incs = Vec::new();
         for k in 0..30 {
             let a = k as f64 * 0.7;
-            incs.push(inc(k, 1000.0 + 20.0 * a.cos(), 2000.0 + 20.0 * a.sin(), "2026-05-01T22:30:00+02:00"));
+            incs.push(inc(
+                k,
+                1000.0 + 20.0 * a.cos(),
+                2000.0 + 20.0 * a.sin(),
+                "2026-05-01T22:30:00+02:00",
+            ));
         }
         incs.push(inc(99, 5000.0, 5000.0, "2026-03-01T12:00:00+01:00"));
         let refs: Vec<&Incident> = incs.iter().collect();

@@ -45,7 +45,9 @@ impl Profile {
         self.0[d][h] += 1;
     }
 
-    pub fn from_times<'a, Z: TimeZone + 'a>(times: impl IntoIterator<Item = &'a DateTime<Z>>) -> Self {
+    pub fn from_times<'a, Z: TimeZone + 'a>(
+        times: impl IntoIterator<Item = &'a DateTime<Z>>,
+    ) -> Self {
         let mut p = Self::default();
         for t in times {
             p.add(t);
@@ -165,7 +167,8 @@ mod tests {
         let peak = p.peak().unwrap();
         assert_eq!(peak.count, 4);
         assert_eq!(peak.text, "fre–lör 22–02");
-        let winter = DateTime::<FixedOffset>::parse_from_rfc3339("2026-01-10T23:30:00+00:00").unwrap();
+        let winter =
+            DateTime::<FixedOffset>::parse_from_rfc3339("2026-01-10T23:30:00+00:00").unwrap();
         let q = Profile::from_times([&winter]);
         assert_eq!(q.0[6][0], 1);
     }
