@@ -538,3 +538,33 @@ fn helsinki_is_outside_the_swedish_service_area() {
     assert!(r.ok);
     assert_eq!(n(&r.summary, "imported"), 0);
 }
+
+#[tokio::test]
+async fn polisen_feed_is_fetched_from_a_url() {
+    // A stand-in for the live API on loopback, serving the recorded slice.
+    let body = std::fs::read(fixture("polisen_events_slice.json")).unwrap();
+    let app = axum::Router::new().route(
+        "/api/events",
+        axum::routing::get(move || {
+            let b = body.clone();
+            async move { ([("content-type", "application/json")], b) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let url = format!("http://{addr}/api/events");
+    let r = tokio::task::spawn_blocking(move || import(&db, &["polisen", &url]))
+        .await
+        .unwrap();
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(n(&r.summary, "imported"), 60);
+    let bad = import(
+        &dir.path().join("u.sqlite"),
+        &["polisen", "http://127.0.0.1:9/none", "--poll", "5s"],
+    );
+    assert!(!bad.ok);
+    assert!(bad.stderr.contains("at least 10 seconds"), "{}", bad.stderr);
+}

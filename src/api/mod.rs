@@ -54,7 +54,10 @@ pub fn app(state: AppState) -> Router {
     );
     Router::new()
         .route("/health", get(health))
-        .route("/api/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        )
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
