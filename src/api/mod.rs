@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod hotspots;
+pub mod openapi;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,10 @@ pub fn app(state: AppState) -> Router {
     );
     Router::new()
         .route("/health", get(health))
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        )
         .merge(hotspots::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
