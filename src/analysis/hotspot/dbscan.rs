@@ -291,14 +291,18 @@ fn grid_dbscan(
     let orig: Vec<usize> = order.iter().map(|&k| finite[k as usize]).collect();
     let cells = cell_ranges.len();
 
+    // The 5 × 5 stencil, nearest cells first, so that counting in dense areas reaches
+    // `min_points` (and stops) early.
+    let mut stencil: Vec<(i64, i64)> = (-2..=2)
+        .flat_map(|dy| (-2..=2).map(move |dx| (dx, dy)))
+        .collect();
+    stencil.sort_by_key(|&(dx, dy)| dx * dx + dy * dy);
     let neighbour_cells = |c: usize, out: &mut Vec<u32>| {
         out.clear();
         let (cx, cy) = cell_xy_list[c];
-        for dy in -2..=2 {
-            for dx in -2..=2 {
-                if let Some(nc) = index.lookup(cx + dx, cy + dy, &cell_of_slot) {
-                    out.push(nc);
-                }
+        for &(dx, dy) in &stencil {
+            if let Some(nc) = index.lookup(cx + dx, cy + dy, &cell_of_slot) {
+                out.push(nc);
             }
         }
     };
