@@ -829,10 +829,18 @@ async fn api_compares_periods_and_data_changes_invalidate_the_cache() {
 #[test]
 fn openapi_paths_cover_the_endpoints() {
     let paths = lagesbild::api::hotspots::openapi_paths();
-    for p in ["/api/v1/hotspots", "/api/v1/hotspots/kde.png", "/api/v1/hotspots/compare", "/api/v1/incidents"] {
+    for p in [
+        "/api/v1/hotspots",
+        "/api/v1/hotspots/kde.png",
+        "/api/v1/hotspots/compare",
+        "/api/v1/incidents",
+    ] {
         let get = &paths[p]["get"];
         assert!(get["summary"].is_string(), "{p}");
-        assert!(get["parameters"].as_array().is_some_and(|a| !a.is_empty()), "{p}");
+        assert!(
+            get["parameters"].as_array().is_some_and(|a| !a.is_empty()),
+            "{p}"
+        );
         assert!(get["responses"]["200"].is_object(), "{p}");
     }
     let names: Vec<&str> = paths["/api/v1/hotspots/compare"]["get"]["parameters"]

@@ -192,7 +192,13 @@ impl CellIndex {
 
 /// The bucketed points: the cell index, the point order (cell by cell), each non-empty cell's
 /// range in that order and its grid address, and (dense grids) the cell of each grid slot.
-type Buckets = (CellIndex, Vec<u32>, Vec<(u32, u32)>, Vec<(i64, i64)>, Vec<u32>);
+type Buckets = (
+    CellIndex,
+    Vec<u32>,
+    Vec<(u32, u32)>,
+    Vec<(i64, i64)>,
+    Vec<u32>,
+);
 
 fn grid_dbscan(
     points: &[[f64; 2]],
