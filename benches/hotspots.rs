@@ -7,7 +7,10 @@
 //! - KDE, quartic, 200 m bandwidth, 50 m cells.
 //!
 //! `HOTSPOTS_BENCH_N=100000 cargo bench --bench hotspots` runs a smaller size. Before the
-//! criterion runs, a direct timing prints the ratios.
+//! criterion runs, a direct timing prints the ratios; `cargo bench --bench hotspots -- none`
+//! prints only those. Where PROJ has not been built in release yet, the same comparison runs
+//! without rebuilding it: `CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_OPT_LEVEL=2 cargo bench
+//! --profile dev --bench hotspots` (both `geo` and this crate then at opt-level 2).
 
 use std::time::{Duration, Instant};
 
