@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod hotspots;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -58,6 +59,7 @@ pub fn app(state: AppState) -> Router {
             "/api/openapi.json",
             get(|| async { Json(openapi::document()) }),
         )
+        .merge(hotspots::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

@@ -1,6 +1,7 @@
 //! The `lagesbild` command: one binary with subcommands.
 
 pub mod demo;
+pub mod hotspots;
 pub mod import;
 pub mod serve;
 
@@ -48,6 +49,8 @@ pub enum Command {
     },
     /// Import data: Polisen events, incident registers, GeoJSON, OSM, lamp registers, areas, BRÅ.
     Import(import::ImportArgs),
+    /// Crime hotspots (DBSCAN, Gi*, kernel density) as GeoJSON, or a KDE overlay PNG.
+    Hotspots(hotspots::HotspotArgs),
     /// Manage API tokens for coordinators, police and admins.
     Token {
         #[command(subcommand)]
@@ -118,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { addr } => demo::run(cfg, addr).await?,
         Command::Import(args) => import::import(&cfg, args).await?,
+        Command::Hotspots(args) => hotspots::run(&cfg, args).await?,
         Command::Token { command } => {
             let store = crate::store::open(&cfg.db).await?;
             match command {

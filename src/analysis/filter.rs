@@ -1,0 +1,598 @@
+//! The filters every hotspot method shares, and the split of incidents by precision.
+//!
+//! A filter selects incidents by
+//! - **date** (`from`, `to`, both inclusive, as calendar dates in Europe/Stockholm: an event at
+//!   00:30 local time on 1 May belongs to 1 May even though it is 30 April in UTC),
+//! - **category** codes and **category groups** (no categories and no groups given: the crime
+//!   groups, [`CategoryGroup::is_crime`]; categories given without groups: exactly those
+//!   categories, whatever their group, so `traffic_accident` can be asked for by name),
+//! - **hours of day** in Stockholm local time, where a range wraps midnight (`22-04` is 22:00 up
+//!   to 04:00, i.e. the hours 22, 23, 0, 1, 2, 3: the end is exclusive),
+//! - **weekdays** in Stockholm local time (0 = Monday),
+//! - **area**: a district polygon (by name, from the snapshot's areas) or a WGS84 box.
+//!
+//! Then [`IncidentFilter::select`] splits what passes into the *point-level* incidents (exact or
+//! street precision), the only ones clustered, gridded or smoothed, and the ones known only to a
+//! municipality or county. Polisen places those on the municipality's centre: treating them as
+//! points would turn a town-hall square into the worst hotspot of the county, so they are only
+//! counted and reported ("N events known only to the municipality"). An area filter cannot say
+//! whether such an event happened inside the area, so they are counted whenever the other
+//! filters let them through.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Point, Polygon, Rect};
+
+use crate::category::CategoryGroup;
+use crate::model::{Incident, LocationPrecision};
+use crate::spatial::AreaLayer;
+
+/// Why a filter parameter was refused; the message names the parameter and the value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{param}={value:?}: {expected}")]
+pub struct FilterError {
+    pub param: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+impl FilterError {
+    fn new(param: &'static str, value: &str, expected: impl Into<String>) -> Self {
+        Self {
+            param,
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// A set of hours of the day (Stockholm local time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HourSet(pub [bool; 24]);
+
+impl HourSet {
+    /// Parses `22-04` (a range, end exclusive, wrapping midnight), `8,9,10` (single hours) or a
+    /// mix, `7-9,17-19`.
+    pub fn parse(s: &str) -> Result<Self, FilterError> {
+        let bad = |why: &str| {
+            FilterError::new(
+                "hours",
+                s,
+                format!(
+                    "{why}; expected hours 0-23 as a list (8,9,10) or ranges with an exclusive end, wrapping midnight (22-04)"
+                ),
+            )
+        };
+        let mut set = [false; 24];
+        let mut any = false;
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            any = true;
+            if let Some((a, b)) = part.split_once('-') {
+                let a: usize = a.trim().parse().map_err(|_| bad("not a number"))?;
+                let b: usize = b.trim().parse().map_err(|_| bad("not a number"))?;
+                if a > 23 || b > 24 {
+                    return Err(bad("hour out of range"));
+                }
+                let b = b % 24;
+                if a == b {
+                    return Err(bad("a range must not start where it ends"));
+                }
+                let mut h = a;
+                while h != b {
+                    set[h] = true;
+                    h = (h + 1) % 24;
+                }
+            } else {
+                let h: usize = part.parse().map_err(|_| bad("not a number"))?;
+                if h > 23 {
+                    return Err(bad("hour out of range"));
+                }
+                set[h] = true;
+            }
+        }
+        if !any {
+            return Err(bad("empty"));
+        }
+        Ok(Self(set))
+    }
+
+    pub fn contains(&self, hour: usize) -> bool {
+        self.0[hour % 24]
+    }
+}
+
+/// A set of weekdays, 0 = Monday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WeekdaySet(pub [bool; 7]);
+
+impl WeekdaySet {
+    /// Parses `fri,sat`, `fre,lör`, `4,5` (0 = Monday) or ranges such as `mon-fri`, `fri-sun`,
+    /// `sat-mon` (wrapping the week; both ends inclusive).
+    pub fn parse(s: &str) -> Result<Self, FilterError> {
+        let bad = || {
+            FilterError::new(
+                "weekdays",
+                s,
+                "expected weekdays as mon..sun, mån..sön or 0..6 (0 = Monday), comma separated, or ranges like mon-fri",
+            )
+        };
+        let mut set = [false; 7];
+        let mut any = false;
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            any = true;
+            if let Some((a, b)) = part.split_once('-') {
+                let a = weekday_index(a).ok_or_else(bad)?;
+                let b = weekday_index(b).ok_or_else(bad)?;
+                let mut d = a;
+                loop {
+                    set[d] = true;
+                    if d == b {
+                        break;
+                    }
+                    d = (d + 1) % 7;
+                }
+            } else {
+                set[weekday_index(part).ok_or_else(bad)?] = true;
+            }
+        }
+        if !any {
+            return Err(bad());
+        }
+        Ok(Self(set))
+    }
+
+    pub fn contains(&self, weekday: usize) -> bool {
+        self.0[weekday % 7]
+    }
+}
+
+fn weekday_index(s: &str) -> Option<usize> {
+    let t = s.trim().to_lowercase();
+    const EN: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    const EN_LONG: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    const SV_LONG: [&str; 7] = [
+        "måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag",
+    ];
+    if let Ok(n) = t.parse::<usize>() {
+        return (n < 7).then_some(n);
+    }
+    (0..7).find(|&i| {
+        t == EN[i] || t == EN_LONG[i] || t == crate::time::WEEKDAYS_SV[i] || t == SV_LONG[i]
+    })
+}
+
+/// Parses a comma list of category group names (`violence,drugs`).
+pub fn parse_groups(s: &str) -> Result<BTreeSet<CategoryGroup>, FilterError> {
+    let mut out = BTreeSet::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let g = CategoryGroup::parse(part).ok_or_else(|| {
+            let names: Vec<&str> = CategoryGroup::ALL.iter().map(|g| g.as_str()).collect();
+            FilterError::new(
+                "groups",
+                part,
+                format!("expected one of {}", names.join(", ")),
+            )
+        })?;
+        out.insert(g);
+    }
+    if out.is_empty() {
+        return Err(FilterError::new("groups", s, "empty list"));
+    }
+    Ok(out)
+}
+
+/// Parses a comma list of category codes (`assault,robbery`).
+pub fn parse_categories(s: &str) -> Result<BTreeSet<String>, FilterError> {
+    let out: BTreeSet<String> = s
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if out.is_empty() {
+        return Err(FilterError::new("categories", s, "empty list"));
+    }
+    Ok(out)
+}
+
+/// Parses a `YYYY-MM-DD` date parameter.
+pub fn parse_date(param: &'static str, s: &str) -> Result<NaiveDate, FilterError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| FilterError::new(param, s, "expected a date YYYY-MM-DD"))
+}
+
+/// Parses a WGS84 box `w,s,e,n`.
+pub fn parse_bbox(s: &str) -> Result<[f64; 4], FilterError> {
+    let bad = |why: &str| {
+        FilterError::new(
+            "bbox",
+            s,
+            format!("{why}; expected west,south,east,north in WGS84 degrees"),
+        )
+    };
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("not four numbers"))?;
+    if v.len() != 4 || v.iter().any(|x| !x.is_finite()) {
+        return Err(bad("not four numbers"));
+    }
+    if v[0] >= v[2] || v[1] >= v[3] {
+        return Err(bad("west must be less than east and south less than north"));
+    }
+    if v[0] < -180.0 || v[2] > 180.0 || v[1] < -90.0 || v[3] > 90.0 {
+        return Err(bad("outside the range of longitudes and latitudes"));
+    }
+    Ok([v[0], v[1], v[2], v[3]])
+}
+
+/// An area in EPSG:3006 with its bounding box, to test many points quickly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AreaFilter {
+    /// The district's name, or `bbox` for a box.
+    pub name: String,
+    pub geometry: MultiPolygon<f64>,
+    pub bounds: Rect<f64>,
+}
+
+impl AreaFilter {
+    pub fn new(name: impl Into<String>, geometry: MultiPolygon<f64>) -> Option<Self> {
+        let bounds = geometry.bounding_rect()?;
+        Some(Self {
+            name: name.into(),
+            geometry,
+            bounds,
+        })
+    }
+
+    /// A district by name (case-insensitive), from the snapshot's areas.
+    pub fn district(areas: &AreaLayer, name: &str) -> Result<Self, FilterError> {
+        let area = areas.by_name(name).ok_or_else(|| {
+            let mut known: Vec<&str> = areas.items.iter().map(|a| a.name.as_str()).collect();
+            known.sort_unstable();
+            known.truncate(20);
+            FilterError::new(
+                "area",
+                name,
+                if known.is_empty() {
+                    "no districts are loaded (import areas first, or use bbox)".to_string()
+                } else {
+                    format!("no such district; known: {}", known.join(", "))
+                },
+            )
+        })?;
+        Self::new(area.name.clone(), area.geometry.clone())
+            .ok_or_else(|| FilterError::new("area", name, "the district has an empty geometry"))
+    }
+
+    /// A WGS84 box `[w, s, e, n]`. Its edges are densified before projecting, because a
+    /// meridian is not a straight north-south line in SWEREF 99 TM.
+    pub fn wgs84_bbox(b: [f64; 4]) -> Result<Self, FilterError> {
+        const STEPS: usize = 16;
+        let mut ring = Vec::with_capacity(4 * STEPS + 1);
+        let corners = [(b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3])];
+        for k in 0..4 {
+            let (x0, y0) = corners[k];
+            let (x1, y1) = corners[(k + 1) % 4];
+            for s in 0..STEPS {
+                let t = s as f64 / STEPS as f64;
+                ring.push((x0 + (x1 - x0) * t, y0 + (y1 - y0) * t));
+            }
+        }
+        crate::crs::transform_in_place(crate::crs::WGS84_EPSG, crate::crs::WORK_EPSG, &mut ring)
+            .map_err(|e| FilterError::new("bbox", &format!("{b:?}"), e.to_string()))?;
+        if ring.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
+            return Err(FilterError::new(
+                "bbox",
+                &format!("{b:?}"),
+                "outside the area SWEREF 99 TM can represent",
+            ));
+        }
+        let mut coords: Vec<Coord<f64>> = ring.into_iter().map(|(x, y)| Coord { x, y }).collect();
+        coords.push(coords[0]);
+        let poly = Polygon::new(LineString::new(coords), vec![]);
+        Self::new("bbox", MultiPolygon::new(vec![poly]))
+            .ok_or_else(|| FilterError::new("bbox", &format!("{b:?}"), "empty box"))
+    }
+
+    pub fn contains(&self, p: Point<f64>) -> bool {
+        let (x, y) = (p.x(), p.y());
+        let (min, max) = (self.bounds.min(), self.bounds.max());
+        x >= min.x && x <= max.x && y >= min.y && y <= max.y && self.geometry.contains(&p)
+    }
+}
+
+/// Which incidents a hotspot method looks at.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentFilter {
+    /// First local date included.
+    pub from: Option<NaiveDate>,
+    /// Last local date included.
+    pub to: Option<NaiveDate>,
+    pub categories: Option<BTreeSet<String>>,
+    pub groups: Option<BTreeSet<CategoryGroup>>,
+    pub hours: Option<HourSet>,
+    pub weekdays: Option<WeekdaySet>,
+    pub area: Option<AreaFilter>,
+}
+
+/// Incidents split by what the methods may do with them.
+#[derive(Debug, Clone, Default)]
+pub struct Selection<'a> {
+    /// Exact or street precision: these enter the point methods.
+    pub points: Vec<&'a Incident>,
+    /// Passed the filters but known only to the municipality (placed on its centre).
+    pub municipality_only: usize,
+    /// Passed the filters but known only to the county.
+    pub county_only: usize,
+    /// Did not pass the filters.
+    pub filtered_out: usize,
+}
+
+impl Selection<'_> {
+    /// The point-level incidents' coordinates in EPSG:3006.
+    pub fn coords(&self) -> Vec<[f64; 2]> {
+        self.points
+            .iter()
+            .map(|i| [i.location.x(), i.location.y()])
+            .collect()
+    }
+
+    /// Events that passed the filters but cannot be placed on the map.
+    pub fn excluded_by_precision(&self) -> usize {
+        self.municipality_only + self.county_only
+    }
+
+    /// "N events known only to the municipality", in Swedish and English, for the meta member.
+    pub fn precision_note(&self) -> String {
+        match (self.municipality_only, self.county_only) {
+            (0, 0) => "all selected events have a point location".to_string(),
+            (m, 0) => {
+                format!("{m} events known only to the municipality are not placed on the map")
+            }
+            (0, c) => format!("{c} events known only to the county are not placed on the map"),
+            (m, c) => format!(
+                "{m} events known only to the municipality and {c} known only to the county are not placed on the map"
+            ),
+        }
+    }
+}
+
+impl IncidentFilter {
+    /// Whether an incident passes every filter except the area (which needs a point location).
+    pub fn passes_attributes(&self, inc: &Incident) -> bool {
+        match (&self.categories, &self.groups) {
+            (None, None) => {
+                if !inc.group.is_crime() {
+                    return false;
+                }
+            }
+            (cats, groups) => {
+                if let Some(c) = cats
+                    && !c.contains(&inc.category)
+                {
+                    return false;
+                }
+                if let Some(g) = groups
+                    && !g.contains(&inc.group)
+                {
+                    return false;
+                }
+            }
+        }
+        if self.from.is_some() || self.to.is_some() {
+            let d = crate::time::local_date(&inc.occurred_at);
+            if self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d > t) {
+                return false;
+            }
+        }
+        if self.hours.is_some() || self.weekdays.is_some() {
+            let (wd, h) = crate::time::weekday_hour(&inc.occurred_at);
+            if self.hours.is_some_and(|s| !s.contains(h))
+                || self.weekdays.is_some_and(|s| !s.contains(wd))
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Splits `incidents` into point-level ones that pass, the ones known only to a
+    /// municipality or county that pass, and the rest.
+    pub fn select<'a>(&self, incidents: &'a [Incident]) -> Selection<'a> {
+        let mut sel = Selection::default();
+        for inc in incidents {
+            if !self.passes_attributes(inc) {
+                sel.filtered_out += 1;
+                continue;
+            }
+            match inc.precision {
+                LocationPrecision::Exact | LocationPrecision::Street => {
+                    if self
+                        .area
+                        .as_ref()
+                        .is_some_and(|a| !a.contains(inc.location))
+                    {
+                        sel.filtered_out += 1;
+                    } else {
+                        sel.points.push(inc);
+                    }
+                }
+                LocationPrecision::Municipality => sel.municipality_only += 1,
+                LocationPrecision::County => sel.county_only += 1,
+            }
+        }
+        sel
+    }
+
+    /// The same filter for another date range (period comparison).
+    pub fn with_dates(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Self {
+        Self {
+            from,
+            to,
+            ..self.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, FixedOffset};
+
+    fn incident(
+        id: &str,
+        at: &str,
+        cat: &str,
+        group: CategoryGroup,
+        p: LocationPrecision,
+    ) -> Incident {
+        Incident {
+            source: "test".into(),
+            source_id: id.into(),
+            occurred_at: DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
+            category: cat.into(),
+            group,
+            label: cat.into(),
+            location: Point::new(674_000.0, 6_593_000.0),
+            precision: p,
+            place: None,
+            summary: None,
+        }
+    }
+
+    #[test]
+    fn hour_ranges_wrap_midnight_with_an_exclusive_end() {
+        let h = HourSet::parse("22-04").unwrap();
+        let on: Vec<usize> = (0..24).filter(|&i| h.contains(i)).collect();
+        assert_eq!(on, vec![0, 1, 2, 3, 22, 23]);
+        let l = HourSet::parse("8,9,10").unwrap();
+        assert_eq!((0..24).filter(|&i| l.contains(i)).count(), 3);
+        assert!(HourSet::parse("20-24").unwrap().contains(23));
+        assert!(!HourSet::parse("20-24").unwrap().contains(0));
+        assert!(HourSet::parse("25").is_err());
+        assert!(HourSet::parse("5-5").is_err());
+        assert!(HourSet::parse("").is_err());
+    }
+
+    #[test]
+    fn weekdays_parse_names_numbers_and_wrapping_ranges() {
+        assert_eq!(
+            WeekdaySet::parse("fri,sat").unwrap(),
+            WeekdaySet::parse("4,5").unwrap()
+        );
+        assert_eq!(
+            WeekdaySet::parse("fre,lör").unwrap(),
+            WeekdaySet::parse("4,5").unwrap()
+        );
+        let w = WeekdaySet::parse("sat-mon").unwrap();
+        assert_eq!(w.0, [true, false, false, false, false, true, true]);
+        assert!(WeekdaySet::parse("7").is_err());
+        assert!(WeekdaySet::parse("someday").is_err());
+    }
+
+    #[test]
+    fn default_groups_are_crime_and_named_categories_override_them() {
+        let incs = vec![
+            incident(
+                "1",
+                "2026-05-01T12:00:00+02:00",
+                "assault",
+                CategoryGroup::Violence,
+                LocationPrecision::Exact,
+            ),
+            incident(
+                "2",
+                "2026-05-01T12:00:00+02:00",
+                "traffic_accident",
+                CategoryGroup::Traffic,
+                LocationPrecision::Exact,
+            ),
+        ];
+        let sel = IncidentFilter::default().select(&incs);
+        assert_eq!(sel.points.len(), 1);
+        assert_eq!(sel.filtered_out, 1);
+        let f = IncidentFilter {
+            categories: Some(parse_categories("traffic_accident").unwrap()),
+            ..Default::default()
+        };
+        let sel = f.select(&incs);
+        assert_eq!(sel.points[0].source_id, "2");
+    }
+
+    #[test]
+    fn dates_hours_and_weekdays_are_stockholm_local() {
+        // 2026-04-30T22:30Z is Friday 1 May 00:30 in Stockholm (CEST).
+        let incs = vec![incident(
+            "1",
+            "2026-04-30T22:30:00+00:00",
+            "assault",
+            CategoryGroup::Violence,
+            LocationPrecision::Street,
+        )];
+        let may1 = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
+        let f = IncidentFilter {
+            from: Some(may1),
+            to: Some(may1),
+            hours: Some(HourSet::parse("22-02").unwrap()),
+            weekdays: Some(WeekdaySet::parse("fri").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(f.select(&incs).points.len(), 1);
+        let thursday = IncidentFilter {
+            weekdays: Some(WeekdaySet::parse("thu").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(thursday.select(&incs).points.len(), 0);
+    }
+
+    #[test]
+    fn municipality_and_county_events_are_counted_apart() {
+        let incs = vec![
+            incident(
+                "1",
+                "2026-05-01T12:00:00+02:00",
+                "assault",
+                CategoryGroup::Violence,
+                LocationPrecision::Municipality,
+            ),
+            incident(
+                "2",
+                "2026-05-01T12:00:00+02:00",
+                "assault",
+                CategoryGroup::Violence,
+                LocationPrecision::County,
+            ),
+            incident(
+                "3",
+                "2026-05-01T12:00:00+02:00",
+                "assault",
+                CategoryGroup::Violence,
+                LocationPrecision::Exact,
+            ),
+        ];
+        let sel = IncidentFilter::default().select(&incs);
+        assert_eq!(sel.points.len(), 1);
+        assert_eq!((sel.municipality_only, sel.county_only), (1, 1));
+        assert!(
+            sel.precision_note()
+                .contains("1 events known only to the municipality")
+        );
+    }
+
+    #[test]
+    fn bbox_parsing_checks_order() {
+        assert!(parse_bbox("18.0,59.4,18.1,59.5").is_ok());
+        assert!(parse_bbox("18.1,59.4,18.0,59.5").is_err());
+        assert!(parse_bbox("18.0,59.4,18.1").is_err());
+    }
+}

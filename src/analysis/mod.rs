@@ -1,0 +1,12 @@
+//! Analyses over a [`crate::spatial::Snapshot`]: plain functions over plain data, with no SQL,
+//! HTTP or global state inside, so that each can be tested against reference numbers and
+//! benchmarked alone.
+//!
+//! - [`filter`]: the filters every method shares (dates, categories, hours, weekdays, area) and
+//!   the split of incidents into point-level ones and those known only to a municipality or
+//!   county.
+//! - [`hotspot`]: DBSCAN clusters, Getis-Ord Gi* on a grid, kernel density, patrol profiles and
+//!   period comparison.
+
+pub mod filter;
+pub mod hotspot;
