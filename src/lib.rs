@@ -4,6 +4,7 @@
 //! [`spatial`] holds it in R-trees in EPSG:3006; `analysis` computes hotspots and lighting from a
 //! snapshot as plain functions; [`api`] serves it over HTTP; `cli` ties it together.
 
+pub mod analysis;
 pub mod api;
 pub mod category;
 pub mod config;

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod import;
+pub mod lighting;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub enum Command {
     },
     /// Import data: Polisen events, incident registers, GeoJSON, OSM, lamp registers, areas, BRÅ.
     Import(import::ImportArgs),
+    /// Analyse walkway lighting: dark stretches as GeoJSON and a ranked list for the action plan.
+    Lighting(lighting::LightingArgs),
     /// Manage API tokens for coordinators, police and admins.
     Token {
         #[command(subcommand)]
@@ -118,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { addr } => demo::run(cfg, addr).await?,
         Command::Import(args) => import::import(&cfg, args).await?,
+        Command::Lighting(args) => lighting::run(&cfg, args).await?,
         Command::Token { command } => {
             let store = crate::store::open(&cfg.db).await?;
             match command {
