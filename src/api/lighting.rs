@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rstar::AABB;
+use rstar::{AABB, Envelope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
