@@ -54,8 +54,16 @@ impl World {
 
 fn build() -> World {
     let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let kinds = ["footway", "footway", "cycleway", "path", "sidewalk", "steps"];
-    let lits = [Some("yes"), Some("yes"), Some("no"), None, Some("automatic")];
+    let kinds = [
+        "footway", "footway", "cycleway", "path", "sidewalk", "steps",
+    ];
+    let lits = [
+        Some("yes"),
+        Some("yes"),
+        Some("no"),
+        None,
+        Some("automatic"),
+    ];
     let mut walkways = Vec::with_capacity(WALKWAYS);
     for i in 0..WALKWAYS {
         let mut x = ORIGIN.0 + rng.random_range(0.0..SIDE_M);
@@ -103,16 +111,25 @@ fn build() -> World {
         .map(|i| {
             let w = &walkways[rng.random_range(0..WALKWAYS)];
             let c = w.geometry.0[rng.random_range(0..=SEGMENTS_PER_WALKWAY)];
-            let service = [ServiceCode::DarkPath, ServiceCode::BrokenLamp, ServiceCode::UnsafePlace][i % 3];
+            let service = [
+                ServiceCode::DarkPath,
+                ServiceCode::BrokenLamp,
+                ServiceCode::UnsafePlace,
+            ][i % 3];
             CitizenReport {
                 id: i as i64 + 1,
                 service,
-                status: if i % 4 == 0 { ReportStatus::Closed } else { ReportStatus::Open },
+                status: if i % 4 == 0 {
+                    ReportStatus::Closed
+                } else {
+                    ReportStatus::Open
+                },
                 description: String::new(),
                 location: Point(c),
                 original_location: Point(c),
                 walkway_id: Some(w.id),
-                lamp_id: (service == ServiceCode::BrokenLamp).then(|| format!("b:{}", rng.random_range(0..LAMPS))),
+                lamp_id: (service == ServiceCode::BrokenLamp)
+                    .then(|| format!("b:{}", rng.random_range(0..LAMPS))),
                 address: None,
                 media_url: None,
                 status_notes: None,
@@ -131,12 +148,22 @@ fn build() -> World {
             source: "bench".into(),
             source_id: i.to_string(),
             occurred_at: offset
-                .with_ymd_and_hms(2026, rng.random_range(1..=12), rng.random_range(1..=28), rng.random_range(0..24), 0, 0)
+                .with_ymd_and_hms(
+                    2026,
+                    rng.random_range(1..=12),
+                    rng.random_range(1..=28),
+                    rng.random_range(0..24),
+                    0,
+                    0,
+                )
                 .unwrap(),
             category: "assault".into(),
             group: CategoryGroup::Violence,
             label: "Misshandel".into(),
-            location: Point::new(ORIGIN.0 + rng.random_range(0.0..SIDE_M), ORIGIN.1 + rng.random_range(0.0..SIDE_M)),
+            location: Point::new(
+                ORIGIN.0 + rng.random_range(0.0..SIDE_M),
+                ORIGIN.1 + rng.random_range(0.0..SIDE_M),
+            ),
             precision: LocationPrecision::Exact,
             place: None,
             summary: None,
@@ -154,7 +181,11 @@ fn build() -> World {
 fn lamp(rng: &mut ChaCha8Rng, i: usize, x: f64, y: f64) -> Lamp {
     // A third with register values, a third OSM-like without, a third with power only.
     let (height_m, lumen, watt) = match i % 3 {
-        0 => (Some(rng.random_range(4.0..8.0)), Some(rng.random_range(1_500.0..6_000.0)), None),
+        0 => (
+            Some(rng.random_range(4.0..8.0)),
+            Some(rng.random_range(1_500.0..6_000.0)),
+            None,
+        ),
         1 => (None, None, None),
         _ => (Some(6.0), None, Some(rng.random_range(15.0..50.0))),
     };
@@ -164,14 +195,23 @@ fn lamp(rng: &mut ChaCha8Rng, i: usize, x: f64, y: f64) -> Lamp {
         height_m,
         lumen,
         watt,
-        status: if rng.random_range(0..100) < 3 { LampStatus::Broken } else { LampStatus::Working },
+        status: if rng.random_range(0..100) < 3 {
+            LampStatus::Broken
+        } else {
+            LampStatus::Working
+        },
         source: "bench".into(),
         reference: None,
     }
 }
 
 /// The reference: every sample of the walkways `subset` against every lamp (no R-tree).
-fn naive_lux(world: &World, models: &[LampModel], params: &LightingParams, subset: &[usize]) -> Vec<Vec<f64>> {
+fn naive_lux(
+    world: &World,
+    models: &[LampModel],
+    params: &LightingParams,
+    subset: &[usize],
+) -> Vec<Vec<f64>> {
     subset
         .iter()
         .map(|&wi| {
@@ -212,7 +252,9 @@ fn bench(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("lighting");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("analyze_100k_segments_50k_lamps_2m", |b| {
         b.iter(|| lighting::analyze(&inputs, &params))
     });
@@ -250,7 +292,10 @@ fn bench(c: &mut Criterion) {
             worst = worst.max((*a as f64 - b).abs() / b.max(0.01));
         }
     }
-    assert!(worst < 1e-4, "the R-tree analysis and the naive sum disagree by {worst}");
+    assert!(
+        worst < 1e-4,
+        "the R-tree analysis and the naive sum disagree by {worst}"
+    );
     let naive_full = naive_subset.as_secs_f64() * samples as f64 / subset_samples as f64;
     eprintln!(
         "naive reference: {:.3} s for {} samples × {} lamps ({} walkways, same lux within {:.1e}), scaled to the whole network ≈ {:.1} s",

@@ -21,8 +21,8 @@ use super::auth::Caller;
 use super::{ApiResult, AppError, AppState};
 use crate::analysis::lighting::whatif::{self, ProposedLamp};
 use crate::analysis::lighting::{
-    self, ClassPlan, LightState, LightingInputs, LightingParams, LightingResult, OffReason,
-    PClass, Stretch, priority,
+    self, ClassPlan, LightState, LightingInputs, LightingParams, LightingResult, OffReason, PClass,
+    Stretch, priority,
 };
 use crate::crs;
 use crate::model::Role;
@@ -77,7 +77,10 @@ fn cache_cell(snapshot: &Arc<Snapshot>, classes: &ClassPlan) -> Cell {
 }
 
 /// The analysis of the current snapshot for these classes, computed once.
-pub async fn analysis(state: &AppState, classes: ClassPlan) -> ApiResult<(Arc<Snapshot>, Arc<LightingResult>)> {
+pub async fn analysis(
+    state: &AppState,
+    classes: ClassPlan,
+) -> ApiResult<(Arc<Snapshot>, Arc<LightingResult>)> {
     let snapshot = state.spatial.load();
     let cell = cache_cell(&snapshot, &classes);
     let snap = snapshot.clone();
@@ -110,13 +113,19 @@ pub async fn analysis(state: &AppState, classes: ClassPlan) -> ApiResult<(Arc<Sn
 
 /// The class plan from `class` (default: the configured class) and `kind_class`
 /// (`footway=P4,steps=P3`).
-pub fn class_plan(class: Option<&str>, kind_class: Option<&str>, default: &str) -> Result<ClassPlan, String> {
+pub fn class_plan(
+    class: Option<&str>,
+    kind_class: Option<&str>,
+    default: &str,
+) -> Result<ClassPlan, String> {
     let text = class.unwrap_or(default);
     let c = PClass::parse(text)
         .ok_or_else(|| format!("class={text:?}: expected one of P1, P2, P3, P4, P5, P6"))?;
     let plan = ClassPlan::uniform(c);
     match kind_class {
-        Some(k) => plan.with_overrides(k).map_err(|e| format!("kind_class: {e}")),
+        Some(k) => plan
+            .with_overrides(k)
+            .map_err(|e| format!("kind_class: {e}")),
         None => Ok(plan),
     }
 }
@@ -129,19 +138,39 @@ pub fn parse_bbox(text: &str) -> Result<AABB<[f64; 2]>, String> {
         .collect::<Result<_, _>>()
         .map_err(|_| format!("bbox={text:?}: expected four numbers west,south,east,north"))?;
     let [w, s, e, n] = nums[..] else {
-        return Err(format!("bbox={text:?}: expected four numbers west,south,east,north"));
+        return Err(format!(
+            "bbox={text:?}: expected four numbers west,south,east,north"
+        ));
     };
-    if !(-180.0..=180.0).contains(&w) || !(-180.0..=180.0).contains(&e) || !(-90.0..=90.0).contains(&s) || !(-90.0..=90.0).contains(&n) {
-        return Err(format!("bbox={text:?}: longitudes must lie in −180…180 and latitudes in −90…90 (lon before lat)"));
+    if !(-180.0..=180.0).contains(&w)
+        || !(-180.0..=180.0).contains(&e)
+        || !(-90.0..=90.0).contains(&s)
+        || !(-90.0..=90.0).contains(&n)
+    {
+        return Err(format!(
+            "bbox={text:?}: longitudes must lie in −180…180 and latitudes in −90…90 (lon before lat)"
+        ));
     }
     if w >= e || s >= n {
-        return Err(format!("bbox={text:?}: west must be less than east and south less than north"));
+        return Err(format!(
+            "bbox={text:?}: west must be less than east and south less than north"
+        ));
     }
     let mut lo = [f64::INFINITY; 2];
     let mut hi = [f64::NEG_INFINITY; 2];
     // Corners and edge midpoints: a box in degrees is not a box in metres.
-    for (lon, lat) in [(w, s), (e, s), (e, n), (w, n), ((w + e) / 2.0, s), ((w + e) / 2.0, n), (w, (s + n) / 2.0), (e, (s + n) / 2.0)] {
-        let (x, y) = crs::to_work(crs::WGS84_EPSG, lon, lat).map_err(|e| format!("bbox={text:?}: {e}"))?;
+    for (lon, lat) in [
+        (w, s),
+        (e, s),
+        (e, n),
+        (w, n),
+        ((w + e) / 2.0, s),
+        ((w + e) / 2.0, n),
+        (w, (s + n) / 2.0),
+        (e, (s + n) / 2.0),
+    ] {
+        let (x, y) =
+            crs::to_work(crs::WGS84_EPSG, lon, lat).map_err(|e| format!("bbox={text:?}: {e}"))?;
         lo = [lo[0].min(x), lo[1].min(y)];
         hi = [hi[0].max(x), hi[1].max(y)];
     }
@@ -155,7 +184,9 @@ pub fn parse_states(text: Option<&str>) -> Result<Vec<LightState>, String> {
     };
     t.split(',')
         .map(|p| {
-            LightState::parse(p).ok_or_else(|| format!("state={p:?}: expected dark, unknown or lit (a comma list is allowed)"))
+            LightState::parse(p).ok_or_else(|| {
+                format!("state={p:?}: expected dark, unknown or lit (a comma list is allowed)")
+            })
         })
         .collect()
 }
@@ -209,7 +240,11 @@ pub fn select<'r>(result: &'r LightingResult, f: &StretchFilter) -> Vec<&'r Stre
         Sort::Priority => out.sort_by(|a, b| {
             b.priority
                 .total_cmp(&a.priority)
-                .then(a.rank.unwrap_or(usize::MAX).cmp(&b.rank.unwrap_or(usize::MAX)))
+                .then(
+                    a.rank
+                        .unwrap_or(usize::MAX)
+                        .cmp(&b.rank.unwrap_or(usize::MAX)),
+                )
                 .then(a.id.cmp(&b.id))
         }),
         Sort::Length => out.sort_by(|a, b| b.length_m.total_cmp(&a.length_m).then(a.id.cmp(&b.id))),
@@ -301,7 +336,12 @@ fn class_meta(result: &LightingResult) -> Value {
 }
 
 /// The stretches endpoint's whole answer (also what `lagesbild lighting` writes).
-pub fn stretches_collection(result: &LightingResult, inputs: &LightingInputs<'_>, filter: &StretchFilter, snapshot_version: u64) -> Value {
+pub fn stretches_collection(
+    result: &LightingResult,
+    inputs: &LightingInputs<'_>,
+    filter: &StretchFilter,
+    snapshot_version: u64,
+) -> Value {
     let chosen = select(result, filter);
     let mut counts = serde_json::Map::new();
     let mut lengths = serde_json::Map::new();
@@ -318,10 +358,16 @@ pub fn stretches_collection(result: &LightingResult, inputs: &LightingInputs<'_>
     m.insert("returned".into(), json!(chosen.len()));
     m.insert("walkways".into(), json!(inputs.walkways.len()));
     m.insert("lamps".into(), json!(inputs.lamps.len()));
-    m.insert("lamps_off".into(), json!(result.lamps.iter().filter(|l| !l.is_on()).count()));
+    m.insert(
+        "lamps_off".into(),
+        json!(result.lamps.iter().filter(|l| !l.is_on()).count()),
+    );
     m.insert("snapshot".into(), json!(snapshot_version));
     m.insert("assumptions".into(), json!(result.assumptions));
-    m.insert("attribution".into(), json!("Gångvägar och lampor: © OpenStreetMap contributors (ODbL) där de kommer från OSM"));
+    m.insert(
+        "attribution".into(),
+        json!("Gångvägar och lampor: © OpenStreetMap contributors (ODbL) där de kommer från OSM"),
+    );
     json!({
         "type": "FeatureCollection",
         "meta": meta,
@@ -346,8 +392,16 @@ fn bad(e: String) -> AppError {
     AppError::BadRequest(e)
 }
 
-async fn get_stretches(State(state): State<AppState>, Query(q): Query<StretchParams>) -> ApiResult<Json<Value>> {
-    let plan = class_plan(q.class.as_deref(), q.kind_class.as_deref(), &state.config.lighting_class).map_err(bad)?;
+async fn get_stretches(
+    State(state): State<AppState>,
+    Query(q): Query<StretchParams>,
+) -> ApiResult<Json<Value>> {
+    let plan = class_plan(
+        q.class.as_deref(),
+        q.kind_class.as_deref(),
+        &state.config.lighting_class,
+    )
+    .map_err(bad)?;
     let filter = StretchFilter {
         states: parse_states(q.state.as_deref()).map_err(bad)?,
         bbox: q.bbox.as_deref().map(parse_bbox).transpose().map_err(bad)?,
@@ -407,8 +461,16 @@ pub fn lamp_feature(result: &LightingResult, inputs: &LightingInputs<'_>, k: usi
     })
 }
 
-async fn get_lamps(State(state): State<AppState>, Query(q): Query<AreaParams>) -> ApiResult<Json<Value>> {
-    let plan = class_plan(q.class.as_deref(), q.kind_class.as_deref(), &state.config.lighting_class).map_err(bad)?;
+async fn get_lamps(
+    State(state): State<AppState>,
+    Query(q): Query<AreaParams>,
+) -> ApiResult<Json<Value>> {
+    let plan = class_plan(
+        q.class.as_deref(),
+        q.kind_class.as_deref(),
+        &state.config.lighting_class,
+    )
+    .map_err(bad)?;
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose().map_err(bad)?;
     let (snap, result) = analysis(&state, plan).await?;
     let body = tokio::task::spawn_blocking(move || {
@@ -443,8 +505,16 @@ pub const PIECE_M: f64 = 20.0;
 /// Most pieces one walkways request returns unless `limit` says otherwise.
 pub const DEFAULT_PIECE_LIMIT: usize = 50_000;
 
-async fn get_walkways(State(state): State<AppState>, Query(q): Query<AreaParams>) -> ApiResult<Json<Value>> {
-    let plan = class_plan(q.class.as_deref(), q.kind_class.as_deref(), &state.config.lighting_class).map_err(bad)?;
+async fn get_walkways(
+    State(state): State<AppState>,
+    Query(q): Query<AreaParams>,
+) -> ApiResult<Json<Value>> {
+    let plan = class_plan(
+        q.class.as_deref(),
+        q.kind_class.as_deref(),
+        &state.config.lighting_class,
+    )
+    .map_err(bad)?;
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose().map_err(bad)?;
     let limit = q.limit.unwrap_or(DEFAULT_PIECE_LIMIT);
     let (snap, result) = analysis(&state, plan).await?;
@@ -521,25 +591,39 @@ pub struct WhatIfRequest {
 pub const MAX_PROPOSED: usize = 1_000;
 
 fn proposed_lamp(i: usize, l: &ProposedLampIn) -> Result<ProposedLamp, String> {
-    if !(l.lon.is_finite() && l.lat.is_finite() && (-180.0..=180.0).contains(&l.lon) && (-90.0..=90.0).contains(&l.lat)) {
-        return Err(format!("lamps[{i}]: lon {} / lat {} is not a WGS84 position (lon before lat)", l.lon, l.lat));
+    if !(l.lon.is_finite()
+        && l.lat.is_finite()
+        && (-180.0..=180.0).contains(&l.lon)
+        && (-90.0..=90.0).contains(&l.lat))
+    {
+        return Err(format!(
+            "lamps[{i}]: lon {} / lat {} is not a WGS84 position (lon before lat)",
+            l.lon, l.lat
+        ));
     }
     if let Some(h) = l.height_m
         && !(h > 0.0 && h <= 60.0)
     {
-        return Err(format!("lamps[{i}].height_m = {h}: expected a height above 0 and at most 60 m"));
+        return Err(format!(
+            "lamps[{i}].height_m = {h}: expected a height above 0 and at most 60 m"
+        ));
     }
     if let Some(f) = l.lumen
         && !(f > 0.0 && f <= 200_000.0)
     {
-        return Err(format!("lamps[{i}].lumen = {f}: expected a flux above 0 and at most 200 000 lm"));
+        return Err(format!(
+            "lamps[{i}].lumen = {f}: expected a flux above 0 and at most 200 000 lm"
+        ));
     }
     if let Some(w) = l.watt
         && !(w > 0.0 && w <= 2_000.0)
     {
-        return Err(format!("lamps[{i}].watt = {w}: expected a power above 0 and at most 2 000 W"));
+        return Err(format!(
+            "lamps[{i}].watt = {w}: expected a power above 0 and at most 2 000 W"
+        ));
     }
-    let (x, y) = crs::to_work(crs::WGS84_EPSG, l.lon, l.lat).map_err(|e| format!("lamps[{i}]: {e}"))?;
+    let (x, y) =
+        crs::to_work(crs::WGS84_EPSG, l.lon, l.lat).map_err(|e| format!("lamps[{i}]: {e}"))?;
     Ok(ProposedLamp {
         x,
         y,
@@ -555,14 +639,23 @@ async fn post_what_if(
     body: Result<Json<WhatIfRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Coordinator)?;
-    let Json(req) = body.map_err(|e| AppError::BadRequest(format!("what-if body: {}", e.body_text())))?;
+    let Json(req) =
+        body.map_err(|e| AppError::BadRequest(format!("what-if body: {}", e.body_text())))?;
     if req.lamps.is_empty() {
         return Err(bad("lamps: propose at least one lamp".into()));
     }
     if req.lamps.len() > MAX_PROPOSED {
-        return Err(bad(format!("lamps: at most {MAX_PROPOSED} lamps per request, got {}", req.lamps.len())));
+        return Err(bad(format!(
+            "lamps: at most {MAX_PROPOSED} lamps per request, got {}",
+            req.lamps.len()
+        )));
     }
-    let plan = class_plan(req.class.as_deref(), req.kind_class.as_deref(), &state.config.lighting_class).map_err(bad)?;
+    let plan = class_plan(
+        req.class.as_deref(),
+        req.kind_class.as_deref(),
+        &state.config.lighting_class,
+    )
+    .map_err(bad)?;
     let proposed = req
         .lamps
         .iter()
@@ -677,11 +770,22 @@ mod tests {
 
     #[test]
     fn parses_query_parameters() {
-        assert_eq!(parse_states(None).unwrap(), vec![LightState::Dark, LightState::Unknown]);
-        assert_eq!(parse_states(Some("lit, dark")).unwrap(), vec![LightState::Lit, LightState::Dark]);
+        assert_eq!(
+            parse_states(None).unwrap(),
+            vec![LightState::Dark, LightState::Unknown]
+        );
+        assert_eq!(
+            parse_states(Some("lit, dark")).unwrap(),
+            vec![LightState::Lit, LightState::Dark]
+        );
         assert!(parse_states(Some("gloomy")).unwrap_err().contains("gloomy"));
         assert_eq!(class_plan(None, None, "P5").unwrap().default, PClass::P5);
-        assert_eq!(class_plan(Some("p3"), Some("steps=P2"), "P5").unwrap().for_kind("steps"), PClass::P2);
+        assert_eq!(
+            class_plan(Some("p3"), Some("steps=P2"), "P5")
+                .unwrap()
+                .for_kind("steps"),
+            PClass::P2
+        );
         assert!(class_plan(Some("P9"), None, "P5").is_err());
         assert!(parse_bbox("18,59,17,60").is_err());
         assert!(parse_bbox("59,18").is_err());

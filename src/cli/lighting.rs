@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::analysis::lighting::{self, LightingInputs, LightingParams, priority};
-use crate::api::lighting::{Sort, StretchFilter, class_plan, parse_bbox, parse_states, stretches_collection};
+use crate::api::lighting::{
+    Sort, StretchFilter, class_plan, parse_bbox, parse_states, stretches_collection,
+};
 use crate::config::Config;
 use crate::spatial::Snapshot;
 
@@ -38,11 +40,20 @@ pub struct LightingArgs {
 
 /// Runs the analysis on the configured database.
 pub async fn run(cfg: &Config, args: LightingArgs) -> anyhow::Result<()> {
-    let plan = class_plan(args.class.as_deref(), args.kind_class.as_deref(), &cfg.lighting_class)
-        .map_err(anyhow::Error::msg)?;
+    let plan = class_plan(
+        args.class.as_deref(),
+        args.kind_class.as_deref(),
+        &cfg.lighting_class,
+    )
+    .map_err(anyhow::Error::msg)?;
     let filter = StretchFilter {
         states: parse_states(args.state.as_deref()).map_err(anyhow::Error::msg)?,
-        bbox: args.bbox.as_deref().map(parse_bbox).transpose().map_err(anyhow::Error::msg)?,
+        bbox: args
+            .bbox
+            .as_deref()
+            .map(parse_bbox)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         limit: args.limit,
         sort: Sort::Priority,
     };
@@ -72,7 +83,12 @@ pub async fn run(cfg: &Config, args: LightingArgs) -> anyhow::Result<()> {
         );
         for st in lighting::LightState::ALL {
             let t = result.totals(st);
-            eprintln!("  {:<8} {:>6} stretches {:>10.0} m", st.as_str(), t.stretches, t.length_m);
+            eprintln!(
+                "  {:<8} {:>6} stretches {:>10.0} m",
+                st.as_str(),
+                t.stretches,
+                t.length_m
+            );
         }
         eprintln!(
             "wrote {} stretches to {}",

@@ -114,9 +114,9 @@ impl ClassPlan {
     /// Adds overrides written `footway=P4,steps:P3` (either `=` or `:` between kind and class).
     pub fn with_overrides(mut self, spec: &str) -> Result<Self, String> {
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (kind, class) = part.split_once(['=', ':']).ok_or_else(|| {
-                format!("{part:?}: expected kind=class, for example footway=P4")
-            })?;
+            let (kind, class) = part
+                .split_once(['=', ':'])
+                .ok_or_else(|| format!("{part:?}: expected kind=class, for example footway=P4"))?;
             let class = PClass::parse(class)
                 .ok_or_else(|| format!("{part:?}: {class:?} is not a class P1 … P6"))?;
             let kind = kind.trim();

@@ -282,7 +282,10 @@ mod tests {
         assert!((i - 3_000.0 * 0.8 / (2.0 * std::f64::consts::PI)).abs() < 1e-9);
         let r = ph.reach_m(i, 5.0);
         // At the reach the lamp adds exactly the cutoff.
-        assert!((illuminance(i, 5.0, r * r) - ph.cutoff_lux).abs() < 1e-9, "reach {r}");
+        assert!(
+            (illuminance(i, 5.0, r * r) - ph.cutoff_lux).abs() < 1e-9,
+            "reach {r}"
+        );
         assert!(r > 70.0 && r < 75.0, "reach {r}");
     }
 

@@ -62,7 +62,11 @@ impl<'a> Measured<'a> {
 
     pub fn point_at(&self, m: f64) -> Coord<f64> {
         if self.segments() == 0 {
-            return self.coords.first().copied().unwrap_or(Coord { x: 0.0, y: 0.0 });
+            return self
+                .coords
+                .first()
+                .copied()
+                .unwrap_or(Coord { x: 0.0, y: 0.0 });
         }
         self.point_on(self.segment_at(m), m)
     }

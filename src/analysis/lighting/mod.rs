@@ -236,7 +236,11 @@ pub fn lamp_models(inputs: &LightingInputs<'_>, ph: &Photometry) -> Vec<LampMode
 }
 
 /// The largest lamp reach, or the lamp data radius when that is larger.
-pub(crate) fn query_radius(params: &LightingParams, lamps: &[LampModel], extra: &[LampModel]) -> f64 {
+pub(crate) fn query_radius(
+    params: &LightingParams,
+    lamps: &[LampModel],
+    extra: &[LampModel],
+) -> f64 {
     lamps
         .iter()
         .chain(extra)
@@ -353,14 +357,15 @@ pub fn analyze(inputs: &LightingInputs<'_>, params: &LightingParams) -> Lighting
         lamps: &lamps,
         query_m,
     };
-    let (profiles, per_walkway): (Vec<WalkwayProfile>, Vec<Vec<Stretch>>) = (0..inputs.walkways.len())
-        .into_par_iter()
-        .map(|wi| {
-            let p = eval.walkway(wi, ExtraLight::default());
-            let s = build_stretches(inputs, params, &lamps, max_reach, wi, &p);
-            (p, s)
-        })
-        .unzip();
+    let (profiles, per_walkway): (Vec<WalkwayProfile>, Vec<Vec<Stretch>>) =
+        (0..inputs.walkways.len())
+            .into_par_iter()
+            .map(|wi| {
+                let p = eval.walkway(wi, ExtraLight::default());
+                let s = build_stretches(inputs, params, &lamps, max_reach, wi, &p);
+                (p, s)
+            })
+            .unzip();
     let mut stretches: Vec<Stretch> = per_walkway.into_iter().flatten().collect();
 
     let darkens = whatif::darkened_by_off_lamps(&eval, &profiles, &mut stretches);
@@ -423,7 +428,12 @@ pub struct Piece {
 }
 
 /// A walkway cut at every change of state and at least every `max_piece_m`, with mean lux.
-pub fn walkway_pieces(result: &LightingResult, inputs: &LightingInputs<'_>, wi: usize, max_piece_m: f64) -> Vec<Piece> {
+pub fn walkway_pieces(
+    result: &LightingResult,
+    inputs: &LightingInputs<'_>,
+    wi: usize,
+    max_piece_m: f64,
+) -> Vec<Piece> {
     let p = &result.profiles[wi];
     if p.is_empty() {
         return Vec::new();

@@ -35,7 +35,11 @@ fn envelope(line: &LineString<f64>, grow: f64) -> AABB<[f64; 2]> {
 }
 
 /// Ids of open darkness reports within the report radius, ascending.
-pub fn darkness_reports(inputs: &LightingInputs<'_>, params: &LightingParams, line: &LineString<f64>) -> Vec<i64> {
+pub fn darkness_reports(
+    inputs: &LightingInputs<'_>,
+    params: &LightingParams,
+    line: &LineString<f64>,
+) -> Vec<i64> {
     let r = params.report_radius_m;
     let mut ids: Vec<i64> = inputs
         .report_tree
@@ -55,7 +59,11 @@ pub fn darkness_reports(inputs: &LightingInputs<'_>, params: &LightingParams, li
 }
 
 /// Crimes with point-level precision within the incident radius that happened after dark.
-pub fn incidents_after_dark(inputs: &LightingInputs<'_>, params: &LightingParams, line: &LineString<f64>) -> usize {
+pub fn incidents_after_dark(
+    inputs: &LightingInputs<'_>,
+    params: &LightingParams,
+    line: &LineString<f64>,
+) -> usize {
     let r = params.incident_radius_m;
     let near: Vec<usize> = inputs
         .incident_tree
@@ -120,7 +128,10 @@ pub fn lamps_along(
     let mut out: Vec<(f64, usize)> = seen
         .into_iter()
         .filter_map(|k| {
-            let (m, d) = line.locate(Coord { x: lamps[k].x, y: lamps[k].y });
+            let (m, d) = line.locate(Coord {
+                x: lamps[k].x,
+                y: lamps[k].y,
+            });
             (d <= r).then_some((m, k))
         })
         .collect();
@@ -129,14 +140,23 @@ pub fn lamps_along(
 }
 
 /// The nearest lamp at or before `from` and at or after `to` along the walkway.
-pub fn lamps_around(along: &[(f64, usize)], from: f64, to: f64) -> (Option<(f64, usize)>, Option<(f64, usize)>) {
+pub fn lamps_around(
+    along: &[(f64, usize)],
+    from: f64,
+    to: f64,
+) -> (Option<(f64, usize)>, Option<(f64, usize)>) {
     let before = along.iter().rev().find(|(m, _)| *m <= from).copied();
     let after = along.iter().find(|(m, _)| *m >= to).copied();
     (before, after)
 }
 
 /// Lamps that are off but whose light would reach the line (indices, ascending).
-pub fn off_lamps_reaching(inputs: &LightingInputs<'_>, lamps: &[LampModel], max_reach: f64, line: &LineString<f64>) -> Vec<usize> {
+pub fn off_lamps_reaching(
+    inputs: &LightingInputs<'_>,
+    lamps: &[LampModel],
+    max_reach: f64,
+    line: &LineString<f64>,
+) -> Vec<usize> {
     let mut out: Vec<usize> = inputs
         .lamp_tree
         .locate_in_envelope(&envelope(line, max_reach))
@@ -158,7 +178,11 @@ fn says_park(name: &str) -> bool {
 }
 
 /// The park the stretch goes through, if any.
-pub fn park(inputs: &LightingInputs<'_>, walkway_name: Option<&str>, line: &LineString<f64>) -> Option<String> {
+pub fn park(
+    inputs: &LightingInputs<'_>,
+    walkway_name: Option<&str>,
+    line: &LineString<f64>,
+) -> Option<String> {
     if let Some(n) = walkway_name.filter(|n| says_park(n)) {
         return Some(n.to_string());
     }

@@ -171,7 +171,10 @@ mod tests {
         assert!((deficit(&f) - 0.5).abs() < 1e-12);
         let (p, reasons) = score(&f);
         let expected = 35.0 * 0.5 + 15.0 * (1.0 - (-1.0f64).exp()) + 15.0 + 10.0 + 4.0 + 3.0;
-        assert!((p - (expected * 10.0).round() / 10.0).abs() < 1e-9, "{p} vs {expected}");
+        assert!(
+            (p - (expected * 10.0).round() / 10.0).abs() < 1e-9,
+            "{p} vs {expected}"
+        );
         assert_eq!(
             reasons,
             vec![

@@ -94,7 +94,10 @@ impl Cause {
 
     /// Whether the sample's lux is an estimate from known lamps.
     pub fn has_lamp_data(self) -> bool {
-        matches!(self, Self::MeetsClass | Self::BelowMinimum | Self::BelowAverage)
+        matches!(
+            self,
+            Self::MeetsClass | Self::BelowMinimum | Self::BelowAverage
+        )
     }
 }
 
@@ -348,7 +351,14 @@ mod tests {
         use Cause::*;
         let p = profile(
             &[5.0, 4.0, 0.1, 0.2, 0.0, 0.0],
-            &[MeetsClass, MeetsClass, BelowMinimum, BelowMinimum, NoLampData, NoLampData],
+            &[
+                MeetsClass,
+                MeetsClass,
+                BelowMinimum,
+                BelowMinimum,
+                NoLampData,
+                NoLampData,
+            ],
         );
         assert_eq!(
             p.runs(),
@@ -373,12 +383,26 @@ mod tests {
         // Two runs above the P5 minimum: one averaging 1.0 lx (fails Ē = 3), one 5 lx.
         let mut p = profile(
             &[1.0, 1.0, 1.0, 0.1, 5.0, 5.0],
-            &[MeetsClass, MeetsClass, MeetsClass, BelowMinimum, MeetsClass, MeetsClass],
+            &[
+                MeetsClass,
+                MeetsClass,
+                MeetsClass,
+                BelowMinimum,
+                MeetsClass,
+                MeetsClass,
+            ],
         );
         apply_average_criterion(&mut p, 120.0);
         assert_eq!(
             p.cause,
-            vec![BelowAverage, BelowAverage, BelowAverage, BelowMinimum, MeetsClass, MeetsClass]
+            vec![
+                BelowAverage,
+                BelowAverage,
+                BelowAverage,
+                BelowMinimum,
+                MeetsClass,
+                MeetsClass
+            ]
         );
     }
 }

@@ -59,7 +59,8 @@ fn sun_position(date: NaiveDate, minutes_utc: f64) -> (f64, f64) {
         + (3.0 * mr).sin() * 0.000289;
     let omega = (125.04 - 1934.136 * jc).to_radians();
     let lambda = (l0 + c - 0.00569 - 0.00478 * omega.sin()).to_radians();
-    let eps0 = 23.0 + (26.0 + (21.448 - jc * (46.815 + jc * (0.00059 - jc * 0.001813))) / 60.0) / 60.0;
+    let eps0 =
+        23.0 + (26.0 + (21.448 - jc * (46.815 + jc * (0.00059 - jc * 0.001813))) / 60.0) / 60.0;
     let eps = (eps0 + 0.00256 * omega.cos()).to_radians();
     let decl = (eps.sin() * lambda.sin()).asin();
     let y = (eps / 2.0).tan().powi(2);
@@ -78,7 +79,8 @@ fn event_minutes(date: NaiveDate, lat: f64, lon: f64, rising: bool) -> Result<f6
     let mut t = 720.0 - 4.0 * lon + if rising { -360.0 } else { 360.0 };
     for _ in 0..2 {
         let (decl, eqt) = sun_position(date, t);
-        let cos_h = 90.833f64.to_radians().cos() / (phi.cos() * decl.cos()) - phi.tan() * decl.tan();
+        let cos_h =
+            90.833f64.to_radians().cos() / (phi.cos() * decl.cos()) - phi.tan() * decl.tan();
         if cos_h < -1.0 {
             return Err(true);
         }
@@ -87,7 +89,11 @@ fn event_minutes(date: NaiveDate, lat: f64, lon: f64, rising: bool) -> Result<f6
         }
         let h = cos_h.acos().to_degrees();
         let noon = 720.0 - 4.0 * lon - eqt;
-        t = if rising { noon - 4.0 * h } else { noon + 4.0 * h };
+        t = if rising {
+            noon - 4.0 * h
+        } else {
+            noon + 4.0 * h
+        };
     }
     Ok(t)
 }
@@ -158,8 +164,14 @@ mod tests {
                 panic!("the sun rises in Stockholm on {date}");
             };
             let (r, s) = (local_hm(sunrise), local_hm(sunset));
-            assert!((minutes(r) - minutes(rise)).abs() <= 2, "{date}: sunrise {r:?}, expected {rise:?}");
-            assert!((minutes(s) - minutes(set)).abs() <= 2, "{date}: sunset {s:?}, expected {set:?}");
+            assert!(
+                (minutes(r) - minutes(rise)).abs() <= 2,
+                "{date}: sunrise {r:?}, expected {rise:?}"
+            );
+            assert!(
+                (minutes(s) - minutes(set)).abs() <= 2,
+                "{date}: sunset {s:?}, expected {set:?}"
+            );
         }
     }
 

@@ -84,7 +84,11 @@ fn round2(v: f64) -> f64 {
 }
 
 /// Recomputes the walkways proposed lamps reach.
-pub fn what_if(result: &LightingResult, inputs: &LightingInputs<'_>, proposed: &[ProposedLamp]) -> WhatIf {
+pub fn what_if(
+    result: &LightingResult,
+    inputs: &LightingInputs<'_>,
+    proposed: &[ProposedLamp],
+) -> WhatIf {
     let params = &result.params;
     let ph = &params.photometry;
     let added: Vec<LampModel> = proposed
@@ -252,7 +256,10 @@ pub(crate) fn darkened_by_off_lamps(
         for &k in &by {
             darkens.entry(k).or_default().push(si);
         }
-        stretches[si].darkened_by = by.iter().map(|&k| eval.inputs.lamps[k].id.clone()).collect();
+        stretches[si].darkened_by = by
+            .iter()
+            .map(|&k| eval.inputs.lamps[k].id.clone())
+            .collect();
     }
     for v in darkens.values_mut() {
         v.sort_unstable();
