@@ -235,6 +235,24 @@ fn naive_lux(
         .collect()
 }
 
+/// CPU seconds this process has used (user + system), from /proc: the machine is shared, so
+/// wall time alone says little about the analysis.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) end with `)`.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks of 1/100 s.
+    if f.len() > 13 {
+        (f[11] + f[12]) / 100.0
+    } else {
+        f64::NAN
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let t0 = Instant::now();
     let world = build();
@@ -261,13 +279,15 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // One more run, timed by hand, for the ratio and the figures.
-    let t = Instant::now();
+    let (t, cpu0) = (Instant::now(), cpu_seconds());
     let result = lighting::analyze(&inputs, &params);
     let full = t.elapsed();
+    let cpu = cpu_seconds() - cpu0;
     let samples: usize = result.profiles.iter().map(|p| p.len()).sum();
     eprintln!(
-        "full analysis: {:.3} s for {} samples on {} threads; {} stretches ({} dark, {} unknown, {} lit), {} lamps off, {} darken a stretch",
+        "full analysis: {:.3} s wall, {:.2} s CPU, for {} samples on {} threads; {} stretches ({} dark, {} unknown, {} lit), {} lamps off, {} darken a stretch",
         full.as_secs_f64(),
+        cpu,
         samples,
         rayon::current_num_threads(),
         result.stretches.len(),

@@ -1,8 +1,6 @@
 //! The lighting analysis end to end: hand-computed illuminance, a planted gap, states, broken
 //! lamps, what-if, real OSM data, the HTTP API on a real server and the CLI.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use geo::{LineString, Point};
 use lagesbild::analysis::lighting::{

@@ -139,12 +139,15 @@ pub fn lamps_along(
     out
 }
 
+/// A lamp's position along a walkway and its index.
+pub type LampAlong = (f64, usize);
+
 /// The nearest lamp at or before `from` and at or after `to` along the walkway.
 pub fn lamps_around(
     along: &[(f64, usize)],
     from: f64,
     to: f64,
-) -> (Option<(f64, usize)>, Option<(f64, usize)>) {
+) -> (Option<LampAlong>, Option<LampAlong>) {
     let before = along.iter().rev().find(|(m, _)| *m <= from).copied();
     let after = along.iter().find(|(m, _)| *m >= to).copied();
     (before, after)

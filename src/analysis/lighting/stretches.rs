@@ -20,6 +20,7 @@
 //!   - **average**: the remaining samples form runs; each run is cut into calculation fields of
 //!     at most `field_max_m` (120 m: EN 13201-3 uses the span between two luminaires; a run
 //!     holds several) and a field whose mean is below Ē fails as a whole.
+//!
 //!   Failing samples are `dark`, the others `lit`.
 //! * Without lamp data: `lit=no`/`disused` in OSM makes the sample `dark` (someone saw there is
 //!   no light); otherwise (`lit=yes`, `automatic`, …, or untagged) it is `unknown`: lit per OSM
@@ -200,7 +201,7 @@ impl Evaluator<'_> {
         let class = self.params.classes.for_kind(&w.kind);
         let line = Measured::new(&w.geometry);
         let length = line.length();
-        if line.segments() == 0 || !(length > 0.0) {
+        if line.segments() == 0 || length.is_nan() || length <= 0.0 {
             return WalkwayProfile {
                 length_m: 0.0,
                 spacing_m: 0.0,

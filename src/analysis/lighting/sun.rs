@@ -50,8 +50,8 @@ fn julian_day(date: NaiveDate, minutes_utc: f64) -> f64 {
 /// (declination in radians, equation of time in minutes) at `minutes_utc` on `date`.
 fn sun_position(date: NaiveDate, minutes_utc: f64) -> (f64, f64) {
     let jc = (julian_day(date, minutes_utc) - 2_451_545.0) / 36_525.0;
-    let l0 = (280.46646 + jc * (36_000.76983 + jc * 0.000_303_2)).rem_euclid(360.0);
-    let m = 357.52911 + jc * (35_999.05029 - 0.000_153_7 * jc);
+    let l0 = (280.46646 + jc * (36_000.769_83 + jc * 0.000_303_2)).rem_euclid(360.0);
+    let m = 357.52911 + jc * (35_999.050_29 - 0.000_153_7 * jc);
     let e = 0.016_708_634 - jc * (0.000_042_037 + 0.000_000_126_7 * jc);
     let mr = m.to_radians();
     let c = mr.sin() * (1.914602 - jc * (0.004817 + 0.000014 * jc))
