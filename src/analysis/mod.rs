@@ -7,6 +7,9 @@
 //!   county.
 //! - [`hotspot`]: DBSCAN clusters, Getis-Ord Gi* on a grid, kernel density, patrol profiles and
 //!   period comparison.
+//! - [`lighting`]: the illuminance model along walkways, EN 13201 P-classes, dark stretches with
+//!   their priorities, and the what-if tool for proposed lamps.
 
 pub mod filter;
 pub mod hotspot;
+pub mod lighting;

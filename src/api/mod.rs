@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod hotspots;
 pub mod openapi;
+pub mod lighting;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +61,7 @@ pub fn app(state: AppState) -> Router {
             get(|| async { Json(openapi::document()) }),
         )
         .merge(hotspots::routes())
+        .merge(lighting::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

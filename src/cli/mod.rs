@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod hotspots;
 pub mod import;
+pub mod lighting;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Crime hotspots (DBSCAN, Gi*, kernel density) as GeoJSON, or a KDE overlay PNG.
     Hotspots(hotspots::HotspotArgs),
+    /// Analyse walkway lighting: dark stretches as GeoJSON and a ranked list for the action plan.
+    Lighting(lighting::LightingArgs),
     /// Manage API tokens for coordinators, police and admins.
     Token {
         #[command(subcommand)]
@@ -122,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { addr } => demo::run(cfg, addr).await?,
         Command::Import(args) => import::import(&cfg, args).await?,
         Command::Hotspots(args) => hotspots::run(&cfg, args).await?,
+        Command::Lighting(args) => lighting::run(&cfg, args).await?,
         Command::Token { command } => {
             let store = crate::store::open(&cfg.db).await?;
             match command {
