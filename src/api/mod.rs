@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod error;
+pub mod open311;
+pub mod reports;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +55,8 @@ pub fn app(state: AppState) -> Router {
     );
     Router::new()
         .route("/health", get(health))
+        .merge(open311::routes())
+        .merge(reports::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

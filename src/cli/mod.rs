@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod import;
+pub mod report;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -48,6 +49,11 @@ pub enum Command {
     },
     /// Import data: Polisen events, incident registers, GeoJSON, OSM, lamp registers, areas, BRÅ.
     Import(import::ImportArgs),
+    /// Citizen reports: list them, purge a reporter's contact details.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
     /// Manage API tokens for coordinators, police and admins.
     Token {
         #[command(subcommand)]
@@ -118,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { addr } => demo::run(cfg, addr).await?,
         Command::Import(args) => import::import(&cfg, args).await?,
+        Command::Report { command } => report::run(&cfg, command).await?,
         Command::Token { command } => {
             let store = crate::store::open(&cfg.db).await?;
             match command {
