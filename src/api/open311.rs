@@ -163,6 +163,33 @@ pub enum Node {
     Obj(Vec<(&'static str, Node)>),
 }
 
+impl serde::Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Node::Null => s.serialize_none(),
+            Node::Bool(b) => s.serialize_bool(*b),
+            Node::Int(i) => s.serialize_i64(*i),
+            Node::Float(f) => s.serialize_f64(*f),
+            Node::Str(v) => s.serialize_str(v),
+            Node::List(_, items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for it in items {
+                    seq.serialize_element(it)?;
+                }
+                seq.end()
+            }
+            Node::Obj(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in fields {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
 impl From<String> for Node {
     fn from(s: String) -> Self {
         Node::Str(s)
@@ -184,22 +211,9 @@ impl Node {
         Node::Obj(fields.into())
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value;
-        match self {
-            Node::Null => Value::Null,
-            Node::Bool(b) => Value::Bool(*b),
-            Node::Int(i) => json!(i),
-            Node::Float(f) => json!(f),
-            Node::Str(s) => Value::String(s.clone()),
-            Node::List(_, items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            Node::Obj(fields) => Value::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect(),
-            ),
-        }
+    /// JSON text with the fields in the specification's order.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a response tree serialises")
     }
 
     fn write_xml(&self, name: &str, out: &mut String) {
@@ -249,7 +263,7 @@ fn render(format: Format, root: &str, node: &Node, status: StatusCode) -> Respon
         Format::Json => (
             status,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            node.to_json().to_string(),
+            node.to_json(),
         )
             .into_response(),
         Format::Xml => (
@@ -753,7 +767,7 @@ async fn post_top(
         text.push_str(&format!(" Den gäller lampa {l}."));
     }
     if r.walkway_id.is_some() && r.location != r.original_location {
-        let d = geo::Distance::distance(geo::Euclidean, r.location, r.original_location);
+        let d = geo::Distance::distance(&geo::Euclidean, r.location, r.original_location);
         text.push_str(&format!(
             " Platsen flyttades {d:.0} m till närmaste gångväg."
         ));
@@ -849,7 +863,7 @@ mod tests {
             ])],
         );
         assert_eq!(
-            n.to_json().to_string(),
+            n.to_json(),
             r#"[{"service_request_id":"7","status_notes":null,"description":"a < b & c","lat":59.5}]"#
         );
         assert_eq!(

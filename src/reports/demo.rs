@@ -7,7 +7,7 @@
 //! (`demo-N`), so seeding twice stores them once.
 
 use chrono::{DateTime, Duration, Utc};
-use geo::{LineInterpolatePoint, Point};
+use geo::{Euclidean, InterpolatableLine, Point};
 use serde_json::{Map, Value};
 
 use super::store::{Actor, Contact, NewReport, ReportChange, content_hash};
@@ -114,7 +114,7 @@ pub fn reports(data: &DemoData, now: DateTime<Utc>) -> Vec<DemoReport> {
     for (i, (text, darkness, tod)) in dark_texts.iter().enumerate() {
         let w = dark[i % dark.len()];
         let frac = 0.2 + 0.6 * ((i / dark.len()) as f64 * 0.37 + i as f64 * 0.11).fract();
-        let on = w.geometry.line_interpolate_point(frac).unwrap_or(Point::new(
+        let on = w.geometry.point_at_ratio_from_start(&Euclidean, frac).unwrap_or(Point::new(
             demo::CENTRE.0,
             demo::CENTRE.1,
         ));

@@ -11,7 +11,7 @@
 //! citizen named (`attribute[lamp_ref]`) or else the nearest lamp within [`ATTACH_LAMP_M`].
 
 use chrono::{DateTime, Utc};
-use geo::{LineInterpolatePoint, Point};
+use geo::{Distance, Euclidean, InterpolatableLine, Point};
 use serde_json::{Map, Value};
 
 use super::services;
@@ -259,7 +259,7 @@ pub fn place(
         let named = lamp_ref.and_then(|r| {
             let r = r.trim().to_lowercase();
             lamps.items.iter().find(|l| {
-                let near = geo::Distance::distance(geo::Euclidean, l.location, original)
+                let near = Euclidean.distance(l.location, original)
                     <= NAMED_LAMP_M;
                 near && (l.id.to_lowercase() == r
                     || l.reference.as_deref().map(str::to_lowercase).as_deref() == Some(&r))
@@ -294,7 +294,7 @@ pub fn locate_address(snapshot: &Snapshot, address: &str) -> Option<Point<f64>> 
         .iter()
         .find(|w| w.name.as_deref().map(str::to_lowercase).as_deref() == Some(&wanted));
     if let Some(w) = way {
-        return w.geometry.line_interpolate_point(0.5);
+        return w.geometry.point_at_ratio_from_start(&Euclidean, 0.5);
     }
     snapshot
         .areas
