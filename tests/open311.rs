@@ -63,10 +63,17 @@ fn xml_text<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
 
 /// The keys of the only object in `body`, in the order they appear in the text.
 fn key_order(body: &str, v: &Value) -> Vec<String> {
-    let obj = v.as_array().expect("a list")[0].as_object().expect("an object");
+    let obj = v.as_array().expect("a list")[0]
+        .as_object()
+        .expect("an object");
     let mut keys: Vec<(usize, String)> = obj
         .keys()
-        .map(|k| (body.find(&format!("\"{k}\":")).expect("key in text"), k.clone()))
+        .map(|k| {
+            (
+                body.find(&format!("\"{k}\":")).expect("key in text"),
+                k.clone(),
+            )
+        })
         .collect();
     keys.sort();
     keys.into_iter().map(|(_, k)| k).collect()
@@ -80,7 +87,11 @@ fn assert_open311_error(a: &Answer, status: u16, needle: &str) {
     for e in list {
         assert_eq!(e["code"], json!(status), "{e}");
         assert!(e["description"].is_string());
-        assert_eq!(e.as_object().unwrap().len(), 2, "only code and description: {e}");
+        assert_eq!(
+            e.as_object().unwrap().len(),
+            2,
+            "only code and description: {e}"
+        );
     }
     assert!(
         list.iter()
@@ -98,18 +109,38 @@ fn service_list_in_json_and_xml() {
     assert!(a.content_type.starts_with("application/json"));
     let v = a.json();
     let list = v.as_array().unwrap();
-    let codes: Vec<&str> = list.iter().map(|s| s["service_code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = list
+        .iter()
+        .map(|s| s["service_code"].as_str().unwrap())
+        .collect();
     assert_eq!(
         codes,
-        ["dark_path", "broken_lamp", "vegetation", "unsafe_place", "other"]
+        [
+            "dark_path",
+            "broken_lamp",
+            "vegetation",
+            "unsafe_place",
+            "other"
+        ]
     );
-    let names: Vec<&str> = list.iter().map(|s| s["service_name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .iter()
+        .map(|s| s["service_name"].as_str().unwrap())
+        .collect();
     assert_eq!(names[0], "Mörk gångväg");
     assert_eq!(names[1], "Trasig gatubelysning");
     assert_eq!(names[3], "Otrygg plats");
     for s in list {
         let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
-        for k in ["service_code", "service_name", "description", "metadata", "type", "keywords", "group"] {
+        for k in [
+            "service_code",
+            "service_name",
+            "description",
+            "metadata",
+            "type",
+            "keywords",
+            "group",
+        ] {
             assert!(keys.contains(&k), "{k} missing in {s}");
         }
         assert_eq!(s["type"], "realtime");
@@ -121,7 +152,10 @@ fn service_list_in_json_and_xml() {
     assert_eq!(x.status, 200);
     assert!(x.content_type.contains("xml"));
     assert!(x.body.starts_with("<?xml"));
-    assert!(x.body.contains("<services><service><service_code>dark_path</service_code>"));
+    assert!(
+        x.body
+            .contains("<services><service><service_code>dark_path</service_code>")
+    );
     assert_eq!(xml_text(&x.body, "service_code").len(), 5);
     assert!(x.body.contains("<service_name>Mörk gångväg</service_name>"));
     assert!(x.body.ends_with("</service></services>"));
@@ -134,7 +168,16 @@ fn service_definitions_in_json_and_xml() {
     assert_eq!(v["service_code"], "dark_path");
     let attrs = v["attributes"].as_array().unwrap();
     let darkness = attrs.iter().find(|a| a["code"] == "darkness").unwrap();
-    for k in ["variable", "code", "datatype", "required", "datatype_description", "order", "description", "values"] {
+    for k in [
+        "variable",
+        "code",
+        "datatype",
+        "required",
+        "datatype_description",
+        "order",
+        "description",
+        "values",
+    ] {
         assert!(darkness.get(k).is_some(), "{k} missing");
     }
     assert_eq!(darkness["datatype"], "singlevaluelist");
@@ -151,13 +194,20 @@ fn service_definitions_in_json_and_xml() {
     let x = srv.get("/open311/v2/services/broken_lamp.xml");
     assert_eq!(x.status, 200);
     assert!(x.body.contains("<service_definition><service_code>broken_lamp</service_code><attributes><attribute><variable>true</variable><code>lamp_state</code><datatype>singlevaluelist</datatype>"));
-    assert!(x.body.contains("<values><value><key>off</key><name>Lyser inte</name></value>"));
+    assert!(
+        x.body
+            .contains("<values><value><key>off</key><name>Lyser inte</name></value>")
+    );
 
     let missing = srv.get("/open311/v2/services/potholes.json");
     assert_open311_error(&missing, 404, "potholes");
     let missing_xml = srv.get("/open311/v2/services/potholes.xml");
     assert_eq!(missing_xml.status, 404);
-    assert!(missing_xml.body.contains("<errors><error><code>404</code><description>"));
+    assert!(
+        missing_xml
+            .body
+            .contains("<errors><error><code>404</code><description>")
+    );
 }
 
 #[test]
@@ -203,8 +253,16 @@ fn submit_and_read_back_in_json_and_xml() {
     assert_eq!(r["service_notice"], format!("Gäller lampa {LAMP_ID}."));
     // Snapped onto the way: (674 000, 6 593 500) in EPSG:3006.
     let (elat, elong) = latlong(LAMP_AT.0, WAY_Y);
-    assert!((r["lat"].as_f64().unwrap() - elat).abs() < 2e-7, "{}", r["lat"]);
-    assert!((r["long"].as_f64().unwrap() - elong).abs() < 2e-7, "{}", r["long"]);
+    assert!(
+        (r["lat"].as_f64().unwrap() - elat).abs() < 2e-7,
+        "{}",
+        r["lat"]
+    );
+    assert!(
+        (r["long"].as_f64().unwrap() - elong).abs() < 2e-7,
+        "{}",
+        r["long"]
+    );
     // ISO 8601 with a zone: 2026-11-23T10:00:00+01:00.
     let dt = r["requested_datetime"].as_str().unwrap();
     assert_eq!(dt.len(), 25, "{dt}");
@@ -220,12 +278,18 @@ fn submit_and_read_back_in_json_and_xml() {
     assert_eq!(e["detailed_status"], "open");
     assert_eq!(e["lamp_id"], LAMP_ID);
     assert_eq!(e["walkway_id"], WAY_ID);
-    assert_eq!(e["attributes"], json!([{"code": "lamp_state", "value": "off"}]));
+    assert_eq!(
+        e["attributes"],
+        json!([{"code": "lamp_state", "value": "off"}])
+    );
 
     // The same in XML.
     let x = srv.get(&format!("/open311/v2/requests/{id}.xml"));
     assert_eq!(x.status, 200);
-    assert!(x.body.contains("<service_requests><request><service_request_id>"));
+    assert!(
+        x.body
+            .contains("<service_requests><request><service_request_id>")
+    );
     for f in REQUEST_FIELDS {
         assert!(
             x.body.contains(&format!("<{f}>")) || x.body.contains(&format!("<{f}/>")),
@@ -247,7 +311,10 @@ fn submit_and_read_back_in_json_and_xml() {
         ],
     );
     assert_eq!(px.status, 200, "{}", px.body);
-    assert!(px.body.contains("<service_requests><request><service_request_id>"));
+    assert!(
+        px.body
+            .contains("<service_requests><request><service_request_id>")
+    );
     assert!(px.body.contains("<account_id/>"));
     let xid = xml_text(&px.body, "service_request_id")[0].to_string();
     assert_ne!(xid, id);
@@ -262,7 +329,10 @@ fn submit_and_read_back_in_json_and_xml() {
         .collect();
     assert_eq!(ids, [xid.as_str(), id.as_str()], "newest first");
     let lx = srv.get("/open311/v2/requests.xml");
-    assert_eq!(xml_text(&lx.body, "service_request_id"), [xid.as_str(), id.as_str()]);
+    assert_eq!(
+        xml_text(&lx.body, "service_request_id"),
+        [xid.as_str(), id.as_str()]
+    );
 
     // The spatial snapshot has the report with its lamp off.
     let snap = srv.state.spatial.load();
@@ -300,7 +370,10 @@ fn address_string_of_a_known_walkway_places_the_report() {
     assert_eq!(r[0]["address"], "Provstigen");
     let unknown = srv.post_form(
         "/open311/v2/requests.json",
-        &[("service_code", "dark_path"), ("address_string", "Okändgatan 1")],
+        &[
+            ("service_code", "dark_path"),
+            ("address_string", "Okändgatan 1"),
+        ],
     );
     assert_open311_error(&unknown, 400, "Okändgatan 1");
 }
@@ -339,35 +412,51 @@ fn filters_of_get_requests() {
     };
     let base = "/open311/v2/requests.json";
     assert_eq!(ids(base), [c.clone(), b.clone(), a.clone()]);
-    assert_eq!(ids(&format!("{base}?service_code=dark_path")), [c.clone(), a.clone()]);
+    assert_eq!(
+        ids(&format!("{base}?service_code=dark_path")),
+        [c.clone(), a.clone()]
+    );
     assert_eq!(ids(&format!("{base}?status=closed")), [c.clone()]);
     assert_eq!(ids(&format!("{base}?status=open")), [b.clone(), a.clone()]);
     assert_eq!(
-        ids(&format!("{base}?status=open&service_code=unsafe_place,dark_path")),
+        ids(&format!(
+            "{base}?status=open&service_code=unsafe_place,dark_path"
+        )),
         [b.clone(), a.clone()]
     );
     // service_request_id wins over every other filter.
     assert_eq!(
-        ids(&format!("{base}?service_request_id={a},{c}&status=open&service_code=other")),
+        ids(&format!(
+            "{base}?service_request_id={a},{c}&status=open&service_code=other"
+        )),
         [c.clone(), a.clone()]
     );
     // Dates: everything was requested today.
     let today = chrono::Utc::now();
-    let fmt = |t: chrono::DateTime<chrono::Utc>| {
-        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    };
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let past = fmt(today - chrono::Duration::days(2));
     let future = fmt(today + chrono::Duration::days(1));
     assert_eq!(ids(&format!("{base}?start_date={past}")).len(), 3);
     assert!(ids(&format!("{base}?start_date={future}")).is_empty());
     assert!(ids(&format!("{base}?end_date={past}")).is_empty());
-    assert_eq!(ids(&format!("{base}?start_date={past}&end_date={future}")).len(), 3);
+    assert_eq!(
+        ids(&format!("{base}?start_date={past}&end_date={future}")).len(),
+        3
+    );
     // The closed one shows its status notes; status is only open|closed.
     let r = srv.get(&format!("/open311/v2/requests/{c}.json")).json();
     assert_eq!(r[0]["status"], "closed");
-    assert_open311_error(&srv.get(&format!("{base}?start_date=yesterday")), 400, "ISO 8601");
+    assert_open311_error(
+        &srv.get(&format!("{base}?start_date=yesterday")),
+        400,
+        "ISO 8601",
+    );
     assert_open311_error(&srv.get(&format!("{base}?status=pending")), 400, "pending");
-    assert_open311_error(&srv.get(&format!("{base}?service_code=potholes")), 400, "potholes");
+    assert_open311_error(
+        &srv.get(&format!("{base}?service_code=potholes")),
+        400,
+        "potholes",
+    );
     assert_open311_error(
         &srv.get(&format!("{base}?start_date={future}&end_date={past}")),
         400,
@@ -390,7 +479,11 @@ fn bad_submissions_are_rejected_with_the_spec_error_list() {
         "service_code is required",
     );
     assert_open311_error(
-        &post(&[("service_code", "dark_path"), ("lat", "95"), ("long", &long)]),
+        &post(&[
+            ("service_code", "dark_path"),
+            ("lat", "95"),
+            ("long", &long),
+        ]),
         400,
         "lat 95 is not a latitude",
     );
@@ -417,7 +510,11 @@ fn bad_submissions_are_rejected_with_the_spec_error_list() {
     );
     // Stockholm's Gamla stan is in Sweden but outside the Täby service area.
     assert_open311_error(
-        &post(&[("service_code", "dark_path"), ("lat", "59.3250"), ("long", "18.0710")]),
+        &post(&[
+            ("service_code", "dark_path"),
+            ("lat", "59.3250"),
+            ("long", "18.0710"),
+        ]),
         400,
         "outside the area",
     );
@@ -436,9 +533,15 @@ fn bad_submissions_are_rejected_with_the_spec_error_list() {
     assert_eq!(many.status, 400);
     assert!(many.json().as_array().unwrap().len() >= 3, "{}", many.body);
     // XML errors.
-    let x = srv.post_form("/open311/v2/requests.xml", &[("lat", &lat), ("long", &long)]);
+    let x = srv.post_form(
+        "/open311/v2/requests.xml",
+        &[("lat", &lat), ("long", &long)],
+    );
     assert_eq!(x.status, 400);
-    assert!(x.body.contains("<errors><error><code>400</code><description>service_code is required"));
+    assert!(
+        x.body
+            .contains("<errors><error><code>400</code><description>service_code is required")
+    );
     // Nothing was stored.
     assert_eq!(srv.get("/open311/v2/requests.json").json(), json!([]));
 }
@@ -458,7 +561,12 @@ fn submissions_are_rate_limited_per_client() {
     }
     let a = srv.post_form(
         "/open311/v2/requests.json",
-        &[("service_code", "other"), ("lat", &lat), ("long", &long), ("description", "4")],
+        &[
+            ("service_code", "other"),
+            ("lat", &lat),
+            ("long", &long),
+            ("description", "4"),
+        ],
     );
     assert_open311_error(&a, 429, "at most 3 a minute");
     // 60 s / 3 = 20 s until the next token.
@@ -467,7 +575,14 @@ fn submissions_are_rate_limited_per_client() {
     let x = srv.post_form("/open311/v2/requests.xml", &[("service_code", "other")]);
     assert_eq!(x.status, 429);
     assert!(x.body.contains("<code>429</code>"));
-    assert_eq!(srv.get("/open311/v2/requests.json").json().as_array().unwrap().len(), 3);
+    assert_eq!(
+        srv.get("/open311/v2/requests.json")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[test]
@@ -484,7 +599,12 @@ fn repeated_submissions_return_the_first_report() {
     let first = srv.submit(&form);
     let again = srv.post_form("/open311/v2/requests.json", &form);
     assert_eq!(again.json()[0]["service_request_id"], json!(first));
-    assert!(again.json()[0]["service_notice"].as_str().unwrap().contains("redan mottagen"));
+    assert!(
+        again.json()[0]["service_notice"]
+            .as_str()
+            .unwrap()
+            .contains("redan mottagen")
+    );
     // Different text: a new report.
     let mut other = form;
     other[3].1 = "Mörkt vid lekparken, igen";
@@ -494,9 +614,17 @@ fn repeated_submissions_return_the_first_report() {
     let t1 = srv.post_form_with(
         "/open311/v2/requests.json",
         ("Idempotency-Key", "app-7f3a"),
-        &[("service_code", "other"), ("lat", &lat), ("long", &long), ("description", "a")],
+        &[
+            ("service_code", "other"),
+            ("lat", &lat),
+            ("long", &long),
+            ("description", "a"),
+        ],
     );
-    let tid = t1.json()[0]["service_request_id"].as_str().unwrap().to_string();
+    let tid = t1.json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let t2 = srv.post_form(
         "/open311/v2/requests.json",
         &[
@@ -510,13 +638,23 @@ fn repeated_submissions_return_the_first_report() {
     assert_eq!(t2.json()[0]["service_request_id"], json!(tid));
     // GET tokens/{token}.
     let tok = srv.get("/open311/v2/tokens/app-7f3a.json").json();
-    assert_eq!(tok, json!([{"service_request_id": tid, "token": "app-7f3a"}]));
+    assert_eq!(
+        tok,
+        json!([{"service_request_id": tid, "token": "app-7f3a"}])
+    );
     let tx = srv.get("/open311/v2/tokens/app-7f3a.xml");
     assert!(tx.body.contains(&format!(
         "<service_requests><request><service_request_id>{tid}</service_request_id><token>app-7f3a</token></request></service_requests>"
     )));
     assert_open311_error(&srv.get("/open311/v2/tokens/nope.json"), 404, "nope");
-    assert_eq!(srv.get("/open311/v2/requests.json").json().as_array().unwrap().len(), 3);
+    assert_eq!(
+        srv.get("/open311/v2/requests.json")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[test]
@@ -562,7 +700,11 @@ fn anonymous_answers_never_carry_contact_details() {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = srv
         .get_auth(&format!("/api/v1/reports/{id}"), &coordinator)
         .json();
@@ -579,7 +721,10 @@ fn anonymous_answers_never_carry_contact_details() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&list.stdout);
-    assert!(text.contains("Otryggt vid tunneln") && text.contains("unsafe_place"), "{text}");
+    assert!(
+        text.contains("Otryggt vid tunneln") && text.contains("unsafe_place"),
+        "{text}"
+    );
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_lagesbild"))
         .args(["--db", &srv.db, "report", "purge-contact", "987654"])
         .output()
@@ -594,8 +739,14 @@ fn roles_and_tokens_guard_the_coordinator_api() {
     let coordinator = srv.token(Role::Coordinator);
     let admin = srv.token(Role::Admin);
     assert_eq!(srv.get("/api/v1/me").json(), json!({"role": "anonymous"}));
-    assert_eq!(srv.get_auth("/api/v1/me", &police).json(), json!({"role": "police"}));
-    assert_eq!(srv.get_auth("/api/v1/me", &admin).json(), json!({"role": "admin"}));
+    assert_eq!(
+        srv.get_auth("/api/v1/me", &police).json(),
+        json!({"role": "police"})
+    );
+    assert_eq!(
+        srv.get_auth("/api/v1/me", &admin).json(),
+        json!({"role": "admin"})
+    );
     let wrong = format!("{}x", &coordinator[..coordinator.len() - 1]);
     assert_eq!(srv.get_auth("/api/v1/me", &wrong).status, 401);
 
@@ -604,13 +755,23 @@ fn roles_and_tokens_guard_the_coordinator_api() {
     assert_eq!(srv.get_auth("/api/v1/reports", &police).status, 403);
     assert_eq!(srv.get_auth("/api/v1/reports", &coordinator).status, 200);
     assert_eq!(srv.get_auth("/api/v1/reports", &admin).status, 200);
-    assert_eq!(srv.patch_json("/api/v1/reports/1", None, json!({"hidden": true})).status, 401);
     assert_eq!(
-        srv.patch_json("/api/v1/reports/1", Some(&police), json!({"hidden": true})).status,
+        srv.patch_json("/api/v1/reports/1", None, json!({"hidden": true}))
+            .status,
+        401
+    );
+    assert_eq!(
+        srv.patch_json("/api/v1/reports/1", Some(&police), json!({"hidden": true}))
+            .status,
         403
     );
     assert_eq!(
-        srv.patch_json("/api/v1/reports/1", Some(&coordinator), json!({"hidden": true})).status,
+        srv.patch_json(
+            "/api/v1/reports/1",
+            Some(&coordinator),
+            json!({"hidden": true})
+        )
+        .status,
         404
     );
 }
@@ -645,7 +806,9 @@ fn moderation_keeps_a_history_and_turns_the_lamp_back_on() {
     };
 
     // The inbox shows all three, with contact details where given.
-    let inbox = srv.get_auth("/api/v1/reports?status=open", &coordinator).json();
+    let inbox = srv
+        .get_auth("/api/v1/reports?status=open", &coordinator)
+        .json();
     assert_eq!(inbox["count"], 3);
     let first = inbox["reports"]
         .as_array()
@@ -657,7 +820,10 @@ fn moderation_keeps_a_history_and_turns_the_lamp_back_on() {
     assert_eq!(first["lamp_id"], LAMP_ID);
 
     // open → acknowledged → in_progress, with notes and an agency.
-    let a = patch(&lamp, json!({"status": "acknowledged", "agency_responsible": "kommunen"}));
+    let a = patch(
+        &lamp,
+        json!({"status": "acknowledged", "agency_responsible": "kommunen"}),
+    );
     assert_eq!(a.status, 200, "{}", a.body);
     let pub_view = srv.get(&format!("/open311/v2/requests/{lamp}.json")).json();
     assert_eq!(pub_view[0]["status"], "open");
@@ -666,12 +832,22 @@ fn moderation_keeps_a_history_and_turns_the_lamp_back_on() {
     let ext = srv
         .get(&format!("/open311/v2/requests/{lamp}.json?extensions=true"))
         .json();
-    assert_eq!(ext[0]["extended_attributes"]["detailed_status"], "acknowledged");
     assert_eq!(
-        patch(&lamp, json!({"status": "in_progress", "status_notes": "Entreprenör beställd"})).status,
+        ext[0]["extended_attributes"]["detailed_status"],
+        "acknowledged"
+    );
+    assert_eq!(
+        patch(
+            &lamp,
+            json!({"status": "in_progress", "status_notes": "Entreprenör beställd"})
+        )
+        .status,
         200
     );
-    assert_open_status_error(&patch(&lamp, json!({"agency_responsible": "brandkåren"})), 400);
+    assert_open_status_error(
+        &patch(&lamp, json!({"agency_responsible": "brandkåren"})),
+        400,
+    );
     // Closing needs a reason.
     let no_reason = patch(&lamp, json!({"status": "closed"}));
     assert_eq!(no_reason.status, 400);
@@ -689,34 +865,57 @@ fn moderation_keeps_a_history_and_turns_the_lamp_back_on() {
     };
     assert!(lamp_off(&srv));
     // The duplicate is merged into the first (and closed by that).
-    let m = patch(&dup, json!({"merged_into": lamp.parse::<i64>().unwrap(), "reason": "Samma lampa"}));
+    let m = patch(
+        &dup,
+        json!({"merged_into": lamp.parse::<i64>().unwrap(), "reason": "Samma lampa"}),
+    );
     assert_eq!(m.status, 200, "{}", m.body);
     assert_eq!(m.json()["status"], "closed");
     assert_eq!(m.json()["merged_into"].to_string(), lamp);
-    assert_eq!(patch(&dup, json!({"merged_into": dup.parse::<i64>().unwrap()})).status, 409);
+    assert_eq!(
+        patch(&dup, json!({"merged_into": dup.parse::<i64>().unwrap()})).status,
+        409
+    );
     assert_eq!(patch(&lamp, json!({"merged_into": 99999})).status, 404);
     assert!(lamp_off(&srv), "the first report still keeps it off");
     let closed = patch(&lamp, json!({"status": "closed", "reason": "Lampan bytt"}));
     assert_eq!(closed.status, 200, "{}", closed.body);
-    assert!(!lamp_off(&srv), "closing the broken-lamp report turns the lamp back on");
+    assert!(
+        !lamp_off(&srv),
+        "closing the broken-lamp report turns the lamp back on"
+    );
 
     // Hiding abusive text: the public sees no description, the coordinator still does.
-    assert_eq!(patch(&rude, json!({"hidden": true, "reason": "Kränkande"})).status, 200);
+    assert_eq!(
+        patch(&rude, json!({"hidden": true, "reason": "Kränkande"})).status,
+        200
+    );
     let p = srv.get(&format!("/open311/v2/requests/{rude}.json")).json();
     assert_eq!(p[0]["description"], "");
     let px = srv.get("/open311/v2/requests.xml");
     assert!(!px.body.contains("Ovårdat språk"));
-    let c = srv.get_auth(&format!("/api/v1/reports/{rude}"), &coordinator).json();
+    let c = srv
+        .get_auth(&format!("/api/v1/reports/{rude}"), &coordinator)
+        .json();
     assert_eq!(c["description"], "Ovårdat språk som ska döljas");
     assert_eq!(c["hidden"], true);
 
     // The history: who, when, what.
-    let h = srv.get_auth(&format!("/api/v1/reports/{lamp}"), &coordinator).json();
+    let h = srv
+        .get_auth(&format!("/api/v1/reports/{lamp}"), &coordinator)
+        .json();
     let hist = h["history"].as_array().unwrap();
     let actions: Vec<&str> = hist.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["created", "status", "agency_responsible", "status", "status_notes", "status"]
+        [
+            "created",
+            "status",
+            "agency_responsible",
+            "status",
+            "status_notes",
+            "status"
+        ]
     );
     for e in &hist[1..] {
         assert_eq!(e["actor"], format!("token:{token_id}"));
@@ -727,7 +926,9 @@ fn moderation_keeps_a_history_and_turns_the_lamp_back_on() {
     assert_eq!(hist[1]["detail"]["to"], "acknowledged");
     assert_eq!(hist[5]["detail"]["to"], "closed");
     assert_eq!(hist[5]["detail"]["reason"], "Lampan bytt");
-    let hd = srv.get_auth(&format!("/api/v1/reports/{dup}"), &coordinator).json();
+    let hd = srv
+        .get_auth(&format!("/api/v1/reports/{dup}"), &coordinator)
+        .json();
     let dup_actions: Vec<&str> = hd["history"]
         .as_array()
         .unwrap()

@@ -145,7 +145,11 @@ fn every_acknowledged_report_survives_kill_9() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(found, acked.len(), "acknowledged reports lost after kill -9");
+    assert_eq!(
+        found,
+        acked.len(),
+        "acknowledged reports lost after kill -9"
+    );
     eprintln!(
         "kill -9 after {} acknowledged of {tried} attempted submissions: all {found} found after restart",
         acked.len()

@@ -136,12 +136,18 @@ impl IntoResponse for Open311Error {
             "error",
             self.messages
                 .into_iter()
-                .map(|m| Node::obj([("code", Node::Int(i64::from(code))), ("description", m.into())]))
+                .map(|m| {
+                    Node::obj([
+                        ("code", Node::Int(i64::from(code))),
+                        ("description", m.into()),
+                    ])
+                })
                 .collect(),
         );
         let mut resp = render(self.format, "errors", &list, self.status);
         if let Some(s) = self.retry_after_s {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
     }
@@ -367,10 +373,9 @@ pub fn request_node(r: &CitizenReport, extensions: bool) -> Node {
             Node::Null
         }
     };
-    let status_notes = r
-        .status_notes
-        .clone()
-        .or_else(|| (r.status.open311() != r.status.as_str()).then(|| status_words(r.status).into()));
+    let status_notes = r.status_notes.clone().or_else(|| {
+        (r.status.open311() != r.status.as_str()).then(|| status_words(r.status).into())
+    });
     let (description, media_url) = if r.hidden {
         (Node::Str(String::new()), Node::Null)
     } else {
@@ -413,7 +418,10 @@ pub fn request_node(r: &CitizenReport, extensions: bool) -> Node {
                 ("hidden", Node::Bool(r.hidden)),
                 ("lamp_id", r.lamp_id.clone().into()),
                 ("walkway_id", r.walkway_id.map_or(Node::Null, Node::Int)),
-                ("merged_into", r.merged_into.map_or(Node::Null, |m| m.to_string().into())),
+                (
+                    "merged_into",
+                    r.merged_into.map_or(Node::Null, |m| m.to_string().into()),
+                ),
                 ("attributes", Node::List("attribute", attrs)),
             ]),
         ));
@@ -459,7 +467,10 @@ async fn get_top(
         "services" => Ok(ok(
             format,
             "services",
-            Node::List("service", services::all().iter().map(service_node).collect()),
+            Node::List(
+                "service",
+                services::all().iter().map(service_node).collect(),
+            ),
         )),
         "requests" => list_requests(&state, format, &q).await,
         "discovery" => Ok(ok(format, "discovery", discovery_node())),
@@ -481,7 +492,10 @@ fn ext(f: Format) -> &'static str {
 fn discovery_node() -> Node {
     let endpoint = |format: &str| {
         Node::obj([
-            ("specification", "http://wiki.open311.org/GeoReport_v2".into()),
+            (
+                "specification",
+                "http://wiki.open311.org/GeoReport_v2".into(),
+            ),
             ("url", "/open311/v2/".into()),
             ("changeset", "2026-11-23T00:00:00+01:00".into()),
             ("type", "production".into()),
@@ -596,7 +610,10 @@ fn parse_when(v: &str, name: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// The filters of `GET requests` as the specification defines them.
-pub fn parse_filter(q: &[(String, String)], now: DateTime<Utc>) -> Result<ReportFilter, Vec<String>> {
+pub fn parse_filter(
+    q: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<ReportFilter, Vec<String>> {
     let mut errors = Vec::new();
     let mut f = ReportFilter {
         limit: MAX_REQUESTS,
@@ -609,7 +626,11 @@ pub fn parse_filter(q: &[(String, String)], now: DateTime<Utc>) -> Result<Report
                 Err(_) => errors.push(format!("service_request_id {s:?} is not a request id")),
             }
         }
-        return if errors.is_empty() { Ok(f) } else { Err(errors) };
+        return if errors.is_empty() {
+            Ok(f)
+        } else {
+            Err(errors)
+        };
     }
     if let Some(codes) = param(q, "service_code") {
         for s in codes.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -655,7 +676,11 @@ pub fn parse_filter(q: &[(String, String)], now: DateTime<Utc>) -> Result<Report
     if matches!((f.start, f.end), (Some(s), Some(e)) if s > e) {
         errors.push("start_date is after end_date".to_string());
     }
-    if errors.is_empty() { Ok(f) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(f)
+    } else {
+        Err(errors)
+    }
 }
 
 async fn list_requests(
@@ -673,7 +698,10 @@ async fn list_requests(
     Ok(ok(
         format,
         "service_requests",
-        Node::List("request", rows.iter().map(|r| request_node(r, ext)).collect()),
+        Node::List(
+            "request",
+            rows.iter().map(|r| request_node(r, ext)).collect(),
+        ),
     ))
 }
 
@@ -746,7 +774,7 @@ async fn post_top(
         // reload picks it up), so a failure here is logged, not answered.
         if let Err(e) = rt
             .publisher
-            .after_commit(&state.spatial, state.store.as_ref())
+            .after_commit(&state.spatial, state.store.as_ref(), created.report.clone())
             .await
         {
             tracing::error!(error = %e, id = created.report.id, "report stored but snapshot not refreshed");
@@ -806,8 +834,10 @@ pub fn openapi_paths() -> serde_json::Value {
         "expected_datetime": {"type": ["string", "null"]}, "address": {"type": ["string", "null"]},
         "address_id": {"type": ["string", "null"]}, "zipcode": {"type": ["string", "null"]},
         "lat": {"type": "number"}, "long": {"type": "number"}, "media_url": {"type": ["string", "null"]}}});
-    let q = |name: &str, desc: &str| json!({"name": name, "in": "query", "required": false,
-        "schema": {"type": "string"}, "description": desc});
+    let q = |name: &str, desc: &str| {
+        json!({"name": name, "in": "query", "required": false,
+        "schema": {"type": "string"}, "description": desc})
+    };
     json!({
         "/open311/v2/services.{format}": {"get": {
             "summary": "Open311 service list", "tags": ["open311"], "parameters": [fmt_param],

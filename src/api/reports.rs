@@ -20,10 +20,10 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
+use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiResult, AppError};
 use super::open311::datetime;
-use super::AppState;
 use crate::crs;
 use crate::model::{CitizenReport, ReportStatus, Role, ServiceCode};
 use crate::reports::publish::ReportPublisher;
@@ -195,7 +195,9 @@ pub fn parse_change(body: &Value) -> Result<ReportChange, AppError> {
             Value::String(_) => Err(AppError::BadRequest(format!(
                 "{k} is longer than {max} characters"
             ))),
-            _ => Err(AppError::BadRequest(format!("{k} must be a string or null"))),
+            _ => Err(AppError::BadRequest(format!(
+                "{k} must be a string or null"
+            ))),
         }
     };
     for (k, v) in obj {
@@ -220,9 +222,10 @@ pub fn parse_change(body: &Value) -> Result<ReportChange, AppError> {
                 c.agency_responsible = Some(a);
             }
             "hidden" => {
-                c.hidden = Some(v.as_bool().ok_or_else(|| {
-                    AppError::BadRequest("hidden must be true or false".into())
-                })?)
+                c.hidden =
+                    Some(v.as_bool().ok_or_else(|| {
+                        AppError::BadRequest("hidden must be true or false".into())
+                    })?)
             }
             "merged_into" => {
                 c.merged_into = Some(v.as_i64().ok_or_else(|| {
@@ -255,7 +258,8 @@ async fn change(
     body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Coordinator)?;
-    let Json(body) = body.map_err(|e| AppError::BadRequest(format!("the body must be JSON: {e}")))?;
+    let Json(body) =
+        body.map_err(|e| AppError::BadRequest(format!("the body must be JSON: {e}")))?;
     let mut c = parse_change(&body)?;
     let current = state
         .store
@@ -279,9 +283,14 @@ async fn change(
         .update_report(id, &c, &who)
         .await
         .map_err(store_err)?;
-    publisher
-        .after_commit(&state.spatial, state.store.as_ref())
-        .await?;
+    if c.merged_into.is_some() {
+        // A merge may move other reports too (those merged into this one follow it).
+        state.spatial.reload_reports(state.store.as_ref()).await?;
+    } else {
+        publisher
+            .after_commit(&state.spatial, state.store.as_ref(), updated.clone())
+            .await?;
+    }
     tracing::info!(id, actor = %who.id, status = updated.status.as_str(), "report changed");
     let contact = state.store.get_contact(id).await?;
     let history = state.store.report_history(id).await?;
@@ -293,8 +302,10 @@ async fn change(
 /// OpenAPI 3.1 `paths` entries of the coordinator endpoints.
 pub fn openapi_paths() -> Value {
     let auth = json!([{"bearerAuth": []}]);
-    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"type": "object",
-        "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}}}});
+    let err = |d: &str| {
+        json!({"description": d, "content": {"application/json": {"schema": {"type": "object",
+        "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}}}})
+    };
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
     json!({
         "/api/v1/me": {"get": {"summary": "The caller's role", "tags": ["auth"],

@@ -58,7 +58,9 @@ pub async fn run(cfg: &Config, command: ReportCommand) -> anyhow::Result<()> {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,
-                    r.requested_at.with_timezone(&crate::time::ZONE).format("%Y-%m-%d %H:%M"),
+                    r.requested_at
+                        .with_timezone(&crate::time::ZONE)
+                        .format("%Y-%m-%d %H:%M"),
                     r.service.as_str(),
                     r.status.as_str(),
                     if r.hidden { "hidden" } else { "" },
@@ -68,7 +70,10 @@ pub async fn run(cfg: &Config, command: ReportCommand) -> anyhow::Result<()> {
             }
         }
         ReportCommand::PurgeContact { id } => {
-            match store.purge_contact(id, &Actor::new("cli", Role::Admin)).await {
+            match store
+                .purge_contact(id, &Actor::new("cli", Role::Admin))
+                .await
+            {
                 Ok(true) => eprintln!("purged the contact details of report {id}"),
                 Ok(false) => eprintln!("report {id} has no contact details (nothing to purge)"),
                 Err(StoreError::NotFound(_)) => anyhow::bail!("no report with id {id}"),

@@ -102,22 +102,50 @@ pub fn reports(data: &DemoData, now: DateTime<Utc>) -> Vec<DemoReport> {
         .filter(|w| w.lit.as_deref() == Some("no") || w.lit.is_none())
         .collect();
     let dark_texts = [
-        ("Helt mörkt hela vägen genom parken, jag går inte här efter 17.", "completely_dark", "evening"),
-        ("Mörk sträcka, man ser inte vem som kommer emot en.", "completely_dark", "night"),
-        ("Bara ljus från husen en bit bort, väldigt dunkelt.", "dim", "evening"),
-        ("Stigen till bussen är kolsvart på morgonen i november.", "completely_dark", "morning"),
-        ("Svag belysning, barnen cyklar här till skolan.", "dim", "morning"),
+        (
+            "Helt mörkt hela vägen genom parken, jag går inte här efter 17.",
+            "completely_dark",
+            "evening",
+        ),
+        (
+            "Mörk sträcka, man ser inte vem som kommer emot en.",
+            "completely_dark",
+            "night",
+        ),
+        (
+            "Bara ljus från husen en bit bort, väldigt dunkelt.",
+            "dim",
+            "evening",
+        ),
+        (
+            "Stigen till bussen är kolsvart på morgonen i november.",
+            "completely_dark",
+            "morning",
+        ),
+        (
+            "Svag belysning, barnen cyklar här till skolan.",
+            "dim",
+            "morning",
+        ),
         ("Mörkt och öde efter träningen.", "completely_dark", "night"),
-        ("Belysningen flimrar och slocknar ibland.", "flickering", "evening"),
-        ("Ingen belysning alls mellan vägarna.", "completely_dark", "evening"),
+        (
+            "Belysningen flimrar och slocknar ibland.",
+            "flickering",
+            "evening",
+        ),
+        (
+            "Ingen belysning alls mellan vägarna.",
+            "completely_dark",
+            "evening",
+        ),
     ];
     for (i, (text, darkness, tod)) in dark_texts.iter().enumerate() {
         let w = dark[i % dark.len()];
         let frac = 0.2 + 0.6 * ((i / dark.len()) as f64 * 0.37 + i as f64 * 0.11).fract();
-        let on = w.geometry.point_at_ratio_from_start(&Euclidean, frac).unwrap_or(Point::new(
-            demo::CENTRE.0,
-            demo::CENTRE.1,
-        ));
+        let on = w
+            .geometry
+            .point_at_ratio_from_start(&Euclidean, frac)
+            .unwrap_or(Point::new(demo::CENTRE.0, demo::CENTRE.1));
         let who = match i {
             0 => contact("Anna", "Exempelsson"),
             3 => contact("Omar", "Testberg"),
@@ -152,16 +180,26 @@ pub fn reports(data: &DemoData, now: DateTime<Utc>) -> Vec<DemoReport> {
     let lamp_texts = [
         ("Lampan lyser inte sedan en vecka.", "off"),
         ("Blinkar hela kvällen.", "flickering"),
-        ("Lampan är släckt, det är mörkt vid övergångsstället.", "off"),
+        (
+            "Lampan är släckt, det är mörkt vid övergångsstället.",
+            "off",
+        ),
         ("Armaturen hänger snett efter stormen.", "damaged"),
         ("Lyser inte.", "off"),
-        ("Lyser mitt på dagen men är släckt på kvällen.", "on_in_daytime"),
+        (
+            "Lyser mitt på dagen men är släckt på kvällen.",
+            "on_in_daytime",
+        ),
     ];
     for (i, (text, state)) in lamp_texts.iter().enumerate() {
         let l = lamp_list[(i * 3) % lamp_list.len()];
         let ch = match i {
             0 => change(ReportStatus::Closed, "Lampan är bytt.", Some("kommunen")),
-            1 => change(ReportStatus::Acknowledged, "Felanmält till entreprenören.", Some("kommunen")),
+            1 => change(
+                ReportStatus::Acknowledged,
+                "Felanmält till entreprenören.",
+                Some("kommunen"),
+            ),
             _ => None,
         };
         push(
@@ -169,22 +207,38 @@ pub fn reports(data: &DemoData, now: DateTime<Utc>) -> Vec<DemoReport> {
             Point::new(l.location.x() + 6.0, l.location.y()),
             text,
             attrs(&[("lamp_state", state), ("time_of_day", "evening")]),
-            if i == 2 { contact("Lena", "Påhittad") } else { Contact::default() },
+            if i == 2 {
+                contact("Lena", "Påhittad")
+            } else {
+                Contact::default()
+            },
             ch,
         );
     }
 
     // Unsafe places at the planted hotspots.
     let unsafe_texts = [
-        ("Folk samlas här på kvällarna och det känns hotfullt.", "people"),
+        (
+            "Folk samlas här på kvällarna och det känns hotfullt.",
+            "people",
+        ),
         ("Öde och mörkt vid tunneln till perrongen.", "isolated"),
-        ("Buskarna skymmer, man ser inte vem som står där.", "hidden_spots"),
+        (
+            "Buskarna skymmer, man ser inte vem som står där.",
+            "hidden_spots",
+        ),
     ];
-    for (i, ((_, (x, y)), (text, reason))) in
-        demo::planted_hotspots().into_iter().zip(unsafe_texts).enumerate()
+    for (i, ((_, (x, y)), (text, reason))) in demo::planted_hotspots()
+        .into_iter()
+        .zip(unsafe_texts)
+        .enumerate()
     {
         let ch = if i == 0 {
-            change(ReportStatus::Acknowledged, "Vidarebefordrat till polisen.", Some("polisen"))
+            change(
+                ReportStatus::Acknowledged,
+                "Vidarebefordrat till polisen.",
+                Some("polisen"),
+            )
         } else {
             None
         };
@@ -206,7 +260,11 @@ pub fn reports(data: &DemoData, now: DateTime<Utc>) -> Vec<DemoReport> {
         "Häcken har vuxit över lyktan, halva gången är mörk.",
         attrs(&[("blocks", "light")]),
         contact("Erik", "Fiktivsson"),
-        change(ReportStatus::Acknowledged, "Fastighetsägaren kontaktad.", Some("fastighetsägare")),
+        change(
+            ReportStatus::Acknowledged,
+            "Fastighetsägaren kontaktad.",
+            Some("fastighetsägare"),
+        ),
     );
     push(
         ServiceCode::Vegetation,

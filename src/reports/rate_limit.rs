@@ -42,8 +42,7 @@ impl RateLimiter {
             });
         }
         let (tokens, at) = map.entry(client).or_insert((cap, now));
-        let refilled =
-            (*tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(cap);
+        let refilled = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(cap);
         *at = now;
         if refilled >= 1.0 {
             *tokens = refilled - 1.0;

@@ -95,11 +95,7 @@ pub fn content_hash(
         service.as_str(),
         description,
         // Centimetres: a client re-sending the same form gives the same numbers.
-        &format!(
-            "{:.2},{:.2}",
-            original_location.x(),
-            original_location.y()
-        ),
+        &format!("{:.2},{:.2}", original_location.x(), original_location.y()),
         address.unwrap_or(""),
         media_url.unwrap_or(""),
         &attributes.to_string(),

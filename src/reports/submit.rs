@@ -81,7 +81,9 @@ fn coordinate(v: &str, name: &str, limit: f64, errors: &mut Vec<String>) -> Opti
             None
         }
         Err(_) => {
-            errors.push(format!("{name} {v:?} is not a number (decimal degrees, WGS84)"));
+            errors.push(format!(
+                "{name} {v:?} is not a number (decimal degrees, WGS84)"
+            ));
             None
         }
     }
@@ -259,19 +261,16 @@ pub fn place(
         let named = lamp_ref.and_then(|r| {
             let r = r.trim().to_lowercase();
             lamps.items.iter().find(|l| {
-                let near = Euclidean.distance(l.location, original)
-                    <= NAMED_LAMP_M;
+                let near = Euclidean.distance(l.location, original) <= NAMED_LAMP_M;
                 near && (l.id.to_lowercase() == r
                     || l.reference.as_deref().map(str::to_lowercase).as_deref() == Some(&r))
             })
         });
-        named
-            .map(|l| l.id.clone())
-            .or_else(|| {
-                lamps
-                    .nearest(original, ATTACH_LAMP_M)
-                    .map(|(i, _)| lamps.items[i].id.clone())
-            })
+        named.map(|l| l.id.clone()).or_else(|| {
+            lamps
+                .nearest(original, ATTACH_LAMP_M)
+                .map(|(i, _)| lamps.items[i].id.clone())
+        })
     } else {
         None
     };
@@ -519,10 +518,22 @@ mod tests {
         let p = place(&w, &l, ServiceCode::BrokenLamp, Point::new(55.0, 0.0), None);
         // Distance to B: hypot(5, 5) = 7.07 m; to A: 45.3 m.
         assert_eq!(p.lamp_id.as_deref(), Some("t:B"));
-        let none = place(&w, &l, ServiceCode::BrokenLamp, Point::new(35.0, 20.0), None);
+        let none = place(
+            &w,
+            &l,
+            ServiceCode::BrokenLamp,
+            Point::new(35.0, 20.0),
+            None,
+        );
         // Nearest is A or B at hypot(25, 15) = 29.2 m > 20 m.
         assert_eq!(none.lamp_id, None);
-        let named = place(&w, &l, ServiceCode::BrokenLamp, Point::new(55.0, 0.0), Some("a"));
+        let named = place(
+            &w,
+            &l,
+            ServiceCode::BrokenLamp,
+            Point::new(55.0, 0.0),
+            Some("a"),
+        );
         assert_eq!(named.lamp_id.as_deref(), Some("t:A"));
     }
 }

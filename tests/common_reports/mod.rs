@@ -94,9 +94,13 @@ pub fn start(reports_per_minute: u32) -> Server {
     });
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    rt.spawn(lagesbild::cli::serve::serve_on(listener, state.clone(), async {
-        let _ = rx.await;
-    }));
+    rt.spawn(lagesbild::cli::serve::serve_on(
+        listener,
+        state.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -123,8 +127,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 }
 
@@ -168,7 +171,12 @@ impl Server {
         )
     }
 
-    pub fn post_form_with(&self, path: &str, header: (&str, &str), form: &[(&str, &str)]) -> Answer {
+    pub fn post_form_with(
+        &self,
+        path: &str,
+        header: (&str, &str),
+        form: &[(&str, &str)],
+    ) -> Answer {
         answer(
             self.agent
                 .post(format!("{}{path}", self.base))

@@ -51,7 +51,18 @@ pub(super) fn report_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Citize
 
 type Tx = sqlx::Transaction<'static, Sqlite>;
 
-async fn select_one(tx: &mut Tx, where_clause: &str, bind: BindValue<'_>) -> StoreResult<Option<CitizenReport>> {
+/// SQLite admits one writer at a time. A connection that meets a locked database waits in
+/// SQLite's busy handler, which sleeps in growing steps (up to 100 ms each) instead of being
+/// woken when the lock frees: under a burst of submissions that sleeping, not the work, would set
+/// the latency. Report writes of this process therefore queue on an async mutex first (fair, and
+/// woken at once) and meet SQLite's own lock only when another process writes.
+static REPORT_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn select_one(
+    tx: &mut Tx,
+    where_clause: &str,
+    bind: BindValue<'_>,
+) -> StoreResult<Option<CitizenReport>> {
     let sql = format!("SELECT {REPORT_COLUMNS} FROM reports WHERE {where_clause}");
     let q = sqlx::query(AssertSqlSafe(sql));
     let q = match bind {
@@ -97,11 +108,14 @@ async fn add_history(
 impl ReportStore for SqliteStore {
     async fn load_reports(&self) -> StoreResult<Vec<CitizenReport>> {
         let sql = format!("SELECT {REPORT_COLUMNS} FROM reports ORDER BY id");
-        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(report_from_row).collect()
     }
 
     async fn create_report(&self, r: &NewReport) -> StoreResult<Created> {
+        let _writer = REPORT_WRITER.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(token) = &r.client_token {
             if let Some(existing) =
@@ -265,6 +279,7 @@ impl ReportStore for SqliteStore {
         change: &ReportChange,
         actor: &Actor,
     ) -> StoreResult<CitizenReport> {
+        let _writer = REPORT_WRITER.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut r = select_one(&mut tx, "id = ?", BindValue::Id(id))
             .await?
@@ -294,13 +309,15 @@ impl ReportStore for SqliteStore {
                 ));
                 r.merged_into = Some(target);
                 // Reports merged into this one follow it, so that no chain forms.
-                let moved = sqlx::query("UPDATE reports SET merged_into = ?, updated_utc = ? WHERE merged_into = ?")
-                    .bind(target)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let moved = sqlx::query(
+                    "UPDATE reports SET merged_into = ?, updated_utc = ? WHERE merged_into = ?",
+                )
+                .bind(target)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
                 if moved > 0 {
                     entries.push(("merged_followers", json!({"into": target, "count": moved})));
                 }
@@ -342,7 +359,10 @@ impl ReportStore for SqliteStore {
             r.agency_responsible = agency;
         }
         if let Some(h) = change.hidden.filter(|h| *h != r.hidden) {
-            entries.push((if h { "hidden" } else { "shown" }, json!({"reason": reason})));
+            entries.push((
+                if h { "hidden" } else { "shown" },
+                json!({"reason": reason}),
+            ));
             r.hidden = h;
         }
         if entries.is_empty() {
@@ -408,6 +428,7 @@ impl ReportStore for SqliteStore {
     }
 
     async fn purge_contact(&self, id: i64, actor: &Actor) -> StoreResult<bool> {
+        let _writer = REPORT_WRITER.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM reports WHERE id = ?")
             .bind(id)
