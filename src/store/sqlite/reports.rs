@@ -458,3 +458,130 @@ impl ReportStore for SqliteStore {
         Ok(gone)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    fn new_report(hash: &str, token: Option<&str>, at: chrono::DateTime<Utc>) -> NewReport {
+        NewReport {
+            service: ServiceCode::DarkPath,
+            description: "Mörkt".into(),
+            location: Point::new(674_000.0, 6_593_500.0),
+            original_location: Point::new(674_000.0, 6_593_512.0),
+            walkway_id: Some(7),
+            lamp_id: None,
+            address: None,
+            media_url: None,
+            attributes: json!({"darkness": "dim"}),
+            requested_at: at,
+            client_token: token.map(str::to_string),
+            content_hash: hash.into(),
+            contact: Contact {
+                email: Some("a@example.org".into()),
+                ..Contact::default()
+            },
+        }
+    }
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.sqlite").display().to_string();
+        let s = SqliteStore::open(&path).await.unwrap();
+        (dir, s)
+    }
+
+    #[tokio::test]
+    async fn same_content_dedupes_only_within_a_minute() {
+        let (_d, s) = store().await;
+        let t0 = Utc::now() - Duration::seconds(300);
+        let a = s.create_report(&new_report("h", None, t0)).await.unwrap();
+        assert!(a.new);
+        // 59 s later: the same report.
+        let b = s
+            .create_report(&new_report("h", None, t0 + Duration::seconds(59)))
+            .await
+            .unwrap();
+        assert!(!b.new);
+        assert_eq!(b.report.id, a.report.id);
+        // 61 s after the first: a new report.
+        let c = s
+            .create_report(&new_report("h", None, t0 + Duration::seconds(61)))
+            .await
+            .unwrap();
+        assert!(c.new);
+        assert_ne!(c.report.id, a.report.id);
+        // A client token dedupes whatever the content and time.
+        let d = s
+            .create_report(&new_report("x", Some("tok"), t0))
+            .await
+            .unwrap();
+        let e = s
+            .create_report(&new_report("y", Some("tok"), t0 + Duration::hours(2)))
+            .await
+            .unwrap();
+        assert_eq!((d.new, e.new), (true, false));
+        assert_eq!(e.report.id, d.report.id);
+        assert_eq!(s.load_reports().await.unwrap().len(), 3);
+        // The stored report reads back as it was created.
+        assert_eq!(s.get_report(a.report.id).await.unwrap().unwrap(), a.report);
+        assert_eq!(
+            s.get_contact(a.report.id).await.unwrap().unwrap().email.as_deref(),
+            Some("a@example.org")
+        );
+    }
+
+    #[tokio::test]
+    async fn changes_are_atomic_and_recorded() {
+        let (_d, s) = store().await;
+        let now = Utc::now();
+        let a = s.create_report(&new_report("a", None, now)).await.unwrap().report;
+        let b = s.create_report(&new_report("b", None, now)).await.unwrap().report;
+        let c = s.create_report(&new_report("c", None, now)).await.unwrap().report;
+        let who = Actor::new("token:abc", Role::Coordinator);
+        // c merged into b, then b into a: c follows to a, no chain.
+        let merge = |into| ReportChange {
+            merged_into: Some(into),
+            ..ReportChange::default()
+        };
+        s.update_report(c.id, &merge(b.id), &who).await.unwrap();
+        let b2 = s.update_report(b.id, &merge(a.id), &who).await.unwrap();
+        assert_eq!(b2.merged_into, Some(a.id));
+        assert_eq!(b2.status, ReportStatus::Closed);
+        assert_eq!(s.get_report(c.id).await.unwrap().unwrap().merged_into, Some(a.id));
+        assert!(matches!(
+            s.update_report(a.id, &merge(a.id), &who).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.update_report(a.id, &merge(9999), &who).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // A change that changes nothing records nothing.
+        let before = s.report_history(a.id).await.unwrap().len();
+        s.update_report(
+            a.id,
+            &ReportChange {
+                status: Some(ReportStatus::Open),
+                ..ReportChange::default()
+            },
+            &who,
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.report_history(a.id).await.unwrap().len(), before);
+        // Purge: once, recorded.
+        assert!(s.purge_contact(a.id, &who).await.unwrap());
+        assert!(!s.purge_contact(a.id, &who).await.unwrap());
+        assert_eq!(s.get_contact(a.id).await.unwrap(), None);
+        let h = s.report_history(a.id).await.unwrap();
+        assert_eq!(h.last().unwrap().action, "contact_purged");
+        assert_eq!(h.last().unwrap().actor, "token:abc");
+        assert!(matches!(
+            s.purge_contact(9999, &who).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
