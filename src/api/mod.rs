@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod open311;
+pub mod openapi;
 pub mod reports;
 
 use std::sync::Arc;
@@ -55,6 +56,10 @@ pub fn app(state: AppState) -> Router {
     );
     Router::new()
         .route("/health", get(health))
+        .route(
+            "/api/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        )
         .merge(open311::routes())
         .merge(reports::routes())
         .layer(limits)

@@ -301,7 +301,7 @@ async fn change(
 
 /// OpenAPI 3.1 `paths` entries of the coordinator endpoints.
 pub fn openapi_paths() -> Value {
-    let auth = json!([{"bearerAuth": []}]);
+    let auth = json!([{"bearer": []}]);
     let err = |d: &str| {
         json!({"description": d, "content": {"application/json": {"schema": {"type": "object",
         "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}}}})
