@@ -528,7 +528,12 @@ mod tests {
         // The stored report reads back as it was created.
         assert_eq!(s.get_report(a.report.id).await.unwrap().unwrap(), a.report);
         assert_eq!(
-            s.get_contact(a.report.id).await.unwrap().unwrap().email.as_deref(),
+            s.get_contact(a.report.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .email
+                .as_deref(),
             Some("a@example.org")
         );
     }
@@ -537,9 +542,21 @@ mod tests {
     async fn changes_are_atomic_and_recorded() {
         let (_d, s) = store().await;
         let now = Utc::now();
-        let a = s.create_report(&new_report("a", None, now)).await.unwrap().report;
-        let b = s.create_report(&new_report("b", None, now)).await.unwrap().report;
-        let c = s.create_report(&new_report("c", None, now)).await.unwrap().report;
+        let a = s
+            .create_report(&new_report("a", None, now))
+            .await
+            .unwrap()
+            .report;
+        let b = s
+            .create_report(&new_report("b", None, now))
+            .await
+            .unwrap()
+            .report;
+        let c = s
+            .create_report(&new_report("c", None, now))
+            .await
+            .unwrap()
+            .report;
         let who = Actor::new("token:abc", Role::Coordinator);
         // c merged into b, then b into a: c follows to a, no chain.
         let merge = |into| ReportChange {
@@ -550,7 +567,10 @@ mod tests {
         let b2 = s.update_report(b.id, &merge(a.id), &who).await.unwrap();
         assert_eq!(b2.merged_into, Some(a.id));
         assert_eq!(b2.status, ReportStatus::Closed);
-        assert_eq!(s.get_report(c.id).await.unwrap().unwrap().merged_into, Some(a.id));
+        assert_eq!(
+            s.get_report(c.id).await.unwrap().unwrap().merged_into,
+            Some(a.id)
+        );
         assert!(matches!(
             s.update_report(a.id, &merge(a.id), &who).await,
             Err(StoreError::Conflict(_))
