@@ -9,6 +9,12 @@
 //! (see `lagesbild::reports::publish`), so the throughput printed is committed-and-visible
 //! reports per second. The server uses the fictitious demo walkways and lamps so that snapping
 //! and lamp attachment do real R-tree work; the rate limit is off (`reports_per_minute = 0`).
+//!
+//! Without a release build of PROJ at hand, an optimised build of the same code is
+//! `CARGO_PROFILE_DEV_OPT_LEVEL=2 cargo bench --profile dev --bench report_load` (dependencies are
+//! already built at opt-level 2 in the dev profile).
+//! Measured 2026-11-23 that way, on 2 cores shared with four other builds (load average 13):
+//! 5000 submissions in 7.6 s = 661/s, p50 18 ms, p99 103 ms; single reads 7100/s, p99 7 ms.
 
 #[path = "../tests/common_reports/mod.rs"]
 mod common_reports;
