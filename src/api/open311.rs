@@ -41,6 +41,7 @@ use serde_json::json;
 use super::AppState;
 use crate::crs;
 use crate::model::{CitizenReport, ReportStatus, ServiceCode};
+use crate::reports::group_commit::GroupCommit;
 use crate::reports::publish::ReportPublisher;
 use crate::reports::rate_limit::RateLimiter;
 use crate::reports::services::{self, ServiceDef};
@@ -57,6 +58,7 @@ pub const DEFAULT_DAYS: i64 = 90;
 #[derive(Default)]
 pub struct Open311Runtime {
     limiter: OnceLock<RateLimiter>,
+    writer: GroupCommit,
     pub publisher: ReportPublisher,
 }
 
@@ -764,9 +766,9 @@ async fn post_top(
     )
     .map_err(|e| Open311Error::bad(format, vec![e.0]))?;
     drop(snapshot);
-    let created = state
-        .store
-        .create_report(&new)
+    let created = rt
+        .writer
+        .submit(&state.store, new)
         .await
         .map_err(|e| Open311Error::store(format, e))?;
     if created.new {

@@ -7,6 +7,7 @@
 //! (coordinators).
 
 pub mod demo;
+pub mod group_commit;
 pub mod publish;
 pub mod rate_limit;
 pub mod services;

@@ -191,6 +191,10 @@ pub trait ReportStore: Send + Sync {
     /// unless it repeats one already stored (see the module documentation).
     async fn create_report(&self, report: &NewReport) -> StoreResult<Created>;
 
+    /// [`create_report`](Self::create_report) for several reports in one transaction (group
+    /// commit): all are stored or none, and each result is in the order of `batch`.
+    async fn create_reports(&self, batch: &[NewReport]) -> StoreResult<Vec<Created>>;
+
     async fn get_report(&self, id: i64) -> StoreResult<Option<CitizenReport>>;
 
     /// Reports matching the filter, newest first.

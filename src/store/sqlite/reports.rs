@@ -104,6 +104,101 @@ async fn add_history(
     Ok(())
 }
 
+/// Stores one report inside `tx`, or returns the one it repeats.
+async fn insert_one(tx: &mut Tx, r: &NewReport) -> StoreResult<Created> {
+    if let Some(token) = &r.client_token {
+        if let Some(existing) = select_one(tx, "client_token = ?", BindValue::Text(token)).await? {
+            return Ok(Created {
+                report: existing,
+                new: false,
+            });
+        }
+    }
+    let now = r.requested_at.timestamp();
+    if let Some(existing) = select_one(
+        tx,
+        "content_hash = ? AND requested_utc >= ? ORDER BY id LIMIT 1",
+        BindValue::TextAndTime(&r.content_hash, now - DEDUPE_WINDOW_S),
+    )
+    .await?
+    {
+        return Ok(Created {
+            report: existing,
+            new: false,
+        });
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO reports (service_code, status, description, x, y, original_x, original_y, walkway_id, lamp_id, address, media_url, requested_utc, updated_utc, attributes, client_token, content_hash) \
+         VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(r.service.as_str())
+    .bind(&r.description)
+    .bind(r.location.x())
+    .bind(r.location.y())
+    .bind(r.original_location.x())
+    .bind(r.original_location.y())
+    .bind(r.walkway_id)
+    .bind(&r.lamp_id)
+    .bind(&r.address)
+    .bind(&r.media_url)
+    .bind(now)
+    .bind(now)
+    .bind(r.attributes.to_string())
+    .bind(&r.client_token)
+    .bind(&r.content_hash)
+    .fetch_one(&mut **tx)
+    .await?;
+    if !r.contact.is_empty() {
+        sqlx::query(
+            "INSERT INTO report_contacts (report_id, email, first_name, last_name, phone) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&r.contact.email)
+        .bind(&r.contact.first_name)
+        .bind(&r.contact.last_name)
+        .bind(&r.contact.phone)
+        .execute(&mut **tx)
+        .await?;
+    }
+    add_history(
+        tx,
+        id,
+        now,
+        &Actor::new("citizen", Role::Anonymous),
+        "created",
+        json!({
+            "service_code": r.service.as_str(),
+            "walkway_id": r.walkway_id,
+            "lamp_id": r.lamp_id,
+            "contact": !r.contact.is_empty(),
+        }),
+    )
+    .await?;
+    let at = utc_from_secs(now)?;
+    Ok(Created {
+        report: CitizenReport {
+            id,
+            service: r.service,
+            status: ReportStatus::Open,
+            description: r.description.clone(),
+            location: r.location,
+            original_location: r.original_location,
+            walkway_id: r.walkway_id,
+            lamp_id: r.lamp_id.clone(),
+            address: r.address.clone(),
+            media_url: r.media_url.clone(),
+            status_notes: None,
+            agency_responsible: None,
+            requested_at: at,
+            updated_at: at,
+            hidden: false,
+            merged_into: None,
+            attributes: r.attributes.clone(),
+        },
+        new: true,
+    })
+}
+
 #[async_trait]
 impl ReportStore for SqliteStore {
     async fn load_reports(&self) -> StoreResult<Vec<CitizenReport>> {
@@ -115,102 +210,20 @@ impl ReportStore for SqliteStore {
     }
 
     async fn create_report(&self, r: &NewReport) -> StoreResult<Created> {
+        let mut out = self.create_reports(std::slice::from_ref(r)).await?;
+        Ok(out.pop().expect("one result per report"))
+    }
+
+    async fn create_reports(&self, batch: &[NewReport]) -> StoreResult<Vec<Created>> {
         let _writer = REPORT_WRITER.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(token) = &r.client_token {
-            if let Some(existing) =
-                select_one(&mut tx, "client_token = ?", BindValue::Text(token)).await?
-            {
-                return Ok(Created {
-                    report: existing,
-                    new: false,
-                });
-            }
+        let mut out = Vec::with_capacity(batch.len());
+        for r in batch {
+            // Dedupe lookups see the earlier reports of the batch: same transaction.
+            out.push(insert_one(&mut tx, r).await?);
         }
-        let now = r.requested_at.timestamp();
-        if let Some(existing) = select_one(
-            &mut tx,
-            "content_hash = ? AND requested_utc >= ? ORDER BY id LIMIT 1",
-            BindValue::TextAndTime(&r.content_hash, now - DEDUPE_WINDOW_S),
-        )
-        .await?
-        {
-            return Ok(Created {
-                report: existing,
-                new: false,
-            });
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO reports (service_code, status, description, x, y, original_x, original_y, walkway_id, lamp_id, address, media_url, requested_utc, updated_utc, attributes, client_token, content_hash) \
-             VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(r.service.as_str())
-        .bind(&r.description)
-        .bind(r.location.x())
-        .bind(r.location.y())
-        .bind(r.original_location.x())
-        .bind(r.original_location.y())
-        .bind(r.walkway_id)
-        .bind(&r.lamp_id)
-        .bind(&r.address)
-        .bind(&r.media_url)
-        .bind(now)
-        .bind(now)
-        .bind(r.attributes.to_string())
-        .bind(&r.client_token)
-        .bind(&r.content_hash)
-        .fetch_one(&mut *tx)
-        .await?;
-        if !r.contact.is_empty() {
-            sqlx::query(
-                "INSERT INTO report_contacts (report_id, email, first_name, last_name, phone) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(&r.contact.email)
-            .bind(&r.contact.first_name)
-            .bind(&r.contact.last_name)
-            .bind(&r.contact.phone)
-            .execute(&mut *tx)
-            .await?;
-        }
-        add_history(
-            &mut tx,
-            id,
-            now,
-            &Actor::new("citizen", Role::Anonymous),
-            "created",
-            json!({
-                "service_code": r.service.as_str(),
-                "walkway_id": r.walkway_id,
-                "lamp_id": r.lamp_id,
-                "contact": !r.contact.is_empty(),
-            }),
-        )
-        .await?;
         tx.commit().await?;
-        let at = utc_from_secs(now)?;
-        Ok(Created {
-            report: CitizenReport {
-                id,
-                service: r.service,
-                status: ReportStatus::Open,
-                description: r.description.clone(),
-                location: r.location,
-                original_location: r.original_location,
-                walkway_id: r.walkway_id,
-                lamp_id: r.lamp_id.clone(),
-                address: r.address.clone(),
-                media_url: r.media_url.clone(),
-                status_notes: None,
-                agency_responsible: None,
-                requested_at: at,
-                updated_at: at,
-                hidden: false,
-                merged_into: None,
-                attributes: r.attributes.clone(),
-            },
-            new: true,
-        })
+        Ok(out)
     }
 
     async fn get_report(&self, id: i64) -> StoreResult<Option<CitizenReport>> {
