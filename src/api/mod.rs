@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod error;
 pub mod hotspots;
-pub mod openapi;
 pub mod lighting;
+pub mod open311;
+pub mod openapi;
+pub mod reports;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +64,8 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(hotspots::routes())
         .merge(lighting::routes())
+        .merge(open311::routes())
+        .merge(reports::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

@@ -20,7 +20,13 @@ fn core_paths() -> Value {
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
-    for part in [core_paths()] {
+    for part in [
+        core_paths(),
+        super::hotspots::openapi_paths(),
+        super::lighting::openapi_paths(),
+        super::open311::openapi_paths(),
+        super::reports::openapi_paths(),
+    ] {
         if let Value::Object(m) = part {
             paths.extend(m);
         }

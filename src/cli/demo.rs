@@ -12,12 +12,14 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<bool> {
     if counts.incidents + counts.walkways + counts.lamps + counts.areas > 0 {
         return Ok(false);
     }
-    let data = demo::generate(chrono::Utc::now());
+    let now = chrono::Utc::now();
+    let data = demo::generate(now);
     store.upsert_walkways(&data.walkways).await?;
     store.upsert_lamps(&data.lamps).await?;
     store.upsert_areas(&data.areas).await?;
     store.upsert_incidents(&data.incidents).await?;
     store.upsert_bra(&data.bra).await?;
+    crate::reports::demo::seed(store, &data, now).await?;
     store.set_meta("demo", "true").await?;
     Ok(true)
 }

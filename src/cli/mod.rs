@@ -4,6 +4,7 @@ pub mod demo;
 pub mod hotspots;
 pub mod import;
 pub mod lighting;
+pub mod report;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -54,6 +55,11 @@ pub enum Command {
     Hotspots(hotspots::HotspotArgs),
     /// Analyse walkway lighting: dark stretches as GeoJSON and a ranked list for the action plan.
     Lighting(lighting::LightingArgs),
+    /// Citizen reports: list them, purge a reporter's contact details.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
     /// Manage API tokens for coordinators, police and admins.
     Token {
         #[command(subcommand)]
@@ -126,6 +132,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::import(&cfg, args).await?,
         Command::Hotspots(args) => hotspots::run(&cfg, args).await?,
         Command::Lighting(args) => lighting::run(&cfg, args).await?,
+        Command::Report { command } => report::run(&cfg, command).await?,
         Command::Token { command } => {
             let store = crate::store::open(&cfg.db).await?;
             match command {

@@ -1,0 +1,217 @@
+//! A real Lägesbild server on port 0 over a real SQLite file, and a small blocking HTTP client,
+//! for the citizen-report tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use geo::{LineString, Point, coord};
+use lagesbild::api::AppState;
+use lagesbild::config::Config;
+use lagesbild::model::{Lamp, LampStatus, Role, Walkway};
+use tempfile::TempDir;
+
+/// The fixture path: a straight east-west footway near Täby centrum along northing 6 593 500
+/// from easting 673 900 to 674 100 (EPSG:3006), and one lamp 5 m north of its middle.
+pub const WAY_ID: i64 = 4242;
+pub const WAY_Y: f64 = 6_593_500.0;
+pub const LAMP_ID: &str = "test:L1";
+pub const LAMP_AT: (f64, f64) = (674_000.0, 6_593_505.0);
+/// The demo service area (WGS84 west, south, east, north).
+pub const AREA: [f64; 4] = [17.98, 59.40, 18.16, 59.49];
+
+pub struct Server {
+    pub base: String,
+    pub db: String,
+    pub state: AppState,
+    pub rt: tokio::runtime::Runtime,
+    pub agent: ureq::Agent,
+    _dir: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+pub fn fixture_way() -> Walkway {
+    Walkway {
+        id: WAY_ID,
+        geometry: LineString(vec![
+            coord! {x: 673_900.0, y: WAY_Y},
+            coord! {x: 674_100.0, y: WAY_Y},
+        ]),
+        kind: "footway".into(),
+        lit: Some("yes".into()),
+        name: Some("Provstigen".into()),
+    }
+}
+
+pub fn fixture_lamp() -> Lamp {
+    Lamp {
+        id: LAMP_ID.into(),
+        location: Point::new(LAMP_AT.0, LAMP_AT.1),
+        height_m: Some(5.0),
+        lumen: Some(3000.0),
+        watt: None,
+        status: LampStatus::Working,
+        source: "test".into(),
+        reference: Some("L1".into()),
+    }
+}
+
+/// WGS84 `(lat, long)` of an EPSG:3006 point, as a client would send it.
+pub fn latlong(x: f64, y: f64) -> (f64, f64) {
+    let (lon, lat) = lagesbild::crs::to_wgs84(x, y).unwrap();
+    (lat, lon)
+}
+
+pub fn start(reports_per_minute: u32) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.sqlite").display().to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = Config {
+        db: db.clone(),
+        reports_per_minute,
+        service_area: Some(AREA),
+        ..Config::default()
+    };
+    let (state, listener) = rt.block_on(async {
+        let store = lagesbild::store::open(&db).await.unwrap();
+        store.upsert_walkways(&[fixture_way()]).await.unwrap();
+        store.upsert_lamps(&[fixture_lamp()]).await.unwrap();
+        drop(store);
+        let state = lagesbild::cli::serve::prepare(cfg).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        (state, listener)
+    });
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(lagesbild::cli::serve::serve_on(
+        listener,
+        state.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    Server {
+        base: format!("http://{addr}"),
+        db,
+        state,
+        rt,
+        agent,
+        _dir: dir,
+        stop: Some(tx),
+    }
+}
+
+/// Status, selected headers and body of an answer.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut r = r.expect("HTTP exchange");
+    let h = |n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = h("content-type").unwrap_or_default();
+    let retry_after = h("retry-after");
+    Answer {
+        status: r.status().as_u16(),
+        content_type,
+        retry_after,
+        body: r.body_mut().read_to_string().unwrap(),
+    }
+}
+
+impl Server {
+    pub fn get(&self, path: &str) -> Answer {
+        answer(self.agent.get(format!("{}{path}", self.base)).call())
+    }
+
+    pub fn get_auth(&self, path: &str, token: &str) -> Answer {
+        answer(
+            self.agent
+                .get(format!("{}{path}", self.base))
+                .header("Authorization", format!("Bearer {token}"))
+                .call(),
+        )
+    }
+
+    pub fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        answer(
+            self.agent
+                .post(format!("{}{path}", self.base))
+                .send_form(form.iter().copied()),
+        )
+    }
+
+    pub fn post_form_with(
+        &self,
+        path: &str,
+        header: (&str, &str),
+        form: &[(&str, &str)],
+    ) -> Answer {
+        answer(
+            self.agent
+                .post(format!("{}{path}", self.base))
+                .header(header.0, header.1)
+                .send_form(form.iter().copied()),
+        )
+    }
+
+    pub fn patch_json(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> Answer {
+        let mut req = self
+            .agent
+            .patch(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json");
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        answer(req.send(body.to_string()))
+    }
+
+    /// Creates a token with the role and returns its text.
+    pub fn token(&self, role: Role) -> String {
+        let (text, stored) = lagesbild::api::auth::new_token(role, "test");
+        self.rt
+            .block_on(self.state.store.insert_token(&stored))
+            .unwrap();
+        text
+    }
+
+    /// Submits a report and returns its id (panics unless accepted).
+    pub fn submit(&self, form: &[(&str, &str)]) -> String {
+        let a = self.post_form("/open311/v2/requests.json", form);
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()[0]["service_request_id"]
+            .as_str()
+            .expect("service_request_id is a string")
+            .to_string()
+    }
+}
