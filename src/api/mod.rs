@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,7 @@ pub fn app(state: AppState) -> Router {
     );
     Router::new()
         .route("/health", get(health))
+        .merge(web::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
