@@ -194,9 +194,7 @@ impl ServiceArea {
 
     pub fn contains(&self, x: f64, y: f64) -> bool {
         match self {
-            Self::Rect(r) => {
-                x >= r.min().x && x <= r.max().x && y >= r.min().y && y <= r.max().y
-            }
+            Self::Rect(r) => x >= r.min().x && x <= r.max().x && y >= r.min().y && y <= r.max().y,
             Self::Unbounded => x.is_finite() && y.is_finite(),
         }
     }

@@ -44,26 +44,93 @@ struct Hotspot {
 }
 
 const HOTSPOTS: [Hotspot; 5] = [
-    Hotspot { name: "Täby centrum", dx: 0.0, dy: 0.0, sigma: 70.0, count: 420,
-        mix: &[("Stöld", 5), ("Misshandel", 3), ("Rån", 1), ("Ofredande/förargelse", 2), ("Skadegörelse", 1)], night: false },
-    Hotspot { name: "Roslags Näsby station", dx: -1_150.0, dy: -900.0, sigma: 60.0, count: 260,
-        mix: &[("Misshandel", 3), ("Narkotikabrott", 3), ("Rån", 2), ("Bråk", 2)], night: true },
-    Hotspot { name: "Tibble idrottsplats", dx: 650.0, dy: 900.0, sigma: 90.0, count: 150,
-        mix: &[("Skadegörelse", 4), ("Narkotikabrott", 2), ("Bråk", 2)], night: true },
-    Hotspot { name: "Skarpäng pendeltåg", dx: 1_300.0, dy: -700.0, sigma: 80.0, count: 110,
-        mix: &[("Stöld", 3), ("Skadegörelse", 2), ("Ofredande/förargelse", 1)], night: true },
-    Hotspot { name: "Näsbyparken", dx: -1_600.0, dy: 500.0, sigma: 110.0, count: 90,
-        mix: &[("Narkotikabrott", 2), ("Misshandel", 1), ("Ofredande/förargelse", 2)], night: true },
+    Hotspot {
+        name: "Täby centrum",
+        dx: 0.0,
+        dy: 0.0,
+        sigma: 70.0,
+        count: 420,
+        mix: &[
+            ("Stöld", 5),
+            ("Misshandel", 3),
+            ("Rån", 1),
+            ("Ofredande/förargelse", 2),
+            ("Skadegörelse", 1),
+        ],
+        night: false,
+    },
+    Hotspot {
+        name: "Roslags Näsby station",
+        dx: -1_150.0,
+        dy: -900.0,
+        sigma: 60.0,
+        count: 260,
+        mix: &[
+            ("Misshandel", 3),
+            ("Narkotikabrott", 3),
+            ("Rån", 2),
+            ("Bråk", 2),
+        ],
+        night: true,
+    },
+    Hotspot {
+        name: "Tibble idrottsplats",
+        dx: 650.0,
+        dy: 900.0,
+        sigma: 90.0,
+        count: 150,
+        mix: &[("Skadegörelse", 4), ("Narkotikabrott", 2), ("Bråk", 2)],
+        night: true,
+    },
+    Hotspot {
+        name: "Skarpäng pendeltåg",
+        dx: 1_300.0,
+        dy: -700.0,
+        sigma: 80.0,
+        count: 110,
+        mix: &[
+            ("Stöld", 3),
+            ("Skadegörelse", 2),
+            ("Ofredande/förargelse", 1),
+        ],
+        night: true,
+    },
+    Hotspot {
+        name: "Näsbyparken",
+        dx: -1_600.0,
+        dy: 500.0,
+        sigma: 110.0,
+        count: 90,
+        mix: &[
+            ("Narkotikabrott", 2),
+            ("Misshandel", 1),
+            ("Ofredande/förargelse", 2),
+        ],
+        night: true,
+    },
 ];
 
 const BACKGROUND: &[(&str, u32)] = &[
-    ("Stöld", 6), ("Inbrott", 3), ("Skadegörelse", 3), ("Misshandel", 2), ("Bedrägeri", 1),
-    ("Narkotikabrott", 1), ("Ofredande/förargelse", 1), ("Trafikolycka", 2), ("Brand", 1),
+    ("Stöld", 6),
+    ("Inbrott", 3),
+    ("Skadegörelse", 3),
+    ("Misshandel", 2),
+    ("Bedrägeri", 1),
+    ("Narkotikabrott", 1),
+    ("Ofredande/förargelse", 1),
+    ("Trafikolycka", 2),
+    ("Brand", 1),
 ];
 
 const ROUTE_NAMES: [&str; 8] = [
-    "Centrumstråket", "Näsbyvägens gångbana", "Tibblestigen", "Skarpängsleden",
-    "Parkstråket", "Stationsgången", "Gribbylundsstigen", "Ullbergsvägen",
+    "Centrumstråket",
+    "Näsbyvägens gångbana",
+    "Tibblestigen",
+    "Skarpängsleden",
+    "Parkstråket",
+    "Stationsgången",
+    "Gribbylundsstigen",
+    "Ullbergsvägen",
 ];
 
 fn pick<'a>(rng: &mut ChaCha8Rng, mix: &'a [(&'a str, u32)]) -> &'a str {
@@ -79,7 +146,10 @@ fn pick<'a>(rng: &mut ChaCha8Rng, mix: &'a [(&'a str, u32)]) -> &'a str {
 }
 
 fn c(x: f64, y: f64) -> Coord<f64> {
-    Coord { x: CENTRE.0 + x, y: CENTRE.1 + y }
+    Coord {
+        x: CENTRE.0 + x,
+        y: CENTRE.1 + y,
+    }
 }
 
 /// Builds the whole dataset. `now` anchors the year of incidents (it ends the day before).
@@ -92,9 +162,24 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
         areas: districts(),
         incidents: incidents(&mut rng, now),
         bra: vec![
-            BraStat { year: 2023, municipality: "Täby".into(), count: 5_412, per_100k: Some(7_642.0) },
-            BraStat { year: 2024, municipality: "Täby".into(), count: 5_190, per_100k: Some(7_301.0) },
-            BraStat { year: 2025, municipality: "Täby".into(), count: 5_031, per_100k: Some(7_049.0) },
+            BraStat {
+                year: 2023,
+                municipality: "Täby".into(),
+                count: 5_412,
+                per_100k: Some(7_642.0),
+            },
+            BraStat {
+                year: 2024,
+                municipality: "Täby".into(),
+                count: 5_190,
+                per_100k: Some(7_301.0),
+            },
+            BraStat {
+                year: 2025,
+                municipality: "Täby".into(),
+                count: 5_031,
+                per_100k: Some(7_049.0),
+            },
         ],
     }
 }
@@ -106,20 +191,30 @@ fn network(rng: &mut ChaCha8Rng) -> (Vec<Walkway>, Vec<Lamp>) {
     let mut next_way = 900_000_001i64;
     let mut next_lamp = 1u32;
     let jitter = Normal::new(0.0, 6.0).expect("normal");
-    let mut add_way = |pts: Vec<Coord<f64>>, kind: &str, lit: Option<&str>, name: Option<&str>,
-                       gap: Option<(f64, f64)>, rng: &mut ChaCha8Rng, ways: &mut Vec<Walkway>, lamps: &mut Vec<Lamp>| {
+    let mut add_way = |pts: Vec<Coord<f64>>,
+                       kind: &str,
+                       lit: Option<&str>,
+                       name: Option<&str>,
+                       gap: Option<(f64, f64)>,
+                       rng: &mut ChaCha8Rng,
+                       ways: &mut Vec<Walkway>,
+                       lamps: &mut Vec<Lamp>| {
         let ls = LineString(pts);
         let id = next_way;
         next_way += 1;
         // Lamps every 30 m on lit ways, 2 m beside the path, skipping the gap (metres along).
         if lit == Some("yes") {
-            let total = ls.lines().map(|l| (l.dx().hypot(l.dy()))).sum::<f64>();
+            let total = ls.lines().map(|l| l.dx().hypot(l.dy())).sum::<f64>();
             let mut d = 10.0;
             while d < total {
                 let in_gap = gap.is_some_and(|(a, b)| d >= a && d <= b);
                 if !in_gap {
                     let (p, (ux, uy)) = along(&ls, d);
-                    let status = if rng.random_range(0..100) < 3 { LampStatus::Broken } else { LampStatus::Working };
+                    let status = if rng.random_range(0..100) < 3 {
+                        LampStatus::Broken
+                    } else {
+                        LampStatus::Working
+                    };
                     lamps.push(Lamp {
                         id: format!("demo:L{next_lamp:05}"),
                         location: Point::new(p.x - uy * 2.0, p.y + ux * 2.0),
@@ -135,7 +230,13 @@ fn network(rng: &mut ChaCha8Rng) -> (Vec<Walkway>, Vec<Lamp>) {
                 d += 30.0;
             }
         }
-        ways.push(Walkway { id, geometry: ls, kind: kind.into(), lit: lit.map(str::to_string), name: name.map(str::to_string) });
+        ways.push(Walkway {
+            id,
+            geometry: ls,
+            kind: kind.into(),
+            lit: lit.map(str::to_string),
+            name: name.map(str::to_string),
+        });
     };
     let kinds = ["footway", "footway", "cycleway", "path", "sidewalk"];
     // East-west lines.
@@ -178,10 +279,37 @@ fn network(rng: &mut ChaCha8Rng) -> (Vec<Walkway>, Vec<Lamp>) {
         add_way(pts, kind, lit, name, gap, rng, &mut ways, &mut lamps);
     }
     // Park paths: diagonals through Näsbyparken, untagged and unlit.
-    add_way(vec![c(-1_900.0, 200.0), c(-1_600.0, 500.0), c(-1_300.0, 800.0)], "path", Some("no"), Some("Parkstråket"), None, rng, &mut ways, &mut lamps);
-    add_way(vec![c(-1_900.0, 800.0), c(-1_600.0, 500.0), c(-1_300.0, 200.0)], "path", None, None, None, rng, &mut ways, &mut lamps);
+    add_way(
+        vec![c(-1_900.0, 200.0), c(-1_600.0, 500.0), c(-1_300.0, 800.0)],
+        "path",
+        Some("no"),
+        Some("Parkstråket"),
+        None,
+        rng,
+        &mut ways,
+        &mut lamps,
+    );
+    add_way(
+        vec![c(-1_900.0, 800.0), c(-1_600.0, 500.0), c(-1_300.0, 200.0)],
+        "path",
+        None,
+        None,
+        None,
+        rng,
+        &mut ways,
+        &mut lamps,
+    );
     // The walk from Roslags Näsby station to the centre, lit but with a dark stretch.
-    add_way(vec![c(-1_150.0, -900.0), c(-600.0, -450.0), c(0.0, 0.0)], "footway", Some("yes"), Some("Stationsgången"), Some((350.0, 520.0)), rng, &mut ways, &mut lamps);
+    add_way(
+        vec![c(-1_150.0, -900.0), c(-600.0, -450.0), c(0.0, 0.0)],
+        "footway",
+        Some("yes"),
+        Some("Stationsgången"),
+        Some((350.0, 520.0)),
+        rng,
+        &mut ways,
+        &mut lamps,
+    );
     (ways, lamps)
 }
 
@@ -192,7 +320,13 @@ fn along(ls: &LineString<f64>, d: f64) -> (Coord<f64>, (f64, f64)) {
         let len = l.dx().hypot(l.dy());
         if rest <= len && len > 0.0 {
             let t = rest / len;
-            return (Coord { x: l.start.x + l.dx() * t, y: l.start.y + l.dy() * t }, (l.dx() / len, l.dy() / len));
+            return (
+                Coord {
+                    x: l.start.x + l.dx() * t,
+                    y: l.start.y + l.dy() * t,
+                },
+                (l.dx() / len, l.dy() / len),
+            );
         }
         rest -= len;
     }
@@ -219,16 +353,25 @@ fn districts() -> Vec<Area> {
     parts
         .into_iter()
         .enumerate()
-        .map(|(i, (name, geometry))| Area { id: i as i64 + 1, name: name.into(), geometry, source: SOURCE.into() })
+        .map(|(i, (name, geometry))| Area {
+            id: i as i64 + 1,
+            name: name.into(),
+            geometry,
+            source: SOURCE.into(),
+        })
         .collect()
 }
 
 /// Hour of day: evenings and nights for `night` rhythms, else daytime, in Swedish local time.
 fn hour(rng: &mut ChaCha8Rng, night: bool) -> u32 {
     let weights: [u32; 24] = if night {
-        [8, 7, 5, 3, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 6, 7, 9, 10, 10, 9]
+        [
+            8, 7, 5, 3, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 6, 7, 9, 10, 10, 9,
+        ]
     } else {
-        [1, 1, 0, 0, 0, 0, 1, 2, 3, 4, 6, 8, 9, 9, 9, 9, 9, 8, 7, 5, 4, 3, 2, 1]
+        [
+            1, 1, 0, 0, 0, 0, 1, 2, 3, 4, 6, 8, 9, 9, 9, 9, 9, 8, 7, 5, 4, 3, 2, 1,
+        ]
     };
     let total: u32 = weights.iter().sum();
     let mut r = rng.random_range(0..total);
@@ -245,7 +388,12 @@ fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
     let start = (now - Duration::days(365)).date_naive();
     let mut out = Vec::new();
     let mut n = 0u32;
-    let mut make = |rng: &mut ChaCha8Rng, label: &str, x: f64, y: f64, night: bool, precision: LocationPrecision| {
+    let mut make = |rng: &mut ChaCha8Rng,
+                    label: &str,
+                    x: f64,
+                    y: f64,
+                    night: bool,
+                    precision: LocationPrecision| {
         // Nights and weekends: Friday and Saturday evenings carry more.
         let mut day = rng.random_range(0..365);
         if night && rng.random_range(0..10) < 4 {
@@ -255,11 +403,19 @@ fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
         }
         let date = start + Duration::days(day);
         let local = date
-            .and_hms_opt(hour(rng, night), rng.random_range(0..60), rng.random_range(0..60))
+            .and_hms_opt(
+                hour(rng, night),
+                rng.random_range(0..60),
+                rng.random_range(0..60),
+            )
             .expect("valid time");
         let at: DateTime<FixedOffset> = match crate::time::ZONE.from_local_datetime(&local) {
-            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.fixed_offset(),
-            chrono::LocalResult::None => (crate::time::ZONE.from_utc_datetime(&local)).fixed_offset(),
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+                t.fixed_offset()
+            }
+            chrono::LocalResult::None => {
+                (crate::time::ZONE.from_utc_datetime(&local)).fixed_offset()
+            }
         };
         let (code, group) = category::classify(label, CategoryGroup::OtherCrime);
         n += 1;
@@ -280,29 +436,49 @@ fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
         let spread = Normal::new(0.0, h.sigma).expect("normal");
         for _ in 0..h.count {
             let label = pick(rng, h.mix);
-            let (x, y) = (CENTRE.0 + h.dx + spread.sample(rng), CENTRE.1 + h.dy + spread.sample(rng));
+            let (x, y) = (
+                CENTRE.0 + h.dx + spread.sample(rng),
+                CENTRE.1 + h.dy + spread.sample(rng),
+            );
             out.push(make(rng, label, x, y, h.night, LocationPrecision::Exact));
         }
         let _ = h.name;
     }
     for _ in 0..1_400 {
         let label = pick(rng, BACKGROUND);
-        let (x, y) = (CENTRE.0 + rng.random_range(-2_000.0..1_700.0), CENTRE.1 + rng.random_range(-1_300.0..1_300.0));
+        let (x, y) = (
+            CENTRE.0 + rng.random_range(-2_000.0..1_700.0),
+            CENTRE.1 + rng.random_range(-1_300.0..1_300.0),
+        );
         let night = rng.random_bool(0.5);
-        let precision = if rng.random_range(0..10) < 2 { LocationPrecision::Street } else { LocationPrecision::Exact };
+        let precision = if rng.random_range(0..10) < 2 {
+            LocationPrecision::Street
+        } else {
+            LocationPrecision::Exact
+        };
         out.push(make(rng, label, x, y, night, precision));
     }
     // Events Polisen places on the municipality centre: counted, never clustered.
     for _ in 0..180 {
         let label = pick(rng, BACKGROUND);
-        out.push(make(rng, label, CENTRE.0 + 120.0, CENTRE.1 + 80.0, true, LocationPrecision::Municipality));
+        out.push(make(
+            rng,
+            label,
+            CENTRE.0 + 120.0,
+            CENTRE.1 + 80.0,
+            true,
+            LocationPrecision::Municipality,
+        ));
     }
     out
 }
 
 /// Names of the hotspots planted in the demo data, with their centres in EPSG:3006.
 pub fn planted_hotspots() -> Vec<(&'static str, (f64, f64))> {
-    HOTSPOTS.iter().map(|h| (h.name, (CENTRE.0 + h.dx, CENTRE.1 + h.dy))).collect()
+    HOTSPOTS
+        .iter()
+        .map(|h| (h.name, (CENTRE.0 + h.dx, CENTRE.1 + h.dy)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -319,7 +495,10 @@ mod tests {
         // 1 030 hotspot events + 1 400 background + 180 at the municipality centre.
         assert_eq!(a.incidents.len(), 1_030 + 1_400 + 180);
         assert_eq!(
-            a.incidents.iter().filter(|i| i.precision == LocationPrecision::Municipality).count(),
+            a.incidents
+                .iter()
+                .filter(|i| i.precision == LocationPrecision::Municipality)
+                .count(),
             180
         );
         assert!(a.lamps.len() > 1_000, "{} lamps", a.lamps.len());

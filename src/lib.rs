@@ -6,13 +6,13 @@
 
 pub mod api;
 pub mod category;
+pub mod cli;
 pub mod config;
 pub mod crs;
+pub mod demo;
 pub mod ingest;
 pub mod model;
 pub mod reports;
 pub mod spatial;
 pub mod store;
 pub mod time;
-pub mod cli;
-pub mod demo;

@@ -245,7 +245,11 @@ impl Snapshot {
     }
 
     /// Incidents whose point falls in the box.
-    pub fn incidents_in_box(&self, min: [f64; 2], max: [f64; 2]) -> impl Iterator<Item = usize> + '_ {
+    pub fn incidents_in_box(
+        &self,
+        min: [f64; 2],
+        max: [f64; 2],
+    ) -> impl Iterator<Item = usize> + '_ {
         self.incidents
             .tree
             .locate_in_envelope(&AABB::from_corners(min, max))

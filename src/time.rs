@@ -36,13 +36,16 @@ mod tests {
     #[test]
     fn summer_and_winter_offsets_give_local_hours() {
         // 2026-08-22 19:51:41 +02:00 is 19 local (CEST).
-        let t = DateTime::parse_from_str("2026-08-22 19:51:41 +02:00", "%Y-%m-%d %H:%M:%S %z")
-            .unwrap();
+        let t =
+            DateTime::parse_from_str("2026-08-22 19:51:41 +02:00", "%Y-%m-%d %H:%M:%S %z").unwrap();
         assert_eq!(weekday_hour(&t), (5, 19));
         // Given in UTC, 2026-01-10 23:30Z is Sunday 00:30 in Stockholm (CET, +01:00).
         let u = Utc.with_ymd_and_hms(2026, 1, 10, 23, 30, 0).unwrap();
         assert_eq!(weekday_hour(&u), (6, 0));
         let f = u.with_timezone(&FixedOffset::east_opt(0).unwrap());
-        assert_eq!(local_date(&f), NaiveDate::from_ymd_opt(2026, 1, 11).unwrap());
+        assert_eq!(
+            local_date(&f),
+            NaiveDate::from_ymd_opt(2026, 1, 11).unwrap()
+        );
     }
 }

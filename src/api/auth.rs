@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use rand::RngCore;
@@ -83,7 +83,9 @@ pub fn new_token(role: Role, label: &str) -> (String, StoredToken) {
     rng.fill_bytes(&mut secret);
     let id = hex::encode(id);
     let secret = hex::encode(secret);
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    let mut salt_bytes = [0u8; 16];
+    rng.fill_bytes(&mut salt_bytes);
+    let salt = SaltString::encode_b64(&salt_bytes).expect("16 bytes make a valid salt");
     let hash = Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
         .expect("argon2 hashing with default parameters")
@@ -126,7 +128,11 @@ pub async fn verify(
     let hash = stored.secret_hash.clone();
     let ok = tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await

@@ -63,7 +63,10 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = self.public_message();
-        let mut resp = (status, Json(json!({ "error": message, "status": status.as_u16() })))
+        let mut resp = (
+            status,
+            Json(json!({ "error": message, "status": status.as_u16() })),
+        )
             .into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(

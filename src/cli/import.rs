@@ -70,9 +70,17 @@ pub struct CoordArgs {
 impl CoordArgs {
     fn columns(&self) -> anyhow::Result<CoordColumns> {
         match (&self.x, &self.y, &self.lat, &self.lon) {
-            (Some(x), Some(y), _, _) => Ok(CoordColumns::Xy { x: x.clone(), y: y.clone() }),
-            (_, _, Some(lat), Some(lon)) => Ok(CoordColumns::LatLon { lat: lat.clone(), lon: lon.clone() }),
-            _ => anyhow::bail!("say where the coordinates are: --x and --y (with --crs), or --lat and --lon"),
+            (Some(x), Some(y), _, _) => Ok(CoordColumns::Xy {
+                x: x.clone(),
+                y: y.clone(),
+            }),
+            (_, _, Some(lat), Some(lon)) => Ok(CoordColumns::LatLon {
+                lat: lat.clone(),
+                lon: lon.clone(),
+            }),
+            _ => anyhow::bail!(
+                "say where the coordinates are: --x and --y (with --crs), or --lat and --lon"
+            ),
         }
     }
 
@@ -201,7 +209,9 @@ pub enum GeoJsonKind {
 fn parse_interval(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("expected e.g. 10m or 30s, got {s:?}"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected e.g. 10m or 30s, got {s:?}"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" | "min" => n * 60,
@@ -221,7 +231,11 @@ fn source_or_stem(source: Option<String>, path: &Path) -> String {
 /// Runs an import and prints its summary; the exit code is 0 unless the file could not be read.
 pub async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
     let store = crate::store::open(&cfg.db).await?;
-    let area = if args.anywhere { ServiceArea::Unbounded } else { cfg.service_area() };
+    let area = if args.anywhere {
+        ServiceArea::Unbounded
+    } else {
+        cfg.service_area()
+    };
     let started = Instant::now();
     let summaries = run_kind(store, area, args.kind).await?;
     for s in &summaries {
@@ -229,7 +243,10 @@ pub async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
             eprintln!("{}: {e}", s.file);
         }
         if s.errors_not_listed > 0 {
-            eprintln!("{}: … and {} more skipped records", s.file, s.errors_not_listed);
+            eprintln!(
+                "{}: … and {} more skipped records",
+                s.file, s.errors_not_listed
+            );
         }
         eprintln!("{} in {:.1} s", s.human(), started.elapsed().as_secs_f64());
     }
@@ -269,7 +286,9 @@ async fn run_kind(
     kind: ImportKind,
 ) -> anyhow::Result<Vec<ImportSummary>> {
     use ingest::geojson_file::{GeoJsonOptions, IncidentFields};
-    let one = |r: Result<ImportSummary, ImportError>| -> anyhow::Result<Vec<ImportSummary>> { Ok(vec![r?]) };
+    let one = |r: Result<ImportSummary, ImportError>| -> anyhow::Result<Vec<ImportSummary>> {
+        Ok(vec![r?])
+    };
     match kind {
         ImportKind::Polisen { source, poll } => {
             if source.starts_with("http://") || source.starts_with("https://") {
@@ -280,9 +299,22 @@ async fn run_kind(
             }
             let path = PathBuf::from(&source);
             let p2 = path.clone();
-            one(ingest::run(store, &path, move |em| ingest::polisen::parse(&p2, &area, em)).await)
+            one(ingest::run(store, &path, move |em| {
+                ingest::polisen::parse(&p2, &area, em)
+            })
+            .await)
         }
-        ImportKind::Incidents { file, id, time, category, place, coords, time_format, source, precision } => {
+        ImportKind::Incidents {
+            file,
+            id,
+            time,
+            category,
+            place,
+            coords,
+            time_format,
+            source,
+            precision,
+        } => {
             let opts = IncidentCsvOptions {
                 source: source_or_stem(source, &file),
                 path: file.clone(),
@@ -297,40 +329,91 @@ async fn run_kind(
                 place,
                 area,
             };
-            one(ingest::run(store, &file, move |em| ingest::incidents_csv::parse(opts, em)).await)
+            one(ingest::run(store, &file, move |em| {
+                ingest::incidents_csv::parse(opts, em)
+            })
+            .await)
         }
-        ImportKind::Geojson { file, kind, crs, source, id, time, category, time_format, precision, name_field } => {
+        ImportKind::Geojson {
+            file,
+            kind,
+            crs,
+            source,
+            id,
+            time,
+            category,
+            time_format,
+            precision,
+            name_field,
+        } => {
             let opts = GeoJsonOptions {
                 source: source_or_stem(source, &file),
                 path: file.clone(),
-                epsg: crs.map(|c| crs::parse_epsg(&c)).transpose().map_err(|e| anyhow::anyhow!("--crs: {e}"))?,
+                epsg: crs
+                    .map(|c| crs::parse_epsg(&c))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--crs: {e}"))?,
                 area,
             };
             match kind {
                 GeoJsonKind::Incidents => {
-                    let fields = IncidentFields { id, time, category, time_format, precision: precision.into() };
-                    one(ingest::run(store, &file, move |em| ingest::geojson_file::parse_incidents(opts, fields, em)).await)
+                    let fields = IncidentFields {
+                        id,
+                        time,
+                        category,
+                        time_format,
+                        precision: precision.into(),
+                    };
+                    one(ingest::run(store, &file, move |em| {
+                        ingest::geojson_file::parse_incidents(opts, fields, em)
+                    })
+                    .await)
                 }
-                GeoJsonKind::Areas => {
-                    one(ingest::run(store, &file, move |em| ingest::geojson_file::parse_areas(opts, name_field, em)).await)
-                }
+                GeoJsonKind::Areas => one(ingest::run(store, &file, move |em| {
+                    ingest::geojson_file::parse_areas(opts, name_field, em)
+                })
+                .await),
             }
         }
-        ImportKind::Areas { file, name_field, crs, source } => {
+        ImportKind::Areas {
+            file,
+            name_field,
+            crs,
+            source,
+        } => {
             let opts = GeoJsonOptions {
                 source: source_or_stem(source, &file),
                 path: file.clone(),
-                epsg: crs.map(|c| crs::parse_epsg(&c)).transpose().map_err(|e| anyhow::anyhow!("--crs: {e}"))?,
+                epsg: crs
+                    .map(|c| crs::parse_epsg(&c))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--crs: {e}"))?,
                 area,
             };
-            one(ingest::run(store, &file, move |em| ingest::geojson_file::parse_areas(opts, name_field, em)).await)
+            one(ingest::run(store, &file, move |em| {
+                ingest::geojson_file::parse_areas(opts, name_field, em)
+            })
+            .await)
         }
         ImportKind::Osm { file } => {
-            let opts = ingest::osm::OsmOptions { path: file.clone(), area };
-            let (ways, lamps) = ingest::run_pair(store, &file, move |w, l| ingest::osm::parse(opts, w, l)).await?;
+            let opts = ingest::osm::OsmOptions {
+                path: file.clone(),
+                area,
+            };
+            let (ways, lamps) =
+                ingest::run_pair(store, &file, move |w, l| ingest::osm::parse(opts, w, l)).await?;
             Ok(vec![ways, lamps])
         }
-        ImportKind::Lamps { file, id, coords, height, lumen, watt, status, source } => {
+        ImportKind::Lamps {
+            file,
+            id,
+            coords,
+            height,
+            lumen,
+            watt,
+            status,
+            source,
+        } => {
             let opts = ingest::lamps::LampCsvOptions {
                 source: source_or_stem(source, &file),
                 path: file.clone(),
@@ -347,7 +430,10 @@ async fn run_kind(
             one(ingest::run(store, &file, move |em| ingest::lamps::parse(opts, em)).await)
         }
         ImportKind::Bra { file, year } => {
-            let opts = ingest::bra::BraOptions { path: file.clone(), year };
+            let opts = ingest::bra::BraOptions {
+                path: file.clone(),
+                year,
+            };
             one(ingest::run(store, &file, move |em| ingest::bra::parse(opts, em)).await)
         }
     }
@@ -369,7 +455,10 @@ async fn polisen_url(
             Ok(bytes) => {
                 tracing::info!(url, bytes, "fetched Polisen events");
                 let (p2, a2) = (path.clone(), area.clone());
-                let mut s = ingest::run(store.clone(), &path, move |em| ingest::polisen::parse(&p2, &a2, em)).await?;
+                let mut s = ingest::run(store.clone(), &path, move |em| {
+                    ingest::polisen::parse(&p2, &a2, em)
+                })
+                .await?;
                 s.file = url.to_string();
                 Some(s)
             }

@@ -59,12 +59,13 @@ pub fn parse(opts: BraOptions, em: &mut Emitter<BraStat>) -> Result<(), ImportEr
                 .filter(|n| *n >= 0.0 && n.fract() == 0.0)
                 .ok_or_else(|| RowError::new(line, "Antal", raw, "expected a whole number"))?
                 as i64;
-            let per_100k = match csvutil::opt_field(&rec, per) {
-                None => None,
-                Some(v) => Some(csvutil::parse_number(v).ok_or_else(|| {
-                    RowError::new(line, "Per 100 000 inv.", v, "not a number")
-                })?),
-            };
+            let per_100k =
+                match csvutil::opt_field(&rec, per) {
+                    None => None,
+                    Some(v) => Some(csvutil::parse_number(v).ok_or_else(|| {
+                        RowError::new(line, "Per 100 000 inv.", v, "not a number")
+                    })?),
+                };
             let year = match csvutil::opt_field(&rec, year_col) {
                 Some(y) => y
                     .parse::<i32>()
@@ -86,7 +87,10 @@ pub fn parse(opts: BraOptions, em: &mut Emitter<BraStat>) -> Result<(), ImportEr
                     line,
                     "Kommun",
                     &s.municipality,
-                    format!("duplicate municipality for {}: first seen on line {first}", s.year),
+                    format!(
+                        "duplicate municipality for {}: first seen on line {first}",
+                        s.year
+                    ),
                 )),
                 None => em.row(s),
             },

@@ -10,7 +10,10 @@ use crate::crs::{self, ServiceArea};
 use crate::time::ZONE;
 
 /// Opens a CSV file with the given delimiter, tolerating a UTF-8 byte order mark.
-pub fn reader(path: &Path, delimiter: u8) -> Result<csv::Reader<Box<dyn std::io::Read + Send>>, ImportError> {
+pub fn reader(
+    path: &Path,
+    delimiter: u8,
+) -> Result<csv::Reader<Box<dyn std::io::Read + Send>>, ImportError> {
     let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
     let mut buf = std::io::BufReader::with_capacity(1 << 20, file);
     use std::io::BufRead;
@@ -52,7 +55,9 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" => Ok(b'\t'),
         s if s.len() == 1 => Ok(s.as_bytes()[0]),
-        _ => Err(format!("delimiter must be one character or 'tab', got {s:?}")),
+        _ => Err(format!(
+            "delimiter must be one character or 'tab', got {s:?}"
+        )),
     }
 }
 
@@ -168,12 +173,23 @@ pub fn parse_time(s: &str, format: Option<&str>) -> Result<DateTime<FixedOffset>
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t);
     }
-    for f in ["%Y-%m-%d %H:%M:%S %:z", "%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S %z"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S %:z",
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S %z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(s, f) {
             return Ok(t);
         }
     }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%.f"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             return local_to_fixed(t);
         }
@@ -216,8 +232,8 @@ pub fn locate(
             "not a longitude/latitude pair (longitude must be within ±180, latitude within ±90)",
         ));
     }
-    let (ex, ny) = crs::to_work(epsg, x, y)
-        .map_err(|e| RowError::new(line, &field, &value, e.to_string()))?;
+    let (ex, ny) =
+        crs::to_work(epsg, x, y).map_err(|e| RowError::new(line, &field, &value, e.to_string()))?;
     if area.contains(ex, ny) {
         return Ok((ex, ny));
     }
@@ -230,7 +246,9 @@ pub fn locate(
             fields.0, fields.1
         )
     } else {
-        format!("outside the service area (EPSG:{epsg} coordinate lands at {ex:.0}, {ny:.0} in EPSG:3006)")
+        format!(
+            "outside the service area (EPSG:{epsg} coordinate lands at {ex:.0}, {ny:.0} in EPSG:3006)"
+        )
     };
     Err(RowError::new(line, field, value, reason))
 }

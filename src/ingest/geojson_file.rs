@@ -35,17 +35,27 @@ pub struct IncidentFields {
     pub precision: LocationPrecision,
 }
 
-fn open(opts: &GeoJsonOptions) -> Result<(ArrayElements<BufReader<std::fs::File>>, u32), ImportError> {
+fn open(
+    opts: &GeoJsonOptions,
+) -> Result<(ArrayElements<BufReader<std::fs::File>>, u32), ImportError> {
     let path = &opts.path;
     let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-    let stream = ArrayElements::member(BufReader::with_capacity(1 << 16, file), "features", &["crs"])
-        .map_err(|e| ImportError::format(path, format!("not a GeoJSON FeatureCollection: {e}")))?;
+    let stream = ArrayElements::member(
+        BufReader::with_capacity(1 << 16, file),
+        "features",
+        &["crs"],
+    )
+    .map_err(|e| ImportError::format(path, format!("not a GeoJSON FeatureCollection: {e}")))?;
     let declared = stream
         .captured
         .iter()
         .find(|(k, _)| k == "crs")
         .and_then(|(_, v)| serde_json::from_slice::<Value>(v).ok())
-        .and_then(|v| v.pointer("/properties/name").and_then(Value::as_str).map(str::to_string));
+        .and_then(|v| {
+            v.pointer("/properties/name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     let epsg = match (opts.epsg, declared) {
         (Some(e), _) => e,
         (None, Some(name)) => crs::parse_epsg(&name)
@@ -116,11 +126,11 @@ pub fn parse_incidents(
     let mut dups = DuplicateGuard::default();
     for_each_feature(&opts, &mut |item, epsg| {
         em.read();
-        let r = match item {
-            Item::Bad(e) => Err(e),
-            Item::Feature(line, f) => {
-                incident_feature(line, &f, epsg, &opts, &fields).and_then(|inc| {
-                    match dups.check(&inc.source_id, line) {
+        let r =
+            match item {
+                Item::Bad(e) => Err(e),
+                Item::Feature(line, f) => incident_feature(line, &f, epsg, &opts, &fields)
+                    .and_then(|inc| match dups.check(&inc.source_id, line) {
                         Some(first) => Err(RowError::new(
                             line,
                             &fields.id,
@@ -128,10 +138,8 @@ pub fn parse_incidents(
                             format!("duplicate id: first seen on line {first}"),
                         )),
                         None => Ok(inc),
-                    }
-                })
-            }
-        };
+                    }),
+            };
         match r {
             Ok(i) => em.row(i),
             Err(e) => em.error(e),
@@ -154,7 +162,14 @@ fn incident_feature(
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         })
-        .ok_or_else(|| RowError::new(line, &fields.id, "", "missing: no such property and no feature id"))?;
+        .ok_or_else(|| {
+            RowError::new(
+                line,
+                &fields.id,
+                "",
+                "missing: no such property and no feature id",
+            )
+        })?;
     let t = property_text(&props, &fields.time)
         .ok_or_else(|| RowError::new(line, &fields.time, "", "missing"))?;
     let at = super::csvutil::parse_time(&t, fields.time_format.as_deref())
@@ -174,8 +189,11 @@ fn incident_feature(
         ));
     }
     let (x, y) = position(geom.get("coordinates"), line)?;
-    let (ex, ny) = super::csvutil::locate(epsg, x, y, ("x", "y"), &opts.area, line)
-        .map_err(|e| RowError { field: "geometry.coordinates".into(), ..e })?;
+    let (ex, ny) =
+        super::csvutil::locate(epsg, x, y, ("x", "y"), &opts.area, line).map_err(|e| RowError {
+            field: "geometry.coordinates".into(),
+            ..e
+        })?;
     let (code, group) = category::classify(&label, CategoryGroup::OtherCrime);
     Ok(Incident {
         source: opts.source.clone(),
@@ -193,7 +211,12 @@ fn incident_feature(
 
 fn position(v: Option<&Value>, line: u64) -> Result<(f64, f64), RowError> {
     let arr = v.and_then(Value::as_array);
-    match arr.map(|a| (a.first().and_then(Value::as_f64), a.get(1).and_then(Value::as_f64))) {
+    match arr.map(|a| {
+        (
+            a.first().and_then(Value::as_f64),
+            a.get(1).and_then(Value::as_f64),
+        )
+    }) {
         Some((Some(x), Some(y))) if x.is_finite() && y.is_finite() => Ok((x, y)),
         _ => Err(RowError::new(
             line,
@@ -212,20 +235,20 @@ pub fn parse_areas(
     let mut dups = DuplicateGuard::default();
     for_each_feature(&opts, &mut |item, epsg| {
         em.read();
-        let r = match item {
-            Item::Bad(e) => Err(e),
-            Item::Feature(line, f) => area_feature(line, &f, epsg, &opts, &name_field).and_then(
-                |a| match dups.check(a.name.to_lowercase(), line) {
-                    Some(first) => Err(RowError::new(
-                        line,
-                        &name_field,
-                        &a.name,
-                        format!("duplicate name: first seen on line {first}"),
-                    )),
-                    None => Ok(a),
-                },
-            ),
-        };
+        let r =
+            match item {
+                Item::Bad(e) => Err(e),
+                Item::Feature(line, f) => area_feature(line, &f, epsg, &opts, &name_field)
+                    .and_then(|a| match dups.check(a.name.to_lowercase(), line) {
+                        Some(first) => Err(RowError::new(
+                            line,
+                            &name_field,
+                            &a.name,
+                            format!("duplicate name: first seen on line {first}"),
+                        )),
+                        None => Ok(a),
+                    }),
+            };
         match r {
             Ok(a) => em.row(a),
             Err(e) => em.error(e),
@@ -252,17 +275,34 @@ fn area_feature(
     let coords = geom.get("coordinates").unwrap_or(&Value::Null);
     let polys: Vec<&Value> = match typ {
         "Polygon" => vec![coords],
-        "MultiPolygon" => coords.as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+        "MultiPolygon" => coords
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default(),
         other => {
-            return Err(RowError::new(line, "geometry.type", other, "areas must be Polygon or MultiPolygon"));
+            return Err(RowError::new(
+                line,
+                "geometry.type",
+                other,
+                "areas must be Polygon or MultiPolygon",
+            ));
         }
     };
     let mut out = Vec::with_capacity(polys.len());
     for p in polys {
-        let rings = p.as_array().ok_or_else(|| RowError::new(line, "geometry.coordinates", "", "expected rings"))?;
+        let rings = p
+            .as_array()
+            .ok_or_else(|| RowError::new(line, "geometry.coordinates", "", "expected rings"))?;
         let mut converted: Vec<LineString<f64>> = Vec::with_capacity(rings.len());
         for ring in rings {
-            let pts = ring.as_array().ok_or_else(|| RowError::new(line, "geometry.coordinates", "", "expected a ring of positions"))?;
+            let pts = ring.as_array().ok_or_else(|| {
+                RowError::new(
+                    line,
+                    "geometry.coordinates",
+                    "",
+                    "expected a ring of positions",
+                )
+            })?;
             let mut coords: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
             for pt in pts {
                 coords.push(position(Some(pt), line)?);
@@ -277,14 +317,21 @@ fn area_feature(
                     "a vertex lies outside the service area",
                 ));
             }
-            converted.push(LineString(coords.into_iter().map(|(x, y)| Coord { x, y }).collect()));
+            converted.push(LineString(
+                coords.into_iter().map(|(x, y)| Coord { x, y }).collect(),
+            ));
         }
         let mut it = converted.into_iter();
         let Some(exterior) = it.next() else { continue };
         out.push(Polygon::new(exterior, it.collect()));
     }
     if out.is_empty() {
-        return Err(RowError::new(line, "geometry.coordinates", "", "no polygon"));
+        return Err(RowError::new(
+            line,
+            "geometry.coordinates",
+            "",
+            "no polygon",
+        ));
     }
     Ok(Area {
         id: 0,

@@ -64,7 +64,10 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
         .map_err(|e| ImportError::format(&path, format!("cannot read the header: {e}")))?
         .clone();
     if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
-        return Err(ImportError::format(&path, "the file is empty: no header line"));
+        return Err(ImportError::format(
+            &path,
+            "the file is empty: no header line",
+        ));
     }
     let cols = Columns::new(&headers);
     let id_i = cols.require(&path, "--id", &opts.id)?;
@@ -108,7 +111,17 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
         }
         em.read();
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        match parse_row(&rec, line, id_i, time_i, cat_i, place_i, (xi, yi), (&xname, &yname), opts.time_format.as_deref()) {
+        match parse_row(
+            &rec,
+            line,
+            id_i,
+            time_i,
+            cat_i,
+            place_i,
+            (xi, yi),
+            (&xname, &yname),
+            opts.time_format.as_deref(),
+        ) {
             Ok(p) => {
                 if let Some(first) = dups.check(&p.id, line) {
                     em.error(RowError::new(
@@ -177,7 +190,14 @@ fn flush(
             Ok((ex, ny))
         } else {
             // The slow path explains why.
-            csvutil::locate(opts.epsg, p.raw.0, p.raw.1, (xname, yname), &opts.area, p.line)
+            csvutil::locate(
+                opts.epsg,
+                p.raw.0,
+                p.raw.1,
+                (xname, yname),
+                &opts.area,
+                p.line,
+            )
         };
         match located {
             Ok((x, y)) => {

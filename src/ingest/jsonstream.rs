@@ -63,7 +63,9 @@ impl<R: BufRead> ArrayElements<R> {
                 Some(b'}') => {
                     return Err(s.syntax(format!("the object has no member {key:?}")));
                 }
-                Some(c) => return Err(s.syntax(format!("expected a member name, found {:?}", c as char))),
+                Some(c) => {
+                    return Err(s.syntax(format!("expected a member name, found {:?}", c as char)));
+                }
                 None => return Err(StreamError::Truncated { line: s.line }),
             }
             let mut name = Vec::new();

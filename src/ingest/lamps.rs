@@ -50,7 +50,10 @@ pub fn parse(opts: LampCsvOptions, em: &mut Emitter<Lamp>) -> Result<(), ImportE
         .map_err(|e| ImportError::format(&path, format!("cannot read the header: {e}")))?
         .clone();
     if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
-        return Err(ImportError::format(&path, "the file is empty: no header line"));
+        return Err(ImportError::format(
+            &path,
+            "the file is empty: no header line",
+        ));
     }
     let cols = Columns::new(&headers);
     let id_i = cols.require(&path, "--id", &opts.id)?;
@@ -99,20 +102,21 @@ pub fn parse(opts: LampCsvOptions, em: &mut Emitter<Lamp>) -> Result<(), ImportE
             let x = csvutil::number(&rec, xi, &xname, line)?;
             let y = csvutil::number(&rec, yi, &yname, line)?;
             let (ex, ny) = csvutil::locate(opts.epsg, x, y, (&xname, &yname), &opts.area, line)?;
-            let positive = |idx: Option<usize>, name: &Option<String>| -> Result<Option<f64>, RowError> {
-                match csvutil::opt_field(&rec, idx) {
-                    None => Ok(None),
-                    Some(v) => match csvutil::parse_number(v) {
-                        Some(n) if n > 0.0 => Ok(Some(n)),
-                        _ => Err(RowError::new(
-                            line,
-                            name.as_deref().unwrap_or(""),
-                            v,
-                            "expected a positive number",
-                        )),
-                    },
-                }
-            };
+            let positive =
+                |idx: Option<usize>, name: &Option<String>| -> Result<Option<f64>, RowError> {
+                    match csvutil::opt_field(&rec, idx) {
+                        None => Ok(None),
+                        Some(v) => match csvutil::parse_number(v) {
+                            Some(n) if n > 0.0 => Ok(Some(n)),
+                            _ => Err(RowError::new(
+                                line,
+                                name.as_deref().unwrap_or(""),
+                                v,
+                                "expected a positive number",
+                            )),
+                        },
+                    }
+                };
             let height_m = positive(height_i, &opts.height)?;
             if let Some(h) = height_m
                 && h > 60.0

@@ -317,9 +317,9 @@ where
     let mut summary = new_summary(path);
     let store_error = drain(store.as_ref(), rx, &mut summary, &progress).await;
     progress.finish_and_clear();
-    let parsed = parser
-        .await
-        .map_err(|e| ImportError::Usage(format!("the parser of {} panicked: {e}", path.display())))?;
+    let parsed = parser.await.map_err(|e| {
+        ImportError::Usage(format!("the parser of {} panicked: {e}", path.display()))
+    })?;
     if let Some(e) = store_error {
         return Err(ImportError::Store(e, path.display().to_string()));
     }
@@ -355,9 +355,9 @@ where
         drain(store.as_ref(), rxa, &mut sa, &progress),
         drain(store.as_ref(), rxb, &mut sb, &progress)
     );
-    let parsed = parser
-        .await
-        .map_err(|e| ImportError::Usage(format!("the parser of {} panicked: {e}", path.display())))?;
+    let parsed = parser.await.map_err(|e| {
+        ImportError::Usage(format!("the parser of {} panicked: {e}", path.display()))
+    })?;
     if let Some(e) = ea.or(eb) {
         return Err(ImportError::Store(e, path.display().to_string()));
     }

@@ -86,11 +86,7 @@ fn is_pbf(path: &Path) -> bool {
 }
 
 /// Calls `f` for every node and way. Node tags are only collected when `node_tags` (pass 1).
-fn scan(
-    path: &Path,
-    node_tags: bool,
-    f: &mut dyn FnMut(Element),
-) -> Result<(), ImportError> {
+fn scan(path: &Path, node_tags: bool, f: &mut dyn FnMut(Element)) -> Result<(), ImportError> {
     if is_pbf(path) {
         scan_pbf(path, node_tags, f)
     } else {
@@ -104,20 +100,29 @@ fn owned<'a>(it: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, Strin
 
 fn scan_pbf(path: &Path, node_tags: bool, f: &mut dyn FnMut(Element)) -> Result<(), ImportError> {
     use osmpbf::{Element as E, ElementReader};
-    let reader = ElementReader::from_path(path).map_err(|e| ImportError::format(path, e.to_string()))?;
+    let reader =
+        ElementReader::from_path(path).map_err(|e| ImportError::format(path, e.to_string()))?;
     reader
         .for_each(|el| match el {
             E::Node(n) => f(Element::Node {
                 id: n.id(),
                 lon: n.lon(),
                 lat: n.lat(),
-                tags: if node_tags { owned(n.tags()) } else { Vec::new() },
+                tags: if node_tags {
+                    owned(n.tags())
+                } else {
+                    Vec::new()
+                },
             }),
             E::DenseNode(n) => f(Element::Node {
                 id: n.id(),
                 lon: n.lon(),
                 lat: n.lat(),
-                tags: if node_tags { owned(n.tags()) } else { Vec::new() },
+                tags: if node_tags {
+                    owned(n.tags())
+                } else {
+                    Vec::new()
+                },
             }),
             E::Way(w) => f(Element::Way {
                 id: w.id(),
@@ -146,7 +151,10 @@ fn scan_xml(path: &Path, node_tags: bool, f: &mut dyn FnMut(Element)) -> Result<
         let ev = rdr.read_event_into(&mut buf).map_err(|e| {
             ImportError::format(
                 path,
-                format!("not readable OSM XML at byte {}: {e}", rdr.buffer_position()),
+                format!(
+                    "not readable OSM XML at byte {}: {e}",
+                    rdr.buffer_position()
+                ),
             )
         })?;
         match ev {
@@ -158,7 +166,12 @@ fn scan_xml(path: &Path, node_tags: bool, f: &mut dyn FnMut(Element)) -> Result<
                         let lat = attr(e, b"lat").and_then(|v| v.parse().ok());
                         let lon = attr(e, b"lon").and_then(|v| v.parse().ok());
                         if let (Some(id), Some(lat), Some(lon)) = (id, lat, lon) {
-                            let node = Element::Node { id, lon, lat, tags: Vec::new() };
+                            let node = Element::Node {
+                                id,
+                                lon,
+                                lat,
+                                tags: Vec::new(),
+                            };
                             if empty {
                                 f(node);
                             } else {
@@ -168,7 +181,11 @@ fn scan_xml(path: &Path, node_tags: bool, f: &mut dyn FnMut(Element)) -> Result<
                     }
                     b"way" => {
                         if let Some(id) = attr(e, b"id").and_then(|v| v.parse().ok()) {
-                            let way = Element::Way { id, refs: Vec::new(), tags: Vec::new() };
+                            let way = Element::Way {
+                                id,
+                                refs: Vec::new(),
+                                tags: Vec::new(),
+                            };
                             if empty {
                                 f(way);
                             } else {
@@ -177,9 +194,10 @@ fn scan_xml(path: &Path, node_tags: bool, f: &mut dyn FnMut(Element)) -> Result<
                         }
                     }
                     b"nd" => {
-                        if let (Some(Element::Way { refs, .. }), Some(r)) =
-                            (current.as_mut(), attr(e, b"ref").and_then(|v| v.parse().ok()))
-                        {
+                        if let (Some(Element::Way { refs, .. }), Some(r)) = (
+                            current.as_mut(),
+                            attr(e, b"ref").and_then(|v| v.parse().ok()),
+                        ) {
                             refs.push(r);
                         }
                     }
@@ -281,15 +299,27 @@ pub fn parse(
     Ok(())
 }
 
-fn lamp(id: i64, lon: f64, lat: f64, tags: &[(String, String)], area: &ServiceArea) -> Result<Lamp, RowError> {
+fn lamp(
+    id: i64,
+    lon: f64,
+    lat: f64,
+    tags: &[(String, String)],
+    area: &ServiceArea,
+) -> Result<Lamp, RowError> {
     let (x, y) = super::csvutil::locate(crs::WGS84_EPSG, lon, lat, ("lon", "lat"), area, 0)
-        .map_err(|e| RowError { field: format!("node/{id}"), ..e })?;
+        .map_err(|e| RowError {
+            field: format!("node/{id}"),
+            ..e
+        })?;
     let height_m = tag(tags, "height")
         .or(tag(tags, "light:height"))
         .and_then(|h| h.trim_end_matches('m').trim().parse::<f64>().ok())
         .filter(|h| *h > 0.0 && *h < 60.0);
     let broken = matches!(tag(tags, "disused"), Some("yes"))
-        || matches!(tag(tags, "light:status").or(tag(tags, "lamp:status")), Some("broken" | "defect" | "off"));
+        || matches!(
+            tag(tags, "light:status").or(tag(tags, "lamp:status")),
+            Some("broken" | "defect" | "off")
+        );
     Ok(Lamp {
         id: format!("osm:{id}"),
         location: Point::new(x, y),
@@ -298,14 +328,26 @@ fn lamp(id: i64, lon: f64, lat: f64, tags: &[(String, String)], area: &ServiceAr
         watt: tag(tags, "light:power")
             .or(tag(tags, "lamp:power"))
             .and_then(|v| v.trim_end_matches('W').trim().parse().ok()),
-        status: if broken { LampStatus::Broken } else { LampStatus::Working },
+        status: if broken {
+            LampStatus::Broken
+        } else {
+            LampStatus::Working
+        },
         source: "osm".into(),
         reference: tag(tags, "ref").map(str::to_string),
     })
 }
 
-fn walkway(w: PendingWay, coords: &HashMap<i64, (f64, f64)>, area: &ServiceArea) -> Result<Walkway, RowError> {
-    let mut pts: Vec<(f64, f64)> = w.refs.iter().filter_map(|r| coords.get(r).copied()).collect();
+fn walkway(
+    w: PendingWay,
+    coords: &HashMap<i64, (f64, f64)>,
+    area: &ServiceArea,
+) -> Result<Walkway, RowError> {
+    let mut pts: Vec<(f64, f64)> = w
+        .refs
+        .iter()
+        .filter_map(|r| coords.get(r).copied())
+        .collect();
     let missing = w.refs.len() - pts.len();
     if pts.len() < 2 {
         return Err(RowError::new(

@@ -24,7 +24,11 @@ pub const SOURCE: &str = "polisen";
 pub const DEFAULT_URL: &str = "https://polisen.se/api/events";
 pub const MIN_POLL_SECONDS: u64 = 10;
 
-pub fn parse(path: &Path, area: &ServiceArea, em: &mut Emitter<Incident>) -> Result<(), ImportError> {
+pub fn parse(
+    path: &Path,
+    area: &ServiceArea,
+    em: &mut Emitter<Incident>,
+) -> Result<(), ImportError> {
     let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
     let stream = ArrayElements::top_level(BufReader::with_capacity(1 << 16, file))
         .map_err(|e| ImportError::format(path, format!("not a Polisen events file: {e}")))?;
@@ -77,7 +81,14 @@ fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, RowErr
     let id = match v.get("id") {
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
         Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => s.trim().to_string(),
-        Some(other) => return Err(RowError::new(line, "id", other.to_string(), "not an integer id")),
+        Some(other) => {
+            return Err(RowError::new(
+                line,
+                "id",
+                other.to_string(),
+                "not an integer id",
+            ));
+        }
         None => return Err(RowError::new(line, "id", "", "missing")),
     };
     let dt = text("datetime").ok_or_else(|| RowError::new(line, "datetime", "", "missing"))?;
@@ -87,21 +98,35 @@ fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, RowErr
     let loc = v
         .get("location")
         .ok_or_else(|| RowError::new(line, "location", "", "missing"))?;
-    let loc_name = loc.get("name").and_then(Value::as_str).map(str::trim).unwrap_or("");
+    let loc_name = loc
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("");
     let gps = loc
         .get("gps")
         .and_then(Value::as_str)
         .ok_or_else(|| RowError::new(line, "location.gps", "", "missing"))?;
     let (lat, lon) = parse_gps(gps).ok_or_else(|| {
-        RowError::new(line, "location.gps", gps, "expected \"lat,lon\" in decimal degrees")
+        RowError::new(
+            line,
+            "location.gps",
+            gps,
+            "expected \"lat,lon\" in decimal degrees",
+        )
     })?;
     let (x, y) = super::csvutil::locate(crs::WGS84_EPSG, lon, lat, ("lon", "lat"), area, line)
-        .map_err(|e| RowError { field: "location.gps".into(), value: gps.into(), ..e })?;
-    let precision = if loc_name.to_lowercase().ends_with(" län") || loc_name.eq_ignore_ascii_case("sverige") {
-        LocationPrecision::County
-    } else {
-        LocationPrecision::Municipality
-    };
+        .map_err(|e| RowError {
+            field: "location.gps".into(),
+            value: gps.into(),
+            ..e
+        })?;
+    let precision =
+        if loc_name.to_lowercase().ends_with(" län") || loc_name.eq_ignore_ascii_case("sverige") {
+            LocationPrecision::County
+        } else {
+            LocationPrecision::Municipality
+        };
     // "22 augusti 17.59, Brand, Kävlinge": the municipality is the last part.
     let place = name
         .as_deref()
@@ -158,7 +183,10 @@ pub fn fetch(url: &str, to: &Path) -> Result<u64, String> {
         .user_agent(concat!("lagesbild/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
-    let mut resp = agent.get(url).call().map_err(|e| format!("GET {url}: {e}"))?;
+    let mut resp = agent
+        .get(url)
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let body = resp
         .body_mut()
         .with_config()

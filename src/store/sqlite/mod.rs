@@ -14,9 +14,7 @@ use geo::{Coord, LineString, MultiPolygon, Point};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{
-    DataCounts, DataStore, StoreError, StoreResult, StoredToken, TokenStore, WriteCounts,
-};
+use super::{DataCounts, DataStore, StoreError, StoreResult, StoredToken, TokenStore, WriteCounts};
 use crate::category::CategoryGroup;
 use crate::model::{Area, BraStat, Incident, Lamp, LampStatus, LocationPrecision, Role, Walkway};
 
@@ -70,7 +68,7 @@ impl SqliteStore {
         params_per_row: usize,
         head: &str,
         tail: &str,
-        push: impl Fn(sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>, &T) + Copy,
+        push: impl Fn(sqlx::query_builder::Separated<'_, Sqlite, &'static str>, &T) + Copy,
     ) -> StoreResult<WriteCounts> {
         let mut counts = WriteCounts::default();
         if batch.is_empty() {
@@ -222,7 +220,16 @@ impl DataStore for SqliteStore {
             " ON CONFLICT (id) DO UPDATE{}",
             changed_clause(
                 "lamps",
-                &["x", "y", "height_m", "lumen", "watt", "status", "source", "reference"]
+                &[
+                    "x",
+                    "y",
+                    "height_m",
+                    "lumen",
+                    "watt",
+                    "status",
+                    "source",
+                    "reference"
+                ]
             )
         );
         self.upsert_chunks(
@@ -469,12 +476,11 @@ impl TokenStore for SqliteStore {
     }
 
     async fn find_token(&self, id: &str) -> StoreResult<Option<StoredToken>> {
-        let row = sqlx::query(
-            "SELECT id, role, secret_hash, label, revoked FROM tokens WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT id, role, secret_hash, label, revoked FROM tokens WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| token_from_row(&r)).transpose()
     }
 

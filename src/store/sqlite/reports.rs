@@ -42,9 +42,11 @@ pub(super) fn report_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Citize
 #[async_trait]
 impl ReportStore for SqliteStore {
     async fn load_reports(&self) -> StoreResult<Vec<CitizenReport>> {
-        let rows = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REPORT_COLUMNS} FROM reports ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(report_from_row).collect()
     }
 }
