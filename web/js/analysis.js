@@ -5,7 +5,7 @@ import { h } from './util.js';
 import { t, fmtNumber, fmtDate, fmtDateTime, groupLabel } from './i18n.js';
 import { getJson } from './api.js';
 import { DataLayer, swatch } from './map.js';
-import { crimeLayer, popupTable } from './layers.js';
+import { crimeLayer, popupTable, excludedCount } from './layers.js';
 import { profileTable } from './profile.js';
 
 const L = window.L;
@@ -46,7 +46,7 @@ export function incidentLayer(map, filters) {
         const m = L.circleMarker([lat, lon], { radius: 5, color: '#fff', weight: 1, fillColor: '#1f2937', fillOpacity: 0.9 });
         m.bindPopup(() =>
           popupTable(p.label || p.category || t('layer.incidents'), [
-            [t('f.when'), fmtDateTime(p.occurred_at)],
+            [t('f.when'), fmtDateTime(p.time ?? p.occurred_at)],
             [t('f.category'), `${p.label ?? p.category ?? ''}${p.group ? ` (${groupLabel(p.group)})` : ''}`],
             [t('f.precision'), p.precision ?? '–'],
             [t('f.place'), p.place ?? '–'],
@@ -98,7 +98,7 @@ export function clusterLayer(map, filters) {
       if (meta) {
         const m = l.data?.meta;
         meta.textContent = m
-          ? `${t('legend.clusterParams', { eps: m.eps ?? filters.eps, min: m.min_points ?? filters.minPoints })} ${metaLine(m)}`
+          ? `${t('legend.clusterParams', { eps: m.parameters?.eps ?? filters.eps, min: m.parameters?.min_points ?? filters.minPoints })} ${metaLine(m)}`
           : t('legend.clusterParams', { eps: filters.eps, min: filters.minPoints });
       }
     },
@@ -128,8 +128,7 @@ export function clusterLayer(map, filters) {
 
 export function metaLine(m) {
   if (!m) return '';
-  const ex = m.excluded_by_precision;
-  const n = typeof ex === 'number' ? ex : ex ? Object.values(ex).reduce((a, b) => a + (Number(b) || 0), 0) : 0;
+  const n = excludedCount(m.excluded_by_precision);
   const parts = [];
   if (m.included != null) parts.push(t('meta.included', { n: fmtNumber(m.included, 0) }));
   if (n) parts.push(t('meta.excluded', { n: fmtNumber(n, 0) }));

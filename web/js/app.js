@@ -289,7 +289,7 @@ async function followReport(id) {
   box.hidden = false;
   replaceChildren(box, h('p', {}, t('layer.loading')));
   try {
-    let r = await getJson(`/open311/v2/requests/${encodeURIComponent(id)}.json`);
+    let r = await getJson(`/open311/v2/requests/${encodeURIComponent(id)}.json`, { extensions: 'true' });
     if (Array.isArray(r)) r = r[0];
     if (!r) throw new Error(t('follow.notFound', { id }));
     replaceChildren(

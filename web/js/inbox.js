@@ -16,7 +16,7 @@ function listOf(body) {
 }
 
 export const reportId = (r) => String(r.id ?? r.service_request_id);
-const reportStatus = (r) => r.status_detail || r.detailed_status || r.workflow_status || r.status;
+const reportStatus = (r) => r.status;
 const lonLat = (r) => {
   if (r.lat != null && (r.long ?? r.lon) != null) return [Number(r.long ?? r.lon), Number(r.lat)];
   if (r.location?.coordinates) return r.location.coordinates;
@@ -109,7 +109,7 @@ export class Inbox {
     }
     const history = r.history || r.events || [];
     const contact = r.contact || pick(r, ['email', 'first_name', 'last_name', 'phone']);
-    const form = h('form', { class: 'moderate', onsubmit: (e) => this.save(e, id) });
+    const form = h('form', { class: 'moderate', onsubmit: (e) => this.save(e, r) });
     form.append(
       h(
         'label',
@@ -164,7 +164,7 @@ export class Inbox {
                 {},
                 h('span', { class: 'small' }, fmtDateTime(e.at ?? e.changed_at ?? e.time)),
                 ' ',
-                h('strong', {}, e.by ?? e.actor ?? e.who ?? ''),
+                h('strong', {}, `${e.actor ?? ''}${e.role ? ` (${t(`role.${e.role}`)})` : ''}`),
                 ' ',
                 historyText(e),
               ),
@@ -174,19 +174,28 @@ export class Inbox {
     );
   }
 
-  async save(e, id) {
+  /** Sends only what changed, so the history records real changes. */
+  async save(e, r) {
     e.preventDefault();
+    const id = reportId(r);
     const d = new FormData(e.target);
-    const body = {
-      status: d.get('status'),
-      status_notes: d.get('status_notes') || null,
-      agency_responsible: d.get('agency_responsible') || null,
-      hidden: d.get('hidden') === 'on',
-    };
+    const body = {};
+    const status = d.get('status');
+    if (status !== r.status) body.status = status;
+    const notes = String(d.get('status_notes') || '').trim();
+    if (notes !== (r.status_notes || '')) body.status_notes = notes || null;
+    const agency = d.get('agency_responsible') || null;
+    if (agency !== (r.agency_responsible || null)) body.agency_responsible = agency;
+    const hidden = d.get('hidden') === 'on';
+    if (hidden !== !!r.hidden) body.hidden = hidden;
     const merged = String(d.get('merged_into') || '').trim();
-    if (merged) body.merged_into = /^\d+$/.test(merged) ? Number(merged) : merged;
+    if (merged && merged !== String(r.merged_into ?? '')) body.merged_into = /^\d+$/.test(merged) ? Number(merged) : merged;
     const reason = String(d.get('reason') || '').trim();
     if (reason) body.reason = reason;
+    if (!Object.keys(body).length || (Object.keys(body).length === 1 && body.reason)) {
+      toast(t('inbox.nothing'), 'error');
+      return;
+    }
     try {
       await sendJson('PATCH', `/api/v1/reports/${encodeURIComponent(id)}`, body);
       toast(t('inbox.saved', { id }));
@@ -220,16 +229,14 @@ function attributesText(a) {
     .join('; ');
 }
 
+/** One history entry `{at, actor, role, action, detail}` in words. */
 function historyText(e) {
-  if (e.text || e.description) return e.text || e.description;
-  const parts = [];
-  const from = e.from_status ?? e.from;
-  const to = e.to_status ?? e.status ?? e.to;
-  if (to) parts.push(from ? `${statusLabel(from)} → ${statusLabel(to)}` : statusLabel(to));
-  if (e.field && e.field !== 'status') parts.push(`${e.field}: ${e.old ?? ''} → ${e.new ?? e.value ?? ''}`);
-  if (e.change && typeof e.change === 'object') parts.push(JSON.stringify(e.change));
-  if (e.action) parts.push(e.action);
-  if (e.status_notes) parts.push(`“${e.status_notes}”`);
-  if (e.reason) parts.push(`(${e.reason})`);
-  return parts.join(' ');
+  const d = e.detail && typeof e.detail === 'object' ? e.detail : {};
+  const show = (v) => (v === null || v === undefined || v === '' ? '–' : String(v));
+  const parts = [t(`history.${e.action}`) === `history.${e.action}` ? e.action : t(`history.${e.action}`)];
+  if (e.action === 'status') parts.push(`${statusLabel(d.from)} → ${statusLabel(d.to)}`);
+  else if ('from' in d || 'to' in d) parts.push(`${show(d.from)} → ${show(d.to)}`);
+  if (d.into ?? d.merged_into) parts.push(`#${d.into ?? d.merged_into}`);
+  if (d.reason) parts.push(`(${d.reason})`);
+  return parts.join(': ').replace(': (', ' (');
 }

@@ -118,7 +118,7 @@ const SERVICE_GLYPHS = { dark_path: '☾', broken_lamp: '✱', vegetation: '♣'
 
 /** The detailed status when the server gives one (coordinators' workflow), else Open311's. */
 export function reportStatus(r) {
-  return r.detailed_status || r.status_detail || r.workflow_status || r.status || 'open';
+  return r.extended_attributes?.detailed_status || r.status || 'open';
 }
 
 export function reportIcon(r, highlight = false) {
@@ -282,7 +282,7 @@ export function reportLayer(map, state) {
     id: 'reports',
     title: () => t('layer.reports'),
     legend: reportsLegend,
-    fetch: ({ signal }) => getJson('/open311/v2/requests.json', {}, { signal }),
+    fetch: ({ signal }) => getJson('/open311/v2/requests.json', { extensions: 'true' }, { signal }),
     draw: (list, group) => {
       let n = 0;
       for (const r of list) {
@@ -402,9 +402,16 @@ export function metaText(meta) {
   if (!meta) return '';
   const parts = [];
   if (meta.included != null) parts.push(t('meta.included', { n: fmtNumber(meta.included, 0) }));
-  const ex = meta.excluded_by_precision;
-  const exN = typeof ex === 'number' ? ex : ex ? Object.values(ex).reduce((a, b) => a + (Number(b) || 0), 0) : 0;
+  const exN = excludedCount(meta.excluded_by_precision);
   if (exN) parts.push(t('meta.excluded', { n: fmtNumber(exN, 0) }));
-  if (meta.cell) parts.push(t('meta.cell', { cell: fmtNumber(meta.cell, 0), band: fmtNumber(meta.band, 0) }));
+  const prm = meta.parameters || meta;
+  if (prm.cell) parts.push(t('meta.cell', { cell: fmtNumber(prm.cell, 0), band: fmtNumber(prm.band, 0) }));
   return parts.join(' ');
+}
+
+/** Events left out because they are known only to a municipality or county. */
+export function excludedCount(ex) {
+  if (typeof ex === 'number') return ex;
+  if (ex && typeof ex.total === 'number') return ex.total;
+  return 0;
 }

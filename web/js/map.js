@@ -24,7 +24,14 @@ export function createMap(el, config) {
     attributionControl: true,
   });
   map.attributionControl.setPrefix('<a href="https://leafletjs.com" title="Leaflet">Leaflet</a>');
-  map.fitBounds(bounds.pad(-0.15));
+  // Start on the districts when there are any (the data), else on the service area.
+  const districts = (config.districts || []).filter((d) => Array.isArray(d.bbox));
+  if (districts.length) {
+    const home = L.latLngBounds(districts.map((d) => [[d.bbox[1], d.bbox[0]], [d.bbox[3], d.bbox[2]]]).flat());
+    map.fitBounds(home.pad(0.05));
+  } else {
+    map.fitBounds(bounds.pad(-0.15));
+  }
   map.createPane('walkwayPane').style.zIndex = 350;
   map.createPane('cellPane').style.zIndex = 360;
   map.createPane('stretchPane').style.zIndex = 420;

@@ -144,6 +144,9 @@ export class ReportForm {
   }
 
   renderForm() {
+    // One token per filled-in form: sending twice (a double tap, a retry after a timeout) is
+    // recognised by the server as the same report.
+    this.clientToken = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
     const services = this.services || [];
     const form = h('form', { novalidate: true, onsubmit: (e) => this.submit(e) });
     const serviceSet = h(
@@ -260,6 +263,7 @@ export class ReportForm {
     if (!description) return (error.textContent = t('report.needDescription'));
     const p = this.marker.getLatLng();
     const fields = [
+      ['client_token', this.clientToken],
       ['service_code', code],
       ['lat', p.lat.toFixed(7)],
       ['long', p.lng.toFixed(7)],
