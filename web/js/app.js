@@ -8,12 +8,35 @@ import { getJson, signIn, signOut, role, token, ApiError } from './api.js';
 import { createMap, LayerPanel, metrics } from './map.js';
 import { walkwayLayer, stretchLayer, lampLayer, reportLayer, crimeLayer, reportStatus } from './layers.js';
 import { ReportForm, myReports } from './report.js';
-import { Filters } from './filters.js';
-import { incidentLayer, clusterLayer, cellLayer, compareLayer } from './analysis.js';
-import { Inbox } from './inbox.js';
-import { LightingTool } from './lighting.js';
-import { PoliceView } from './police.js';
-import { renderExport } from './export.js';
+
+// The signed-in tools load only for signed-in users: the public page stays small.
+let toolkit = null;
+async function loadTools() {
+  if (toolkit) return toolkit;
+  const loadScript = (src) =>
+    new Promise((resolve, reject) => {
+      const s = document.createElement('script');
+      s.src = src;
+      s.onload = resolve;
+      s.onerror = () => reject(new Error(`cannot load ${src}`));
+      document.head.appendChild(s);
+    });
+  const css = document.createElement('link');
+  css.rel = 'stylesheet';
+  css.href = 'vendor/markercluster/MarkerCluster.css';
+  document.head.appendChild(css);
+  await loadScript('vendor/markercluster/leaflet.markercluster.js');
+  const [filters, analysis, inbox, lighting, police, exp] = await Promise.all([
+    import('./filters.js'),
+    import('./analysis.js'),
+    import('./inbox.js'),
+    import('./lighting.js'),
+    import('./police.js'),
+    import('./export.js'),
+  ]);
+  toolkit = { ...filters, ...analysis, ...inbox, ...lighting, ...police, ...exp };
+  return toolkit;
+}
 
 const state = { highlightId: null };
 
@@ -22,7 +45,8 @@ async function boot() {
   wireLanguageSwitch();
   let config;
   try {
-    config = await getJson('/api/v1/config');
+    const early = await window.__lagesbildConfig;
+    config = early?.ok ? await early.json() : await getJson('/api/v1/config');
   } catch (err) {
     document.getElementById('side-body').textContent = t('boot.failed', { msg: err.message });
     return;
@@ -51,20 +75,17 @@ async function boot() {
   document.getElementById('signin-button').addEventListener('click', () => openSignIn());
   document.getElementById('panel-toggle').addEventListener('click', () => togglePanel());
 
-  state.filters = new Filters(config);
-  state.filters.onApply(() => refreshAnalysis());
-
   if (token()) {
     try {
       const r = await getJson('/api/v1/me');
       sessionStorage.setItem('lagesbild.role', r.role);
-      enterRole(r.role);
+      await enterRole(r.role);
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 403)) signOut();
-      enterRole('anonymous');
+      await enterRole('anonymous');
     }
   } else {
-    enterRole('anonymous');
+    await enterRole('anonymous');
   }
   window.addEventListener('hashchange', route);
   route();
@@ -101,8 +122,14 @@ const TABS = {
   admin: ['layers', 'analysis', 'inbox', 'lighting', 'police', 'export'],
 };
 
-function enterRole(r) {
-  state.role = TABS[r] ? r : 'anonymous';
+async function enterRole(r) {
+  const role = TABS[r] ? r : 'anonymous';
+  if (role !== 'anonymous' && !state.filters) {
+    const T = await loadTools();
+    state.filters = new T.Filters(state.config);
+    state.filters.onApply(() => refreshAnalysis());
+  }
+  state.role = role;
   document.body.dataset.role = state.role;
   const signedIn = state.role !== 'anonymous';
   const button = document.getElementById('signin-button');
@@ -119,9 +146,9 @@ function enterRole(r) {
   }
   if (signedIn) {
     if (panel.layers.includes(state.crime)) panel.remove(state.crime);
-    state.incidents = panel.add(incidentLayer(state.map, state.filters));
-    state.clusters = panel.add(clusterLayer(state.map, state.filters));
-    state.cells = panel.add(cellLayer(state.map, state.filters));
+    state.incidents = panel.add(toolkit.incidentLayer(state.map, state.filters));
+    state.clusters = panel.add(toolkit.clusterLayer(state.map, state.filters));
+    state.cells = panel.add(toolkit.cellLayer(state.map, state.filters));
     state.cells.setVisible(false);
     for (const id of ['incidents', 'clusters']) state[id].reload();
   } else if (!panel.layers.includes(state.crime)) {
@@ -150,7 +177,7 @@ function refreshAnalysis() {
   else state.clusters?.reload();
   state.incidents?.reload();
   if (f.compare) {
-    if (!state.compare) state.compare = state.panel.add(compareLayer(state.map, f));
+    if (!state.compare) state.compare = state.panel.add(toolkit.compareLayer(state.map, f));
     state.compare.reload();
   } else if (state.compare) {
     state.panel.remove(state.compare);
@@ -208,26 +235,27 @@ function showTab(id) {
   tool.hidden = id === 'layers';
   if (id === 'layers') return;
   tool.replaceChildren();
+  const T = toolkit;
   const tools = state.tools;
   if (id === 'analysis') tool.append(state.filters.render());
   if (id === 'mine') renderMine(tool);
   if (id === 'inbox') {
-    tools.inbox = tools.inbox || new Inbox(state.map, tool, { onChanged: () => state.reports.reload() });
+    tools.inbox = tools.inbox || new T.Inbox(state.map, tool, { onChanged: () => state.reports.reload() });
     tools.inbox.container = tool;
     tools.inbox.render();
   }
   if (id === 'lighting') {
-    tools.lighting = tools.lighting || new LightingTool(state.map, tool, state.config);
+    tools.lighting = tools.lighting || new T.LightingTool(state.map, tool, state.config);
     tools.lighting.container = tool;
     tools.lighting.render();
   }
   if (id === 'police') {
-    tools.police = tools.police || new PoliceView(state.map, tool, state.filters);
+    tools.police = tools.police || new T.PoliceView(state.map, tool, state.filters);
     tools.police.container = tool;
     tools.police.render();
   }
   if (id === 'export') {
-    renderExport(tool, { layers: () => state.panel.layers, filters: state.filters });
+    T.renderExport(tool, { layers: () => state.panel.layers, filters: state.filters });
   }
 }
 
@@ -252,7 +280,7 @@ function openSignIn() {
       const r = await signIn(value);
       form.reset();
       dialog.close();
-      enterRole(r);
+      await enterRole(r);
       toast(t('auth.signedIn', { role: t(`role.${r}`) }));
     } catch (err) {
       error.textContent = err.status === 401 ? t('auth.bad') : err.message;

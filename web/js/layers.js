@@ -25,12 +25,12 @@ export const BIN_COLOURS = {
 
 export function gistarStyle(f) {
   const bin = f.properties.bin ?? 0;
+  // Cells without a significant difference are a faint wash, so the significant ones stand out.
   return {
-    pane: 'cellPane',
-    color: bin === 0 ? '#757575' : BIN_COLOURS[bin],
-    weight: bin === 0 ? 0.5 : 1,
+    color: bin === 0 ? '#9e9e9e' : BIN_COLOURS[bin],
+    weight: bin === 0 ? 0 : 1,
     fillColor: BIN_COLOURS[bin] ?? BIN_COLOURS[0],
-    fillOpacity: bin === 0 ? 0.12 : 0.55,
+    fillOpacity: bin === 0 ? 0.16 : 0.6,
   };
 }
 
@@ -59,10 +59,10 @@ export const WALKWAY_COLOUR = '#7d8791';
 export function stretchStyle(f) {
   const p = f.properties;
   if (p.state === 'unknown') {
-    return { pane: 'stretchPane', color: UNKNOWN_COLOUR, weight: 5, dashArray: '6 6', opacity: 0.95, lineCap: 'butt' };
+    return { color: UNKNOWN_COLOUR, weight: 5, dashArray: '6 6', opacity: 0.95, lineCap: 'butt' };
   }
-  if (p.state === 'lit') return { pane: 'stretchPane', color: '#e3b505', weight: 3, opacity: 0.9 };
-  return { pane: 'stretchPane', color: ramp(LUX_STOPS, p.mean_lux ?? 0), weight: 6, opacity: 0.95 };
+  if (p.state === 'lit') return { color: '#e3b505', weight: 3, opacity: 0.9 };
+  return { color: ramp(LUX_STOPS, p.mean_lux ?? 0), weight: 6, opacity: 0.95 };
 }
 
 export function stretchLegend() {
@@ -176,7 +176,7 @@ export function walkwayLayer(map, config) {
     id: 'walkways',
     title: () => t('layer.walkways'),
     legend: () => swatch('line', { stroke: WALKWAY_COLOUR, width: 2 }, t('legend.walkway')),
-    minZoom: 13,
+    minZoom: 12,
     followsView: true,
     fetch: ({ map, signal }) =>
       getJson('/api/v1/walkways', { bbox: viewBbox(map), class: config.lighting_class }, { signal }),
@@ -386,7 +386,7 @@ export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gis
         onEachFeature: (f, l) => {
           const p = f.properties;
           l.bindTooltip(
-            `${t(`bin.${p.bin ?? 0}`)} · ${t('f.count')} ${p.count}${p.z != null ? ` · z ${fmtNumber(p.z, 2)}` : ''}`,
+            `${t(`bin.${p.bin ?? 0}`)} · ${t('f.count')} ${p.count ?? t('f.fewerThanK', { k: layer.meta?.k ?? 3 })}${p.z != null ? ` · z ${fmtNumber(p.z, 2)}` : ''}`,
             { sticky: true },
           );
         },

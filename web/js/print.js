@@ -101,7 +101,7 @@ function render(lb, config) {
         .slice(0, 3)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
-      return [`${q.rank ?? i + 1}${q.name ? ` ${q.name}` : ''}`, fmtNumber(q.count), q.peak || '–', cats];
+      return [`${q.rank ?? i + 1}.${q.name ? ` ${q.name}` : ''}`, fmtNumber(q.count), q.peak || '–', cats];
     }),
   );
 
@@ -124,7 +124,9 @@ function render(lb, config) {
   table(
     $('reports'),
     [t('f.status'), t('print.count')],
-    Object.entries(byStatus).map(([s, n]) => [statusLabel(s), fmtNumber(n)]),
+    ['open', 'acknowledged', 'in_progress', 'closed']
+      .filter((s) => s in byStatus)
+      .map((s) => [statusLabel(s), fmtNumber(byStatus[s])]),
   );
 
   const bra = lb.bra || [];

@@ -126,7 +126,12 @@ export async function openContext(browser, { token, viewport = { width: 1280, he
     return route.continue();
   });
   if (token) {
-    await context.addInitScript((t) => sessionStorage.setItem('lagesbild.token', t), token);
+    await context.addInitScript((t) => {
+      // about:blank (a new tab before it navigates) has no storage of its own.
+      try {
+        sessionStorage.setItem('lagesbild.token', t);
+      } catch {}
+    }, token);
   }
   context.blocked = blocked;
   return context;
@@ -135,7 +140,7 @@ export async function openContext(browser, { token, viewport = { width: 1280, he
 /** Waits until a layer in the panel is drawn (state ready) and returns its feature count. */
 export async function layerReady(page, id, timeout = 15_000) {
   const sel = `[data-layer="${id}"][data-state="ready"]`;
-  await page.waitForSelector(sel, { timeout });
+  await page.waitForSelector(sel, { timeout, state: 'attached' });
   return Number(await page.getAttribute(sel, 'data-count'));
 }
 

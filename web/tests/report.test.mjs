@@ -27,7 +27,7 @@ test('citizen report → coordinator inbox → status change → public view', a
   await page.waitForSelector('body[data-ready="true"]');
   await layerReady(page, 'reports');
   const before = Number(await page.getAttribute('[data-layer="reports"]', 'data-count'));
-  await page.evaluate(() => window.__lagesbildMap.setView([59.4439, 18.0686], 16));
+  await page.evaluate(() => void window.__lagesbildMap.setView([59.4439, 18.0686], 16));
   await page.getByRole('button', { name: 'Rapportera' }).click();
   await page.waitForSelector('#report-panel:not([hidden])');
   // Tap the map above the bottom sheet.

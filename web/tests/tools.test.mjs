@@ -87,7 +87,7 @@ test('coordinator: ranked dark stretches and the what-if lamp tool', async () =>
   });
   const picks = [0.2, 0.5, 0.8].map((f) => line[Math.min(line.length - 1, Math.floor(f * line.length))]);
   for (const [lat, lng] of picks) {
-    await page.evaluate(([lat, lng]) => window.__lagesbildMap.setView([lat, lng]), [lat, lng]);
+    await page.evaluate(([lat, lng]) => void window.__lagesbildMap.setView([lat, lng]), [lat, lng]);
     await page.getByRole('button', { name: 'Lampa i kartans mitt' }).click();
   }
   assert.equal(await page.locator('.proposals li').count(), 3);
