@@ -59,7 +59,14 @@ pub struct SummaryQuery {
 }
 
 const FILTER_PARAMS: [&str; 8] = [
-    "from", "to", "categories", "groups", "hours", "weekdays", "area", "bbox",
+    "from",
+    "to",
+    "categories",
+    "groups",
+    "hours",
+    "weekdays",
+    "area",
+    "bbox",
 ];
 
 impl SummaryQuery {
@@ -93,14 +100,20 @@ impl SummaryQuery {
         }
         let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let today = crate::time::local_date(&Utc::now().fixed_offset());
-        let to = get("to").map(|v| parse_date("to", v)).transpose().map_err(bad)?.unwrap_or(today);
+        let to = get("to")
+            .map(|v| parse_date("to", v))
+            .transpose()
+            .map_err(bad)?
+            .unwrap_or(today);
         let from = get("from")
             .map(|v| parse_date("from", v))
             .transpose()
             .map_err(bad)?
             .unwrap_or(to - Duration::days(DEFAULT_DAYS - 1));
         if from > to {
-            return Err(AppError::BadRequest(format!("from={from} is after to={to}")));
+            return Err(AppError::BadRequest(format!(
+                "from={from} is after to={to}"
+            )));
         }
         let mut filter = IncidentFilter {
             from: Some(from),
@@ -208,19 +221,30 @@ pub struct PeriodCounts {
 }
 
 /// Counts the incidents `filter` selects (see the module documentation for the rules).
-pub fn count_period(incidents: &[Incident], filter: &IncidentFilter, areas: &AreaLayer) -> PeriodCounts {
+pub fn count_period(
+    incidents: &[Incident],
+    filter: &IncidentFilter,
+    areas: &AreaLayer,
+) -> PeriodCounts {
     let mut c = PeriodCounts::default();
     for inc in incidents {
         if !filter.passes_attributes(inc) {
             continue;
         }
-        let placed = matches!(inc.precision, LocationPrecision::Exact | LocationPrecision::Street);
+        let placed = matches!(
+            inc.precision,
+            LocationPrecision::Exact | LocationPrecision::Street
+        );
         if !placed {
             c.municipality_only += 1;
             if filter.area.is_some() {
                 continue;
             }
-        } else if filter.area.as_ref().is_some_and(|a| !a.contains(inc.location)) {
+        } else if filter
+            .area
+            .as_ref()
+            .is_some_and(|a| !a.contains(inc.location))
+        {
             continue;
         }
         c.total += 1;
@@ -397,6 +421,23 @@ async fn lagesbild(
     Ok(Json(body))
 }
 
+/// OpenAPI 3.1 `paths` entries of this endpoint.
+pub fn openapi_paths() -> Value {
+    json!({
+        "/api/v1/lagesbild": { "get": {
+            "summary": "The one-page lägesbild: counts with change, top hotspots, dark stretches, reports, BRÅ",
+            "description": "Police, coordinators and admins. `period {from, to, days, previous_from, previous_to}`, `total`, `counts_by_group [{group, label, count, previous}]`, `counts_by_district [{district, outside, count, previous}]`, `municipality_only`, `hotspots` and `dark_stretches` (FeatureCollections), `reports_by_status`, `bra`, `area_geometry`.",
+            "security": [{ "bearer": [] }],
+            "parameters": [
+                { "name": "from", "in": "query", "schema": { "type": "string", "format": "date" }, "description": "First local date (default: 364 days before `to`)." },
+                { "name": "to", "in": "query", "schema": { "type": "string", "format": "date" }, "description": "Last local date (default: today)." },
+                { "name": "area", "in": "query", "schema": { "type": "string" }, "description": "District name; or `bbox`. The hotspot filters groups, categories, hours and weekdays apply too." }
+            ],
+            "responses": { "200": { "description": "JSON object" }, "400": { "description": "A parameter is invalid" }, "401": { "description": "No token" }, "403": { "description": "Role too low" } }
+        }}
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,7 +445,14 @@ mod tests {
     use chrono::{DateTime, FixedOffset, TimeZone};
     use geo::{Rect, coord};
 
-    fn inc(id: &str, at: &str, group: CategoryGroup, x: f64, y: f64, p: LocationPrecision) -> Incident {
+    fn inc(
+        id: &str,
+        at: &str,
+        group: CategoryGroup,
+        x: f64,
+        y: f64,
+        p: LocationPrecision,
+    ) -> Incident {
         Incident {
             source: "t".into(),
             source_id: id.into(),
@@ -420,7 +468,10 @@ mod tests {
     }
 
     fn square(id: i64, name: &str, x0: f64, y0: f64) -> Area {
-        let r = Rect::new(coord! { x: x0, y: y0 }, coord! { x: x0 + 1000.0, y: y0 + 1000.0 });
+        let r = Rect::new(
+            coord! { x: x0, y: y0 },
+            coord! { x: x0 + 1000.0, y: y0 + 1000.0 },
+        );
         Area {
             id,
             name: name.into(),
@@ -441,16 +492,68 @@ mod tests {
     fn counts_follow_groups_districts_and_precision() {
         use CategoryGroup::*;
         use LocationPrecision::*;
-        let areas = AreaLayer::new(vec![square(1, "Norr", 0.0, 1000.0), square(2, "Söder", 0.0, 0.0)]);
+        let areas = AreaLayer::new(vec![
+            square(1, "Norr", 0.0, 1000.0),
+            square(2, "Söder", 0.0, 0.0),
+        ]);
         let incidents = vec![
-            inc("1", "2026-03-01T22:00:00+01:00", Violence, 500.0, 1500.0, Exact),
-            inc("2", "2026-03-02T10:00:00+01:00", Property, 500.0, 500.0, Street),
-            inc("3", "2026-03-03T10:00:00+01:00", Property, 500.0, 500.0, Exact),
-            inc("4", "2026-03-04T10:00:00+01:00", Property, 5000.0, 5000.0, Exact),
-            inc("5", "2026-03-05T10:00:00+01:00", Violence, 0.0, 0.0, Municipality),
+            inc(
+                "1",
+                "2026-03-01T22:00:00+01:00",
+                Violence,
+                500.0,
+                1500.0,
+                Exact,
+            ),
+            inc(
+                "2",
+                "2026-03-02T10:00:00+01:00",
+                Property,
+                500.0,
+                500.0,
+                Street,
+            ),
+            inc(
+                "3",
+                "2026-03-03T10:00:00+01:00",
+                Property,
+                500.0,
+                500.0,
+                Exact,
+            ),
+            inc(
+                "4",
+                "2026-03-04T10:00:00+01:00",
+                Property,
+                5000.0,
+                5000.0,
+                Exact,
+            ),
+            inc(
+                "5",
+                "2026-03-05T10:00:00+01:00",
+                Violence,
+                0.0,
+                0.0,
+                Municipality,
+            ),
             // Outside the period, and not crime.
-            inc("6", "2026-02-01T10:00:00+01:00", Violence, 500.0, 500.0, Exact),
-            inc("7", "2026-03-05T10:00:00+01:00", Traffic, 500.0, 500.0, Exact),
+            inc(
+                "6",
+                "2026-02-01T10:00:00+01:00",
+                Violence,
+                500.0,
+                500.0,
+                Exact,
+            ),
+            inc(
+                "7",
+                "2026-03-05T10:00:00+01:00",
+                Traffic,
+                500.0,
+                500.0,
+                Exact,
+            ),
         ];
         let c = count_period(&incidents, &filter("2026-03-01", "2026-03-31"), &areas);
         assert_eq!(c.total, 5);
@@ -487,25 +590,26 @@ mod tests {
     #[test]
     fn reports_count_the_backlog_and_the_closed_of_the_period() {
         let t = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 12, 0, 0).unwrap();
-        let report = |id: i64, status: ReportStatus, updated: u32, merged: Option<i64>| CitizenReport {
-            id,
-            service: ServiceCode::DarkPath,
-            status,
-            description: String::new(),
-            location: Point::new(0.0, 0.0),
-            original_location: Point::new(0.0, 0.0),
-            walkway_id: None,
-            lamp_id: None,
-            address: None,
-            media_url: None,
-            status_notes: None,
-            agency_responsible: None,
-            requested_at: t(1),
-            updated_at: t(updated),
-            hidden: false,
-            merged_into: merged,
-            attributes: Value::Null,
-        };
+        let report =
+            |id: i64, status: ReportStatus, updated: u32, merged: Option<i64>| CitizenReport {
+                id,
+                service: ServiceCode::DarkPath,
+                status,
+                description: String::new(),
+                location: Point::new(0.0, 0.0),
+                original_location: Point::new(0.0, 0.0),
+                walkway_id: None,
+                lamp_id: None,
+                address: None,
+                media_url: None,
+                status_notes: None,
+                agency_responsible: None,
+                requested_at: t(1),
+                updated_at: t(updated),
+                hidden: false,
+                merged_into: merged,
+                attributes: Value::Null,
+            };
         let reports = vec![
             report(1, ReportStatus::Open, 2, None),
             report(2, ReportStatus::Open, 2, Some(1)),

@@ -50,9 +50,18 @@ pub const DEFAULT_LIMIT: usize = 10;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/patrol-plan.json", get(|s: State<AppState>, c: Caller, q: PlanQuery| patrol_plan(s, c, Format::Json, q)))
-        .route("/api/v1/patrol-plan.csv", get(|s: State<AppState>, c: Caller, q: PlanQuery| patrol_plan(s, c, Format::Csv, q)))
-        .route("/api/v1/patrol-plan.gpx", get(|s: State<AppState>, c: Caller, q: PlanQuery| patrol_plan(s, c, Format::Gpx, q)))
+        .route(
+            "/api/v1/patrol-plan.json",
+            get(|s: State<AppState>, c: Caller, q: PlanQuery| patrol_plan(s, c, Format::Json, q)),
+        )
+        .route(
+            "/api/v1/patrol-plan.csv",
+            get(|s: State<AppState>, c: Caller, q: PlanQuery| patrol_plan(s, c, Format::Csv, q)),
+        )
+        .route(
+            "/api/v1/patrol-plan.gpx",
+            get(|s: State<AppState>, c: Caller, q: PlanQuery| patrol_plan(s, c, Format::Gpx, q)),
+        )
 }
 
 type PlanQuery = Query<HashMap<String, String>>;
@@ -92,7 +101,9 @@ pub fn patrol_windows(profile: &Profile, width: usize, max: usize, min_events: u
                 best = Some((start, sum));
             }
         }
-        let Some((mut start, count)) = best else { break };
+        let Some((mut start, count)) = best else {
+            break;
+        };
         if count < min_events.max(1) {
             break;
         }
@@ -145,7 +156,11 @@ pub struct PlannedHotspot<'a> {
 }
 
 /// Significant clusters ranked by confidence, then size; at most `limit`.
-pub fn rank_hotspots<'a>(clusters: &'a [Cluster], gi: &GiStarResult, limit: usize) -> Vec<PlannedHotspot<'a>> {
+pub fn rank_hotspots<'a>(
+    clusters: &'a [Cluster],
+    gi: &GiStarResult,
+    limit: usize,
+) -> Vec<PlannedHotspot<'a>> {
     let mut sig: Vec<(i8, &Cluster)> = clusters
         .iter()
         .filter_map(|c| significance(c, gi).map(|b| (b, c)))
@@ -177,7 +192,8 @@ async fn patrol_plan(
     let snap = state.spatial.load();
     let query = SummaryQuery::parse(&q, &snap, &["eps", "min_points", "limit"], true)?;
     let eps = num(&q, "eps", 5.0, 2_000.0)?.unwrap_or(hotspot::DEFAULT_EPS);
-    let min_points = num(&q, "min_points", 2.0, 10_000.0)?.map_or(hotspot::DEFAULT_MIN_POINTS, |v| v as usize);
+    let min_points =
+        num(&q, "min_points", 2.0, 10_000.0)?.map_or(hotspot::DEFAULT_MIN_POINTS, |v| v as usize);
     let limit = num(&q, "limit", 1.0, 500.0)?.map_or(DEFAULT_LIMIT, |v| v as usize);
     let plan = blocking(move || {
         let filter = &query.filter;
@@ -235,7 +251,11 @@ async fn patrol_plan(
     })
     .await?;
     Ok(match format {
-        Format::Csv => file_response(plan_csv(&plan), "text/csv; charset=utf-8", "patrullplan.csv"),
+        Format::Csv => file_response(
+            plan_csv(&plan),
+            "text/csv; charset=utf-8",
+            "patrullplan.csv",
+        ),
         Format::Gpx => file_response(plan_gpx(&plan), "application/gpx+xml", "patrullplan.gpx"),
         Format::Json => Json(plan).into_response(),
     })
@@ -264,7 +284,10 @@ fn file_response(body: String, mime: &'static str, name: &'static str) -> Respon
             _ => "attachment; filename=\"patrullplan.gpx\"",
         }),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     resp
 }
 
@@ -273,7 +296,13 @@ fn windows_text(h: &Value) -> Vec<String> {
         .as_array()
         .map(|ws| {
             ws.iter()
-                .map(|w| format!("{} ({} händelser)", w["label"].as_str().unwrap_or(""), w["count"]))
+                .map(|w| {
+                    format!(
+                        "{} ({} händelser)",
+                        w["label"].as_str().unwrap_or(""),
+                        w["count"]
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -283,8 +312,20 @@ fn windows_text(h: &Value) -> Vec<String> {
 pub fn plan_csv(plan: &Value) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let head = [
-        "rank", "id", "district", "lon", "lat", "count", "confidence", "peak", "window_1", "window_2",
-        "window_3", "top_category", "first", "last",
+        "rank",
+        "id",
+        "district",
+        "lon",
+        "lat",
+        "count",
+        "confidence",
+        "peak",
+        "window_1",
+        "window_2",
+        "window_3",
+        "top_category",
+        "first",
+        "last",
     ];
     w.write_record(head).expect("writing to memory");
     for h in plan["hotspots"].as_array().into_iter().flatten() {
@@ -345,7 +386,11 @@ pub fn plan_gpx(plan: &Value) -> String {
         )),
         xml_escape(&format!(
             "Signifikanta brottskluster (Gi* ≥ 95 % efter FDR) med patrulltider i lokal tid{}",
-            if plan["demo"].as_bool() == Some(true) { ". DEMODATA, inget är verkligt" } else { "" }
+            if plan["demo"].as_bool() == Some(true) {
+                ". DEMODATA, inget är verkligt"
+            } else {
+                ""
+            }
         )),
         xml_escape(plan["generated_at"].as_str().unwrap_or("")),
     );
@@ -373,6 +418,23 @@ pub fn plan_gpx(plan: &Value) -> String {
     out
 }
 
+/// OpenAPI 3.1 `paths` entries of these endpoints.
+pub fn openapi_paths() -> Value {
+    let op = |what: &str, mime: &str| {
+        json!({ "get": {
+            "summary": format!("The patrol plan as {what}: significant hotspots ranked, with patrol windows"),
+            "description": "Police, coordinators and admins. Takes the hotspot filters (from, to, groups, categories, hours, weekdays, area, bbox) and eps, min_points, limit.",
+            "security": [{ "bearer": [] }],
+            "responses": { "200": { "description": mime }, "400": { "description": "A parameter is invalid" }, "401": { "description": "No token" } }
+        }})
+    };
+    json!({
+        "/api/v1/patrol-plan.json": op("JSON", "application/json"),
+        "/api/v1/patrol-plan.csv": op("CSV", "text/csv"),
+        "/api/v1/patrol-plan.gpx": op("GPX 1.1", "application/gpx+xml"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,13 +451,27 @@ mod tests {
     fn windows_are_the_busiest_non_overlapping_stretches() {
         // Friday 22–02 (wrapping into Saturday) holds 3+4+2+1 = 10; Tuesday 15–17 holds 6;
         // a lone Sunday 03 event is below the minimum.
-        let p = profile(&[(4, 22, 3), (4, 23, 4), (5, 0, 2), (5, 1, 1), (1, 15, 3), (1, 16, 3), (6, 3, 1)]);
+        let p = profile(&[
+            (4, 22, 3),
+            (4, 23, 4),
+            (5, 0, 2),
+            (5, 1, 1),
+            (1, 15, 3),
+            (1, 16, 3),
+            (6, 3, 1),
+        ]);
         let w = patrol_windows(&p, 4, 3, 2);
         assert_eq!(w.len(), 2, "{w:?}");
-        assert_eq!((w[0].weekday, w[0].hour, w[0].hours, w[0].count), (4, 22, 4, 10));
+        assert_eq!(
+            (w[0].weekday, w[0].hour, w[0].hours, w[0].count),
+            (4, 22, 4, 10)
+        );
         assert_eq!(w[0].label, "fre–lör 22–02");
         // Trimmed to the two busy hours.
-        assert_eq!((w[1].weekday, w[1].hour, w[1].hours, w[1].count), (1, 15, 2, 6));
+        assert_eq!(
+            (w[1].weekday, w[1].hour, w[1].hours, w[1].count),
+            (1, 15, 2, 6)
+        );
         assert_eq!(w[1].label, "tis 15–17");
     }
 
@@ -404,7 +480,10 @@ mod tests {
         let p = profile(&[(6, 23, 5), (0, 0, 5)]);
         let w = patrol_windows(&p, 4, 3, 2);
         assert_eq!(w.len(), 1);
-        assert_eq!((w[0].weekday, w[0].hour, w[0].hours, w[0].count), (6, 23, 2, 10));
+        assert_eq!(
+            (w[0].weekday, w[0].hour, w[0].hours, w[0].count),
+            (6, 23, 2, 10)
+        );
         assert_eq!(w[0].label, "sön–mån 23–01");
     }
 
@@ -431,14 +510,18 @@ mod tests {
         });
         let gpx = plan_gpx(&plan);
         assert_eq!(gpx.matches("<wpt ").count(), 2);
-        assert!(gpx.contains("<wpt lat=\"59.4439000\" lon=\"18.0686000\"><name>1. Täby centrum</name>"));
+        assert!(
+            gpx.contains("<wpt lat=\"59.4439000\" lon=\"18.0686000\"><name>1. Täby centrum</name>")
+        );
         assert!(gpx.contains("fre–lör 22–02 (12 händelser)"));
         assert!(gpx.contains("<name>2. Kluster c2</name>"));
         let csv = plan_csv(&plan);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("rank,id,district,lon,lat,count,confidence,peak"));
-        assert!(lines[1].starts_with("1,c1,Täby centrum,18.0686,59.4439,40,99 %,fre–lör 22–02,fre–lör 22–02 (12 händelser)"));
+        assert!(lines[1].starts_with(
+            "1,c1,Täby centrum,18.0686,59.4439,40,99 %,fre–lör 22–02,fre–lör 22–02 (12 händelser)"
+        ));
         assert!(lines[2].starts_with("2,c2,,18.05,59.43,9,95 %,,"));
     }
 }

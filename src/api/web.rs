@@ -91,7 +91,12 @@ async fn config(State(state): State<AppState>) -> ApiResult<Json<Value>> {
             let bbox = a.geometry.bounding_rect().and_then(|r| {
                 let (w, s) = crs::to_wgs84(r.min().x, r.min().y).ok()?;
                 let (e, n) = crs::to_wgs84(r.max().x, r.max().y).ok()?;
-                Some([crs::round7(w), crs::round7(s), crs::round7(e), crs::round7(n)])
+                Some([
+                    crs::round7(w),
+                    crs::round7(s),
+                    crs::round7(e),
+                    crs::round7(n),
+                ])
             });
             json!({ "id": a.id, "name": a.name, "bbox": bbox })
         })
@@ -105,4 +110,15 @@ async fn config(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         "lighting_class": cfg.lighting_class,
         "districts": districts,
     })))
+}
+
+/// OpenAPI 3.1 `paths` entries of these endpoints.
+pub fn openapi_paths() -> Value {
+    json!({
+        "/api/v1/config": { "get": {
+            "summary": "What the web app needs to start",
+            "description": "`{tile_url, tile_attribution, demo, min_public_count, service_area_wgs84: [w,s,e,n], lighting_class, districts: [{id, name, bbox}]}`",
+            "responses": { "200": { "description": "JSON object" } }
+        }}
+    })
 }
