@@ -51,13 +51,22 @@ export class ReportForm {
     this.picking = true;
     this.renderPick();
     this.panel.querySelector('h2')?.focus();
-    if (!this.services) {
-      try {
-        this.services = await getJson('/open311/v2/services.json');
-      } catch (err) {
-        toast(t('report.servicesFailed', { msg: err.message }), 'error');
-      }
+    this.loadServices();
+  }
+
+  /** The Open311 service list, fetched once (again after a failure). */
+  loadServices() {
+    if (!this.servicesPromise) {
+      this.servicesPromise = getJson('/open311/v2/services.json').then(
+        (list) => (this.services = list),
+        (err) => {
+          this.servicesPromise = null;
+          toast(t('report.servicesFailed', { msg: err.message }), 'error');
+          return [];
+        },
+      );
     }
+    return this.servicesPromise;
   }
 
   close() {
@@ -93,7 +102,22 @@ export class ReportForm {
       this.marker.setLatLng(latlng);
     }
     this.updatePlace();
-    if (!this.panel.querySelector('form')) this.renderForm();
+    if (!this.panel.querySelector('form') && !this.rendering) {
+      this.rendering = this.loadServices().then(() => {
+        this.rendering = null;
+        if (this.isOpen && this.marker && !this.panel.querySelector('form')) this.renderForm();
+      });
+    }
+    this.keepVisible(latlng);
+  }
+
+  /** On a phone the form is a sheet over the map's lower part: keep the pin above it. */
+  keepVisible(latlng) {
+    const mapBox = this.map.getContainer().getBoundingClientRect();
+    const sheetTop = this.panel.getBoundingClientRect().top - mapBox.top;
+    if (sheetTop <= 0 || sheetTop >= mapBox.height - 10) return;
+    const p = this.map.latLngToContainerPoint(latlng);
+    if (p.y > sheetTop - 50) this.map.panBy([0, p.y - sheetTop / 2], { animate: false });
   }
 
   updatePlace() {
@@ -233,6 +257,7 @@ export class ReportForm {
       form,
     );
     this.updatePlace();
+    if (this.marker) this.keepVisible(this.marker.getLatLng());
   }
 
   async loadAttributes(code, form) {
