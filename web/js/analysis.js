@@ -140,6 +140,7 @@ export function cellLayer(map, filters) {
   const layer = crimeLayer(map, {
     id: 'cells',
     mode: 'gistar',
+    title: 'layer.cells',
     params: () => ({ ...filters.params(), ...(layer.mode === 'gistar' ? filters.methodParams('gistar') : {}) }),
   });
   return layer;

@@ -166,6 +166,11 @@ async function enterRole(r) {
 
 function refreshAnalysis() {
   const f = state.filters;
+  const district = (state.config.districts || []).find((d) => d.name === f.area && Array.isArray(d.bbox));
+  if (district) {
+    const [w, s, e, n] = district.bbox;
+    state.map.fitBounds([[s, w], [n, e]], { padding: [20, 20] });
+  }
   if (state.cells) {
     state.cells.mode = f.method === 'kde' ? 'kde' : 'gistar';
     if (f.method !== 'dbscan' && !state.cells.visible) state.cells.setVisible(true);

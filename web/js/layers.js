@@ -308,10 +308,10 @@ export function reportLayer(map, state) {
  * Aggregated crime for everyone: Gi* cells (only cells with at least k events reach anonymous
  * callers) or a kernel density heat map. `params()` supplies the coordinator's filters.
  */
-export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gistar' } = {}) {
+export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gistar', title = 'layer.crime' } = {}) {
   const layer = new DataLayer(map, {
     id,
-    title: () => t('layer.crime'),
+    title: () => t(title),
     legend: () => {
       const name = `${id}-mode`;
       const radio = (value) =>
