@@ -47,15 +47,17 @@ function change(now, before) {
   return `${sign}${fmtNumber(Math.abs(d), 0)}${pct}`;
 }
 
-function table(el, head, rows) {
+/** A table whose first column heads the rows; `text` lists the columns that are not numbers. */
+function table(el, head, rows, text = []) {
+  const cls = (i) => (i && !text.includes(i) ? 'num' : undefined);
   replaceChildren(
     el,
-    h('thead', {}, h('tr', {}, head.map((x, i) => h('th', { scope: 'col', class: i ? 'num' : undefined }, x)))),
+    h('thead', {}, h('tr', {}, head.map((x, i) => h('th', { scope: 'col', class: cls(i) }, x)))),
     h(
       'tbody',
       {},
       rows.length
-        ? rows.map((r) => h('tr', {}, r.map((x, i) => (i ? h('td', { class: 'num' }, x) : h('th', { scope: 'row' }, x)))))
+        ? rows.map((r) => h('tr', {}, r.map((x, i) => (i ? h('td', { class: cls(i) }, x) : h('th', { scope: 'row' }, x)))))
         : h('tr', {}, h('td', { colspan: head.length }, t('print.none'))),
     ),
   );
@@ -98,11 +100,12 @@ function render(lb, config) {
       const q = f.properties;
       const cats = Object.entries(q.categories || {})
         .sort((a, b) => b[1] - a[1])
-        .slice(0, 3)
+        .slice(0, 2)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
       return [`${q.rank ?? i + 1}.${q.name ? ` ${q.name}` : ''}`, fmtNumber(q.count), q.peak || '–', cats];
     }),
+    [2, 3],
   );
 
   const stretches = lb.dark_stretches?.features || [];
@@ -118,6 +121,7 @@ function render(lb, config) {
         t(`state.${q.state}`),
       ];
     }),
+    [3],
   );
 
   const byStatus = lb.reports_by_status || {};
