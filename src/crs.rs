@@ -4,6 +4,11 @@
 //! PROJ on import; output to web clients is WGS84 (lon, lat). `proj::Proj` is not `Send`, so each
 //! thread keeps its own transformers in a thread-local cache keyed by (source, target) EPSG code.
 //!
+//! Between two CRSs neither of which is WGS84, coordinates go through WGS84: PROJ picks a
+//! transformation valid where both CRSs are used, and for, say, British National Grid to SWEREF 99
+//! there is none, so a direct transformation silently ignores the datum shift (125 m in London).
+//! Each CRS's own transformation to WGS84 is valid where its data lies.
+//!
 //! Axis order: transformers are normalised for visualisation, so geographic CRSs take and give
 //! (longitude, latitude) and projected ones (easting, northing), whatever the EPSG definition says.
 
@@ -98,6 +103,10 @@ pub fn transform(from: u32, to: u32, x: f64, y: f64) -> Result<(f64, f64), CrsEr
     if from == to {
         return Ok((x, y));
     }
+    if from != WGS84_EPSG && to != WGS84_EPSG {
+        let (lon, lat) = transform(from, WGS84_EPSG, x, y)?;
+        return transform(WGS84_EPSG, to, lon, lat);
+    }
     let t = transformer(from, to)?;
     let (ox, oy) = t.convert((x, y)).map_err(|e| CrsError::Transform {
         from,
@@ -130,6 +139,10 @@ pub fn to_wgs84(x: f64, y: f64) -> Result<(f64, f64), CrsError> {
 pub fn transform_in_place(from: u32, to: u32, coords: &mut [(f64, f64)]) -> Result<(), CrsError> {
     if from == to || coords.is_empty() {
         return Ok(());
+    }
+    if from != WGS84_EPSG && to != WGS84_EPSG {
+        transform_in_place(from, WGS84_EPSG, coords)?;
+        return transform_in_place(WGS84_EPSG, to, coords);
     }
     let t = transformer(from, to)?;
     if t.convert_array(coords).is_err() {
@@ -220,5 +233,51 @@ mod tests {
         let (x, y) = to_work(4326, 18.0686, 59.4439).unwrap();
         assert!((x - 673_983.50).abs() < 0.01, "x = {x}");
         assert!((y - 6_593_495.74).abs() < 0.01, "y = {y}");
+    }
+
+    #[test]
+    fn sweref99_18_00_round_trip_and_central_meridian() {
+        // On the zone's central meridian (18° E) SWEREF 99 18 00 has its false easting, 150 000.
+        let (e, _) = transform(4326, 3011, 18.0, 59.0).unwrap();
+        assert!((e - 150_000.0).abs() < 0.001, "easting {e}");
+        // The same datum: 3011 → 3006 equals 4326 → 3006 for the same point.
+        let (x11, y11) = transform(4326, 3011, 18.0686, 59.4439).unwrap();
+        let via_3011 = to_work(3011, x11, y11).unwrap();
+        let direct = to_work(4326, 18.0686, 59.4439).unwrap();
+        assert!((via_3011.0 - direct.0).abs() < 0.01 && (via_3011.1 - direct.1).abs() < 0.01);
+        // And back again.
+        let (bx, by) = transform(3006, 3011, direct.0, direct.1).unwrap();
+        assert!((bx - x11).abs() < 0.001 && (by - y11).abs() < 0.001);
+        let (lon, lat) = to_wgs84(direct.0, direct.1).unwrap();
+        assert!((lon - 18.0686).abs() < 1e-8 && (lat - 59.4439).abs() < 1e-8);
+    }
+
+    #[test]
+    fn british_national_grid_round_trip() {
+        // Camden lamp register row 1: Easting 524803, Northing 185110 is lon -0.201358,
+        // lat 51.551088 in the register's own WGS84 columns (6 decimals, about 0.1 m). The
+        // OSGB36 datum shift without a grid is good to a few metres.
+        let (lon, lat) = transform(27700, 4326, 524_803.0, 185_110.0).unwrap();
+        let dx = (lon - -0.201358) * 111_320.0 * (51.551088f64).to_radians().cos();
+        let dy = (lat - 51.551088) * 110_574.0;
+        assert!(dx.hypot(dy) < 5.0, "{} m apart", dx.hypot(dy));
+        let (e, n) = transform(4326, 27700, lon, lat).unwrap();
+        assert!((e - 524_803.0).abs() < 0.001 && (n - 185_110.0).abs() < 0.001);
+    }
+
+    #[test]
+    fn british_grid_to_sweref_keeps_the_datum_shift() {
+        let direct = to_work(27700, 524_803.0, 185_110.0).unwrap();
+        let via_register = to_work(4326, -0.201358, 51.551088).unwrap();
+        let d = (direct.0 - via_register.0).hypot(direct.1 - via_register.1);
+        assert!(d < 5.0, "{d} m");
+    }
+
+    #[test]
+    fn unknown_crs_is_an_error() {
+        assert!(matches!(
+            check_epsg(999_999),
+            Err(CrsError::UnknownCrs(999_999, _))
+        ));
     }
 }

@@ -23,6 +23,12 @@ pub fn parse(opts: BraOptions, em: &mut Emitter<BraStat>) -> Result<(), ImportEr
         .headers()
         .map_err(|e| ImportError::format(&path, format!("cannot read the header: {e}")))?
         .clone();
+    if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
+        return Err(ImportError::format(
+            &path,
+            "the file is empty: no header line",
+        ));
+    }
     let cols = Columns::new(&headers);
     let kommun = cols.require(&path, "the BRÅ format", "Kommun")?;
     let antal = cols.require(&path, "the BRÅ format", "Antal")?;

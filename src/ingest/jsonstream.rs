@@ -7,7 +7,7 @@ use std::io::{BufRead, ErrorKind};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum StreamError {
-    #[error("line {line}: the file ends inside a JSON value (truncated?)")]
+    #[error("line {line}: the file ends inside the record that starts here (truncated?)")]
     Truncated { line: u64 },
     #[error("line {line}: {message}")]
     Syntax { line: u64, message: String },
@@ -254,8 +254,10 @@ impl<R: BufRead> ArrayElements<R> {
             self.first = false;
             let line = self.line;
             let mut out = Vec::new();
-            self.read_value(&mut out)?;
-            Ok(Some((line, out)))
+            match self.read_value(&mut out) {
+                Err(StreamError::Truncated { .. }) => Err(StreamError::Truncated { line }),
+                other => other.map(|()| Some((line, out))),
+            }
         })();
         res.transpose()
     }

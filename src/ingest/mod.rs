@@ -316,6 +316,8 @@ where
     });
     let mut summary = new_summary(path);
     let store_error = drain(store.as_ref(), rx, &mut summary, &progress).await;
+    // Records are checked in blocks: list what was skipped in file order.
+    summary.errors.sort_by_key(|e| e.line);
     progress.finish_and_clear();
     let parsed = parser.await.map_err(|e| {
         ImportError::Usage(format!("the parser of {} panicked: {e}", path.display()))

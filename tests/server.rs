@@ -1,0 +1,105 @@
+//! The server's life: health, limits, authentication, graceful shutdown.
+
+mod common;
+
+use common::{TestServer, get_json, http};
+use lagesbild::model::Role;
+
+#[tokio::test]
+async fn health_reports_what_is_loaded() {
+    let srv = TestServer::start().await;
+    let (status, body) = get_json(srv.url("/health"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["demo"], false);
+    assert_eq!(body["loaded"]["incidents"], 0);
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn demo_data_is_labelled_and_loaded() {
+    let srv = TestServer::start().await;
+    assert!(
+        lagesbild::cli::demo::seed(srv.state.store.as_ref())
+            .await
+            .unwrap()
+    );
+    // A second call must not write the data twice.
+    assert!(
+        !lagesbild::cli::demo::seed(srv.state.store.as_ref())
+            .await
+            .unwrap()
+    );
+    srv.state
+        .spatial
+        .reload(srv.state.store.as_ref())
+        .await
+        .unwrap();
+    let (_, body) = get_json(srv.url("/health"), None).await;
+    assert_eq!(body["demo"], true);
+    assert_eq!(body["loaded"]["incidents"], 1_030 + 1_400 + 180);
+    assert_eq!(body["loaded"]["areas"], 5);
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let srv = TestServer::start_with(|c| c.max_body_bytes = 1024).await;
+    let (status, _, _) = http(
+        "POST",
+        srv.url("/health"),
+        Some(("application/json".into(), vec![b' '; 4096])),
+        None,
+    )
+    .await;
+    // /health takes no POST; either way the server must not read 4 kB into a 1 kB limit.
+    assert!(status == 413 || status == 405, "status {status}");
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn tokens_are_stored_hashed_and_checked() {
+    let srv = TestServer::start().await;
+    let (token, stored) = lagesbild::api::auth::new_token(Role::Coordinator, "test");
+    assert!(
+        !stored
+            .secret_hash
+            .contains(token.rsplit('_').next().unwrap())
+    );
+    assert!(stored.secret_hash.starts_with("$argon2id$"));
+    srv.state.store.insert_token(&stored).await.unwrap();
+    let cache = lagesbild::api::auth::TokenCache::default();
+    let role = lagesbild::api::auth::verify(srv.state.store.as_ref(), &cache, &token)
+        .await
+        .unwrap();
+    assert_eq!(role, Some(Role::Coordinator));
+    let wrong = format!("{}x", &token[..token.len() - 1]);
+    assert_eq!(
+        lagesbild::api::auth::verify(srv.state.store.as_ref(), &cache, &wrong)
+            .await
+            .unwrap(),
+        None
+    );
+    srv.state.store.revoke_token(&stored.id).await.unwrap();
+    let fresh = lagesbild::api::auth::TokenCache::default();
+    assert_eq!(
+        lagesbild::api::auth::verify(srv.state.store.as_ref(), &fresh, &token)
+            .await
+            .unwrap(),
+        None
+    );
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_finishes_and_returns() {
+    let srv = TestServer::start().await;
+    let (status, _) = get_json(srv.url("/health"), None).await;
+    assert_eq!(status, 200);
+    let addr = srv.addr;
+    srv.stop().await.unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "listener closed after shutdown"
+    );
+}
