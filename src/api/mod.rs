@@ -4,10 +4,13 @@
 pub mod auth;
 pub mod error;
 pub mod hotspots;
+pub mod lagesbild;
 pub mod lighting;
 pub mod open311;
 pub mod openapi;
+pub mod patrol;
 pub mod reports;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +61,7 @@ pub fn app(state: AppState) -> Router {
     );
     Router::new()
         .route("/health", get(health))
+        .merge(web::routes())
         .route(
             "/api/openapi.json",
             get(|| async { Json(openapi::document()) }),
@@ -66,6 +70,8 @@ pub fn app(state: AppState) -> Router {
         .merge(lighting::routes())
         .merge(open311::routes())
         .merge(reports::routes())
+        .merge(lagesbild::routes())
+        .merge(patrol::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

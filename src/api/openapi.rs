@@ -26,6 +26,9 @@ pub fn document() -> Value {
         super::lighting::openapi_paths(),
         super::open311::openapi_paths(),
         super::reports::openapi_paths(),
+        super::lagesbild::openapi_paths(),
+        super::patrol::openapi_paths(),
+        super::web::openapi_paths(),
     ] {
         if let Value::Object(m) = part {
             paths.extend(m);

@@ -1,0 +1,252 @@
+//! `GET /api/v1/lagesbild` and `GET /api/v1/patrol-plan.{json,csv,gpx}` on the demo data:
+//! roles, the arithmetic of the counts (checked against the incidents themselves), the planted
+//! demo hotspots showing up, and the three patrol-plan formats agreeing with each other.
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use chrono::NaiveDate;
+use lagesbild::config::Config;
+use lagesbild::model::Role;
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Demo {
+    app: axum::Router,
+    state: lagesbild::api::AppState,
+    police: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn demo() -> Demo {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        db: dir.path().join("lb.sqlite").to_str().unwrap().to_string(),
+        service_area: Some(lagesbild::demo::BBOX_WGS84),
+        ..Config::default()
+    };
+    let store = lagesbild::store::open(&config.db).await.unwrap();
+    lagesbild::cli::demo::seed(store.as_ref()).await.unwrap();
+    let (police, stored) = lagesbild::api::auth::new_token(Role::Police, "test");
+    store.insert_token(&stored).await.unwrap();
+    drop(store);
+    let state = lagesbild::cli::serve::prepare(config).await.unwrap();
+    Demo {
+        app: lagesbild::api::app(state.clone()),
+        state,
+        police,
+        _dir: dir,
+    }
+}
+
+async fn get(d: &Demo, path: &str, token: Option<&str>) -> (StatusCode, String, Vec<u8>) {
+    let mut req = Request::get(path);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let resp = d
+        .app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        status,
+        ctype,
+        to_bytes(resp.into_body(), 50 << 20).await.unwrap().to_vec(),
+    )
+}
+
+fn n(v: &Value) -> i64 {
+    v.as_i64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[tokio::test]
+async fn lagesbild_needs_police_or_coordinator() {
+    let d = demo().await;
+    assert_eq!(
+        get(&d, "/api/v1/lagesbild", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(&d, "/api/v1/patrol-plan.csv", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(
+            &d,
+            "/api/v1/lagesbild?from=2026-05-01&to=2026-04-01",
+            Some(&d.police)
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&d, "/api/v1/lagesbild?colour=red", Some(&d.police))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn lagesbild_counts_add_up_to_the_incidents() {
+    let d = demo().await;
+    let (status, _, body) = get(&d, "/api/v1/lagesbild", Some(&d.police)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let lb: Value = serde_json::from_slice(&body).unwrap();
+
+    // The default period: the last 365 days, and the 365 before.
+    let p = &lb["period"];
+    let from: NaiveDate = p["from"].as_str().unwrap().parse().unwrap();
+    let to: NaiveDate = p["to"].as_str().unwrap().parse().unwrap();
+    let pf: NaiveDate = p["previous_from"].as_str().unwrap().parse().unwrap();
+    let pt: NaiveDate = p["previous_to"].as_str().unwrap().parse().unwrap();
+    assert_eq!((to - from).num_days() + 1, 365);
+    assert_eq!((pt - pf).num_days() + 1, 365);
+    assert_eq!((from - pt).num_days(), 1);
+
+    // Count the crime incidents of the period directly from the snapshot.
+    let snap = d.state.spatial.load();
+    let in_period = |i: &&lagesbild::model::Incident| {
+        let day = lagesbild::time::local_date(&i.occurred_at);
+        i.group.is_crime() && day >= from && day <= to
+    };
+    let expected_total = snap.incidents.items.iter().filter(in_period).count() as i64;
+    let expected_unplaced = snap
+        .incidents
+        .items
+        .iter()
+        .filter(in_period)
+        .filter(|i| !i.precision.is_point_level())
+        .count() as i64;
+    assert!(expected_total > 1000, "the demo has a year of incidents");
+    assert_eq!(n(&lb["total"]["count"]), expected_total);
+    let by_group: i64 = lb["counts_by_group"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| n(&g["count"]))
+        .sum();
+    assert_eq!(by_group, expected_total);
+    // Districts hold exactly the placed events; the unplaced ones are counted apart.
+    let by_district: i64 = lb["counts_by_district"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| n(&g["count"]))
+        .sum();
+    assert_eq!(n(&lb["municipality_only"]), expected_unplaced);
+    assert_eq!(by_district, expected_total - expected_unplaced);
+
+    // The planted demo hotspots: the biggest cluster is at Täby centrum.
+    let hs = lb["hotspots"]["features"].as_array().unwrap();
+    assert_eq!(hs.len(), 5);
+    assert_eq!(hs[0]["properties"]["rank"], 1);
+    assert_eq!(hs[0]["properties"]["name"], "Täby centrum");
+    assert_eq!(hs[0]["geometry"]["type"], "Polygon");
+    let counts: Vec<i64> = hs.iter().map(|h| n(&h["properties"]["count"])).collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+
+    let ds = lb["dark_stretches"]["features"].as_array().unwrap();
+    assert!(!ds.is_empty() && ds.len() <= 5);
+    assert_eq!(ds[0]["properties"]["rank"], 1);
+    assert!(lb["bra"].as_array().is_some_and(|b| !b.is_empty()));
+    for s in ["open", "acknowledged", "in_progress", "closed"] {
+        assert!(lb["reports_by_status"][s].is_number(), "{s}");
+    }
+
+    // One district: only its events, and no event known only to the municipality among them.
+    let (_, _, body) = get(
+        &d,
+        "/api/v1/lagesbild?area=T%C3%A4by%20centrum",
+        Some(&d.police),
+    )
+    .await;
+    let one: Value = serde_json::from_slice(&body).unwrap();
+    let row = lb["counts_by_district"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["district"] == "Täby centrum")
+        .unwrap()
+        .clone();
+    assert_eq!(one["total"]["count"], row["count"]);
+    assert_eq!(one["area_geometry"]["type"], "MultiPolygon");
+}
+
+#[tokio::test]
+async fn patrol_plan_formats_agree() {
+    let d = demo().await;
+    let (status, ctype, body) = get(&d, "/api/v1/patrol-plan.json", Some(&d.police)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert!(ctype.starts_with("application/json"));
+    let plan: Value = serde_json::from_slice(&body).unwrap();
+    let hs = plan["hotspots"].as_array().unwrap();
+    assert!(!hs.is_empty(), "the planted demo hotspots are significant");
+    for (i, h) in hs.iter().enumerate() {
+        assert_eq!(n(&h["rank"]), i as i64 + 1);
+        assert!(n(&h["max_bin"]) >= 2);
+        let profile: Vec<Vec<u32>> = serde_json::from_value(h["profile"].clone()).unwrap();
+        assert_eq!(profile.len(), 7);
+        assert!(profile.iter().all(|r| r.len() == 24));
+        let total: u32 = profile.iter().flatten().sum();
+        assert_eq!(total as i64, n(&h["count"]));
+        let windows = h["windows"].as_array().unwrap();
+        assert!(!windows.is_empty() && windows.len() <= 3);
+        // The first window is the busiest and holds at least as much as the peak's 4 hours
+        // would on its own.
+        let w0 = n(&windows[0]["count"]);
+        assert!(windows.iter().all(|w| n(&w["count"]) <= w0));
+    }
+    // Ranked by confidence, then by size.
+    for w in hs.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        assert!(
+            n(&a["max_bin"]) > n(&b["max_bin"])
+                || (a["max_bin"] == b["max_bin"] && n(&a["count"]) >= n(&b["count"]))
+        );
+    }
+
+    let (status, ctype, body) = get(&d, "/api/v1/patrol-plan.csv", Some(&d.police)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/csv"));
+    let csv = String::from_utf8(body).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), hs.len());
+    for (r, h) in records.iter().zip(hs) {
+        assert_eq!(&r[0], h["rank"].to_string());
+        assert_eq!(&r[1], h["id"].as_str().unwrap());
+        assert_eq!(
+            r[3].parse::<f64>().unwrap(),
+            h["centre"][0].as_f64().unwrap()
+        );
+        assert_eq!(
+            r[4].parse::<f64>().unwrap(),
+            h["centre"][1].as_f64().unwrap()
+        );
+    }
+
+    let (status, ctype, body) = get(&d, "/api/v1/patrol-plan.gpx", Some(&d.police)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("application/gpx+xml"));
+    let gpx = String::from_utf8(body).unwrap();
+    // Well-formed XML with one waypoint per hotspot.
+    let mut reader = quick_xml::Reader::from_str(&gpx);
+    let mut wpts = 0;
+    loop {
+        match reader.read_event().expect("well-formed GPX") {
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"wpt" => wpts += 1,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(wpts, hs.len());
+}

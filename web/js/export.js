@@ -1,0 +1,93 @@
+// Export of the current picture: every visible layer's data as one GeoJSON FeatureCollection
+// (each feature tagged with its layer), the same as CSV (one row per feature, with its centre),
+// and the printable one-page lägesbild for the chosen period and district.
+
+import { h, download, csv, geometryCentre } from './util.js';
+import { t } from './i18n.js';
+import { query } from './api.js';
+
+/** The visible layers' features, each with `layer` in its properties. */
+export function currentPicture(layers) {
+  const features = [];
+  for (const layer of layers) {
+    if (!layer.visible || !layer.data) continue;
+    const data = layer.data;
+    let list = [];
+    if (Array.isArray(data)) list = data.map(reportFeature).filter(Boolean);
+    else if (data.kind === 'gistar') list = data.fc.features;
+    else if (data.kind === 'kde') list = [];
+    else if (data.features) list = data.features;
+    for (const f of list) {
+      features.push({ ...f, properties: { layer: layer.id, ...f.properties } });
+    }
+  }
+  return { type: 'FeatureCollection', features };
+}
+
+/** An Open311 request as a GeoJSON point. */
+function reportFeature(r) {
+  if (r.lat == null || r.long == null) return null;
+  const { lat, long, ...props } = r;
+  return { type: 'Feature', geometry: { type: 'Point', coordinates: [Number(long), Number(lat)] }, properties: props };
+}
+
+export function exportGeoJson(layers, name) {
+  const fc = currentPicture(layers);
+  download(`${name}.geojson`, JSON.stringify(fc), 'application/geo+json');
+  return fc.features.length;
+}
+
+export function exportCsv(layers, name) {
+  const fc = currentPicture(layers);
+  const keys = new Set();
+  const rows = fc.features.map((f) => {
+    const c = geometryCentre(f.geometry) || [null, null];
+    const row = { layer: f.properties.layer, geometry: f.geometry?.type, lon: c[0]?.toFixed(6), lat: c[1]?.toFixed(6) };
+    for (const [k, v] of Object.entries(f.properties)) {
+      if (k === 'layer' || k === 'profile') continue;
+      row[k] = v;
+      keys.add(k);
+    }
+    return row;
+  });
+  const columns = ['layer', 'geometry', 'lon', 'lat', ...[...keys].filter((k) => k !== 'layer')];
+  download(`${name}.csv`, '\uFEFF' + csv(rows, columns), 'text/csv;charset=utf-8');
+  return rows.length;
+}
+
+export function renderExport(container, { layers, filters }) {
+  const name = () => `lagesbild-${filters.from}-${filters.to}${filters.area ? `-${filters.area}` : ''}`;
+  const status = h('p', { class: 'small', 'aria-live': 'polite' });
+  container.replaceChildren(
+    h('p', { class: 'hint' }, t('export.intro')),
+    h(
+      'div',
+      { class: 'button-row column' },
+      h(
+        'button',
+        { type: 'button', onclick: () => (status.textContent = t('export.done', { n: exportGeoJson(layers(), name()) })) },
+        t('export.geojson'),
+      ),
+      h(
+        'button',
+        { type: 'button', onclick: () => (status.textContent = t('export.done', { n: exportCsv(layers(), name()) })) },
+        t('export.csv'),
+      ),
+      h(
+        'a',
+        {
+          class: 'button',
+          id: 'print-link',
+          href: `print.html${query({ from: filters.from, to: filters.to, area: filters.area })}`,
+          // No rel=noopener: the print tab needs this tab's sessionStorage (the sign-in).
+          target: '_blank',
+          onclick: (e) => {
+            e.currentTarget.href = `print.html${query({ from: filters.from, to: filters.to, area: filters.area })}`;
+          },
+        },
+        t('export.print'),
+      ),
+    ),
+    status,
+  );
+}

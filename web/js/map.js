@@ -1,0 +1,241 @@
+// The map and its data layers. Each data layer knows how to fetch its data, draw it and
+// describe itself (title and legend); the layer panel lists them with a checkbox and a legend.
+// The base map is the only thing that needs the internet: when its tiles fail, the walkway
+// network (always drawn in light grey) is the base, and the data layers draw all the same.
+
+import { h, replaceChildren, debounce } from './util.js';
+import { t, onLanguageChange } from './i18n.js';
+
+const L = window.L;
+
+/** Timings the browser tests (and curious people) can read. */
+export const metrics = (window.__lagesbild = window.__lagesbild || { layers: {}, firstLayerMs: null });
+
+export function createMap(el, config) {
+  const [w, s, e, n] = config.service_area_wgs84 || [10.0, 55.0, 24.2, 69.1];
+  const bounds = L.latLngBounds([s, w], [n, e]);
+  const map = L.map(el, {
+    zoomControl: true,
+    keyboard: true,
+    preferCanvas: false,
+    maxBounds: bounds.pad(0.5),
+    minZoom: 5,
+    maxZoom: 19,
+    attributionControl: true,
+  });
+  map.attributionControl.setPrefix('<a href="https://leafletjs.com" title="Leaflet">Leaflet</a>');
+  // Start on the districts when there are any (the data), else on the service area.
+  const districts = (config.districts || []).filter((d) => Array.isArray(d.bbox));
+  if (districts.length) {
+    const home = L.latLngBounds(districts.map((d) => [[d.bbox[1], d.bbox[0]], [d.bbox[3], d.bbox[2]]]).flat());
+    map.fitBounds(home.pad(0.05));
+  } else {
+    map.fitBounds(bounds.pad(-0.15));
+  }
+  map.createPane('walkwayPane').style.zIndex = 350;
+  map.createPane('cellPane').style.zIndex = 360;
+  map.createPane('stretchPane').style.zIndex = 420;
+  map.createPane('pointPane').style.zIndex = 450;
+
+  const tiles = L.tileLayer(config.tile_url, {
+    attribution: config.tile_attribution,
+    maxZoom: 19,
+    crossOrigin: true,
+  });
+  let failed = 0;
+  let loaded = 0;
+  tiles.on('tileload', () => {
+    loaded++;
+    document.body.classList.remove('tiles-offline');
+  });
+  tiles.on('tileerror', () => {
+    failed++;
+    if (failed >= 4 && loaded === 0) document.body.classList.add('tiles-offline');
+  });
+  tiles.addTo(map);
+  map.getContainer().setAttribute('aria-label', t('map.aria'));
+  onLanguageChange(() => map.getContainer().setAttribute('aria-label', t('map.aria')));
+  return map;
+}
+
+/** bbox=w,s,e,n of the map's view, padded so small pans need no new request. */
+export function viewBbox(map, pad = 0.25) {
+  const b = map.getBounds().pad(pad);
+  const r = (v) => v.toFixed(5);
+  return [r(b.getWest()), r(b.getSouth()), r(b.getEast()), r(b.getNorth())].join(',');
+}
+
+/**
+ * A layer of data on the map.
+ * opts: { id, title: () => string, legend: () => Node, pane, minZoom, followsView,
+ *         fetch: (ctx) => Promise<data>, draw: (data, group) => count, visible }
+ */
+export class DataLayer {
+  constructor(map, opts) {
+    this.map = map;
+    this.opts = opts;
+    this.id = opts.id;
+    this.group = L.featureGroup();
+    this.visible = opts.visible !== false;
+    this.state = 'idle';
+    this.count = 0;
+    this.message = '';
+    this.controller = null;
+    this.listeners = new Set();
+    this.data = null;
+    if (opts.followsView) {
+      map.on('moveend', debounce(() => this.visible && this.reload(), 250));
+    }
+  }
+
+  onChange(fn) {
+    this.listeners.add(fn);
+  }
+
+  emit() {
+    metrics.layers[this.id] = { state: this.state, count: this.count };
+    for (const fn of this.listeners) fn(this);
+  }
+
+  setVisible(v) {
+    this.visible = v;
+    if (v) {
+      this.group.addTo(this.map);
+      this.reload();
+    } else {
+      this.group.remove();
+      this.controller?.abort();
+      this.state = 'hidden';
+      this.emit();
+    }
+  }
+
+  tooFar() {
+    return this.opts.minZoom && this.map.getZoom() < this.opts.minZoom;
+  }
+
+  async reload() {
+    if (!this.visible) return;
+    this.controller?.abort();
+    if (this.tooFar()) {
+      this.group.clearLayers();
+      this.count = 0;
+      this.state = 'zoom';
+      this.emit();
+      return;
+    }
+    const controller = new AbortController();
+    this.controller = controller;
+    this.state = 'loading';
+    this.emit();
+    try {
+      const data = await this.opts.fetch({ map: this.map, signal: controller.signal, layer: this });
+      if (controller.signal.aborted) return;
+      this.data = data;
+      this.group.clearLayers();
+      this.count = this.opts.draw(data, this.group, this) ?? 0;
+      if (!this.map.hasLayer(this.group)) this.group.addTo(this.map);
+      this.state = 'ready';
+      this.message = '';
+      if (metrics.firstLayerMs === null && this.count > 0) {
+        metrics.firstLayerMs = performance.now();
+        metrics.firstLayerId = this.id;
+        performance.mark('lagesbild:first-layer');
+      }
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      this.state = err.status === 401 || err.status === 403 ? 'denied' : 'error';
+      this.message = err.message;
+      console.warn(`layer ${this.id}:`, err);
+    }
+    this.emit();
+  }
+}
+
+/** The list of layers with a checkbox, a status line and a legend each. */
+export class LayerPanel {
+  constructor(container) {
+    this.container = container;
+    this.layers = [];
+    onLanguageChange(() => this.render());
+  }
+
+  add(layer) {
+    this.layers.push(layer);
+    layer.onChange(() => this.update(layer));
+    this.render();
+    if (layer.visible) layer.group.addTo(layer.map);
+    return layer;
+  }
+
+  remove(layer) {
+    this.layers = this.layers.filter((l) => l !== layer);
+    layer.controller?.abort();
+    layer.group.remove();
+    this.render();
+  }
+
+  render() {
+    replaceChildren(
+      this.container,
+      this.layers.map((layer) => {
+        const id = `layer-${layer.id}`;
+        const box = h('input', {
+          type: 'checkbox',
+          id,
+          checked: layer.visible,
+          onchange: (e) => layer.setVisible(e.target.checked),
+        });
+        const status = h('span', { class: 'layer-status', 'aria-live': 'polite' });
+        const item = h(
+          'section',
+          { class: 'layer', dataset: { layer: layer.id }, 'aria-labelledby': `${id}-title` },
+          h('div', { class: 'layer-head' }, box, h('label', { for: id, id: `${id}-title` }, layer.opts.title()), status),
+          h('div', { class: 'legend' }, layer.opts.legend()),
+        );
+        layer._item = item;
+        layer._status = status;
+        this.update(layer);
+        return item;
+      }),
+    );
+  }
+
+  update(layer) {
+    if (!layer._item) return;
+    layer._item.dataset.state = layer.state;
+    layer._item.dataset.count = String(layer.count);
+    const text = {
+      idle: '',
+      hidden: '',
+      loading: t('layer.loading'),
+      ready: t('layer.count', { n: layer.count.toLocaleString(document.documentElement.lang) }),
+      zoom: t('layer.zoomIn'),
+      denied: t('layer.denied'),
+      error: t('layer.error'),
+    }[layer.state];
+    layer._status.textContent = text || '';
+    layer._status.title = layer.message || '';
+    if (layer.opts.legendUpdate) layer.opts.legendUpdate(layer._item.querySelector('.legend'), layer);
+  }
+}
+
+/** A legend row: a swatch (fill, line, dashed line or point) and its text. */
+export function swatch(kind, style, label) {
+  const s = h('span', { class: `swatch swatch-${kind}`, 'aria-hidden': 'true' });
+  if (kind === 'fill') {
+    s.style.background = style.fill;
+    s.style.borderColor = style.stroke || style.fill;
+  } else if (kind === 'line' || kind === 'dash') {
+    s.style.borderTopColor = style.stroke;
+    s.style.borderTopWidth = `${style.width || 4}px`;
+  } else if (kind === 'point') {
+    s.style.background = style.fill;
+    s.style.borderColor = style.stroke || '#000';
+  } else if (kind === 'text') {
+    s.textContent = style.text;
+    s.style.background = style.fill;
+    s.style.color = style.color || '#fff';
+  }
+  return h('div', { class: 'legend-row' }, s, h('span', {}, label));
+}

@@ -1,0 +1,130 @@
+// The coordinator's and the police's tools: incidents with clustering, DBSCAN clusters, Gi*
+// cells, period comparison, the ranked dark stretches with the what-if tool, exports, and the
+// police's ranked hotspots with weekday × hour tables and the patrol plan downloads.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startServer, launchBrowser, openContext, layerReady, screenshot, watchPage } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ roles: ['coordinator', 'police'] });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function downloadText(page, click) {
+  const [download] = await Promise.all([page.waitForEvent('download'), click()]);
+  return { name: download.suggestedFilename(), text: readFileSync(await download.path(), 'utf8') };
+}
+
+test('coordinator: analysis layers, filters, comparison, exports', async () => {
+  const context = await openContext(browser, { token: server.tokens.coordinator });
+  const page = await context.newPage();
+  const errors = watchPage(page);
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('body[data-role="coordinator"]');
+  assert.ok((await layerReady(page, 'incidents')) > 100, 'incident points drawn');
+  assert.ok((await page.locator('.incident-cluster').count()) > 0, 'incidents are clustered');
+  assert.ok((await layerReady(page, 'clusters')) > 0, 'DBSCAN clusters drawn');
+  assert.equal(await page.locator('[data-layer="crime"]').count(), 0, 'public crime layer replaced');
+  await screenshot(page, 'coordinator-clusters');
+
+  await page.getByRole('tab', { name: 'Analys' }).click();
+  await page.check('input[name=method][value=gistar]');
+  await page.check('input[name=compare]');
+  await page.selectOption('select[name=hourFrom]', '18');
+  await page.selectOption('select[name=hourTo]', '4');
+  await page.getByRole('button', { name: 'Visa på kartan' }).click();
+  assert.ok((await layerReady(page, 'cells')) > 0, 'Gi* cells drawn');
+  assert.ok((await layerReady(page, 'compare')) > 0, 'comparison drawn');
+  assert.ok((await page.locator('[data-layer="compare"] .legend-row').count()) >= 4);
+  await page.getByRole('tab', { name: 'Lager' }).click();
+  await screenshot(page, 'coordinator-gistar-compare');
+
+  await page.getByRole('tab', { name: 'Export' }).click();
+  const geo = await downloadText(page, () => page.getByRole('button', { name: 'Ladda ned GeoJSON' }).click());
+  assert.match(geo.name, /\.geojson$/);
+  const fc = JSON.parse(geo.text);
+  assert.equal(fc.type, 'FeatureCollection');
+  const layers = new Set(fc.features.map((f) => f.properties.layer));
+  for (const l of ['incidents', 'cells', 'compare', 'stretches']) assert.ok(layers.has(l), `export has ${l}`);
+  const csv = await downloadText(page, () => page.getByRole('button', { name: 'Ladda ned CSV' }).click());
+  const lines = csv.text.trim().split(/\r\n/);
+  assert.match(lines[0], /^\uFEFF?layer,geometry,lon,lat/);
+  assert.equal(lines.length - 1, fc.features.length);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('coordinator: ranked dark stretches and the what-if lamp tool', async () => {
+  const context = await openContext(browser, { token: server.tokens.coordinator });
+  const page = await context.newPage();
+  const errors = watchPage(page);
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('body[data-role="coordinator"]');
+  await page.getByRole('tab', { name: 'Belysning' }).click();
+  await page.waitForSelector('.stretch-list .stretch-item');
+  const items = await page.locator('.stretch-list .stretch-item').count();
+  assert.ok(items > 0);
+  assert.match(await page.textContent('.stretch-list li:first-child'), /^1\./);
+  assert.ok((await page.locator('.stretch-list li:first-child .reasons li').count()) > 0, 'reasons listed');
+  // Zoom to the worst stretch and propose lamps along it.
+  await page.locator('.stretch-list .stretch-item').first().click();
+  await page.waitForTimeout(400);
+  const line = await page.evaluate(() => {
+    const layers = [];
+    window.__lagesbildMap.eachLayer((l) => l.getLatLngs && l.options.color === '#facc15' && layers.push(l));
+    const ll = layers[0].getLatLngs().flat(2);
+    return ll.map((p) => [p.lat, p.lng]);
+  });
+  const picks = [0.2, 0.5, 0.8].map((f) => line[Math.min(line.length - 1, Math.floor(f * line.length))]);
+  for (const [lat, lng] of picks) {
+    await page.evaluate(([lat, lng]) => void window.__lagesbildMap.setView([lat, lng]), [lat, lng]);
+    await page.getByRole('button', { name: 'Lampa i kartans mitt' }).click();
+  }
+  assert.equal(await page.locator('.proposals li').count(), 3);
+  await page.getByRole('button', { name: 'Beräkna effekt' }).click();
+  await page.waitForSelector('.whatif-result p');
+  const text = await page.textContent('.whatif-result');
+  assert.match(text, /\d+ sträckor blir tillräckligt belysta/);
+  await screenshot(page, 'coordinator-whatif');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('police: ranked hotspots with weekday × hour tables and the patrol plan', async () => {
+  const context = await openContext(browser, { token: server.tokens.police });
+  const page = await context.newPage();
+  const errors = watchPage(page);
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('body[data-role="police"]');
+  assert.equal(await page.getByRole('tab', { name: 'Inkorg' }).count(), 0, 'police has no report inbox');
+  await page.getByRole('tab', { name: 'Patrull' }).click();
+  await page.waitForSelector('.hotspot-list .hotspot');
+  const n = await page.locator('.hotspot-list .hotspot').count();
+  assert.ok(n > 0);
+  const table = page.locator('.hotspot-list .hotspot').first().locator('table.profile');
+  assert.equal(await table.locator('tbody tr').count(), 7);
+  assert.equal(await table.locator('tbody tr').first().locator('td').count(), 24);
+  assert.match(await page.textContent('.hotspot-list .hotspot:first-child'), /Mest händelser/);
+  await screenshot(page, 'police-patrol');
+
+  const csv = await downloadText(page, () => page.getByRole('button', { name: 'Patrullplan (CSV)' }).click());
+  const rows = csv.text.trim().split(/\r?\n/);
+  assert.ok(rows.length - 1 === n, `csv has ${rows.length - 1} hotspots, the list ${n}`);
+  assert.match(rows[0], /rank/);
+  const gpx = await downloadText(page, () => page.getByRole('button', { name: 'Patrullplan (GPX)' }).click());
+  assert.match(gpx.text, /^<\?xml/);
+  assert.match(gpx.text, /<gpx [^>]*version="1\.1"/);
+  assert.equal((gpx.text.match(/<wpt /g) || []).length, n);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
