@@ -85,7 +85,7 @@ impl CoordArgs {
     }
 
     fn epsg(&self) -> anyhow::Result<u32> {
-        Ok(crs::parse_epsg(&self.crs).map_err(|e| anyhow::anyhow!("--crs: {e}"))?)
+        crs::parse_epsg(&self.crs).map_err(|e| anyhow::anyhow!("--crs: {e}"))
     }
 }
 

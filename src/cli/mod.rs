@@ -50,11 +50,11 @@ pub enum Command {
         addr: Option<String>,
     },
     /// Import data: Polisen events, incident registers, GeoJSON, OSM, lamp registers, areas, BRÅ.
-    Import(import::ImportArgs),
+    Import(Box<import::ImportArgs>),
     /// Crime hotspots (DBSCAN, Gi*, kernel density) as GeoJSON, or a KDE overlay PNG.
-    Hotspots(hotspots::HotspotArgs),
+    Hotspots(Box<hotspots::HotspotArgs>),
     /// Analyse walkway lighting: dark stretches as GeoJSON and a ranked list for the action plan.
-    Lighting(lighting::LightingArgs),
+    Lighting(Box<lighting::LightingArgs>),
     /// Citizen reports: list them, purge a reporter's contact details.
     Report {
         #[command(subcommand)]
@@ -129,9 +129,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve::serve(cfg).await?;
         }
         Command::Demo { addr } => demo::run(cfg, addr).await?,
-        Command::Import(args) => import::import(&cfg, args).await?,
-        Command::Hotspots(args) => hotspots::run(&cfg, args).await?,
-        Command::Lighting(args) => lighting::run(&cfg, args).await?,
+        Command::Import(args) => import::import(&cfg, *args).await?,
+        Command::Hotspots(args) => hotspots::run(&cfg, *args).await?,
+        Command::Lighting(args) => lighting::run(&cfg, *args).await?,
         Command::Report { command } => report::run(&cfg, command).await?,
         Command::Token { command } => {
             let store = crate::store::open(&cfg.db).await?;

@@ -112,7 +112,7 @@ pub fn field<'r>(
 }
 
 /// An optional field: `None` when absent or empty.
-pub fn opt_field<'r>(rec: &'r csv::StringRecord, idx: Option<usize>) -> Option<&'r str> {
+pub fn opt_field(rec: &csv::StringRecord, idx: Option<usize>) -> Option<&str> {
     idx.and_then(|i| rec.get(i))
         .map(str::trim)
         .filter(|v| !v.is_empty())

@@ -79,7 +79,7 @@ impl SqliteStore {
         let mut touched = 0u64;
         for chunk in batch.chunks(rows_per_stmt) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
-            qb.push_values(chunk, |b, row| push(b, row));
+            qb.push_values(chunk, push);
             qb.push(tail);
             let versions: Vec<i64> = qb
                 .build()
