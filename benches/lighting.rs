@@ -22,10 +22,30 @@ use lagesbild::spatial::{AreaLayer, IncidentLayer, LampLayer, ReportLayer, Walkw
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const WALKWAYS: usize = 10_000;
 const SEGMENTS_PER_WALKWAY: usize = 10;
-const LAMPS: usize = 50_000;
-const SIDE_M: f64 = 30_000.0;
+
+/// The size of the seeded city. `cargo bench` passes `--bench`; `cargo test --benches` (part of
+/// `make test`) runs this file too, and then a city of 1/50 the size, same density, is enough to
+/// show the bench still works.
+struct Scale {
+    walkways: usize,
+    lamps: usize,
+    side_m: f64,
+    reports: usize,
+    incidents: usize,
+}
+
+fn scale() -> Scale {
+    let full = std::env::args().any(|a| a == "--bench");
+    let div = if full { 1 } else { 50 };
+    Scale {
+        walkways: 10_000 / div,
+        lamps: 50_000 / div,
+        side_m: 30_000.0 / (div as f64).sqrt(),
+        reports: 2_000 / div,
+        incidents: 20_000 / div,
+    }
+}
 const ORIGIN: (f64, f64) = (650_000.0, 6_570_000.0);
 
 struct World {
@@ -53,6 +73,13 @@ impl World {
 }
 
 fn build() -> World {
+    let Scale {
+        walkways: n_walkways,
+        lamps: n_lamps,
+        side_m: side,
+        reports: n_reports,
+        incidents: n_incidents,
+    } = scale();
     let mut rng = ChaCha8Rng::seed_from_u64(42);
     let kinds = [
         "footway", "footway", "cycleway", "path", "sidewalk", "steps",
@@ -64,10 +91,10 @@ fn build() -> World {
         None,
         Some("automatic"),
     ];
-    let mut walkways = Vec::with_capacity(WALKWAYS);
-    for i in 0..WALKWAYS {
-        let mut x = ORIGIN.0 + rng.random_range(0.0..SIDE_M);
-        let mut y = ORIGIN.1 + rng.random_range(0.0..SIDE_M);
+    let mut walkways = Vec::with_capacity(n_walkways);
+    for i in 0..n_walkways {
+        let mut x = ORIGIN.0 + rng.random_range(0.0..side);
+        let mut y = ORIGIN.1 + rng.random_range(0.0..side);
         let mut heading: f64 = rng.random_range(0.0..std::f64::consts::TAU);
         let mut pts = vec![Coord { x, y }];
         for _ in 0..SEGMENTS_PER_WALKWAY {
@@ -86,12 +113,12 @@ fn build() -> World {
         });
     }
     // Lamps along 60 % of the walkways, 2 m to the side, about every 36 m, then scattered.
-    let mut lamps = Vec::with_capacity(LAMPS);
+    let mut lamps = Vec::with_capacity(n_lamps);
     'outer: for w in walkways.iter().filter(|w| w.id % 5 < 3) {
         let line = Measured::new(&w.geometry);
         let mut d = rng.random_range(0.0..20.0);
         while d < line.length() {
-            if lamps.len() == LAMPS {
+            if lamps.len() == n_lamps {
                 break 'outer;
             }
             let p = line.point_at(d);
@@ -99,17 +126,17 @@ fn build() -> World {
             d += rng.random_range(25.0..47.0);
         }
     }
-    while lamps.len() < LAMPS {
+    while lamps.len() < n_lamps {
         let (x, y) = (
-            ORIGIN.0 + rng.random_range(0.0..SIDE_M),
-            ORIGIN.1 + rng.random_range(0.0..SIDE_M),
+            ORIGIN.0 + rng.random_range(0.0..side),
+            ORIGIN.1 + rng.random_range(0.0..side),
         );
         lamps.push(lamp(&mut rng, lamps.len(), x, y));
     }
     let t: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 11, 1, 17, 0, 0).unwrap();
-    let reports: Vec<CitizenReport> = (0..2_000)
+    let reports: Vec<CitizenReport> = (0..n_reports)
         .map(|i| {
-            let w = &walkways[rng.random_range(0..WALKWAYS)];
+            let w = &walkways[rng.random_range(0..n_walkways)];
             let c = w.geometry.0[rng.random_range(0..=SEGMENTS_PER_WALKWAY)];
             let service = [
                 ServiceCode::DarkPath,
@@ -129,7 +156,7 @@ fn build() -> World {
                 original_location: Point(c),
                 walkway_id: Some(w.id),
                 lamp_id: (service == ServiceCode::BrokenLamp)
-                    .then(|| format!("b:{}", rng.random_range(0..LAMPS))),
+                    .then(|| format!("b:{}", rng.random_range(0..n_lamps))),
                 address: None,
                 media_url: None,
                 status_notes: None,
@@ -143,7 +170,7 @@ fn build() -> World {
         })
         .collect();
     let offset = FixedOffset::east_opt(3600).unwrap();
-    let incidents: Vec<Incident> = (0..20_000)
+    let incidents: Vec<Incident> = (0..n_incidents)
         .map(|i| Incident {
             source: "bench".into(),
             source_id: i.to_string(),
@@ -161,8 +188,8 @@ fn build() -> World {
             group: CategoryGroup::Violence,
             label: "Misshandel".into(),
             location: Point::new(
-                ORIGIN.0 + rng.random_range(0.0..SIDE_M),
-                ORIGIN.1 + rng.random_range(0.0..SIDE_M),
+                ORIGIN.0 + rng.random_range(0.0..side),
+                ORIGIN.1 + rng.random_range(0.0..side),
             ),
             precision: LocationPrecision::Exact,
             place: None,
