@@ -3,8 +3,9 @@
 //! **Nothing here is real.** The walkway network, lamps, districts, incidents and BRÅ figures are
 //! generated from a fixed seed around Täby centrum and Roslags Näsby so that every run is the
 //! same. They are shaped like real data: a grid of footpaths, cycle paths and sidewalks with
-//! lamps every ~30 m and a few deliberate unlit gaps; a year of incidents with dense hotspots,
-//! evening and weekend rhythms, and events known only to the municipality centre.
+//! lamps every ~30 m and a few deliberate unlit gaps; two years of incidents with dense hotspots
+//! (some grew, some shrank, one is new in the last year), evening and weekend rhythms, and events
+//! known only to the municipality centre.
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use geo::{Coord, LineString, MultiPolygon, Point, Polygon};
@@ -152,7 +153,7 @@ fn c(x: f64, y: f64) -> Coord<f64> {
     }
 }
 
-/// Builds the whole dataset. `now` anchors the year of incidents (it ends the day before).
+/// Builds the whole dataset. `now` anchors the two years of incidents (they end the day before).
 pub fn generate(now: DateTime<Utc>) -> DemoData {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     let (walkways, lamps) = network(&mut rng);
@@ -384,10 +385,44 @@ fn hour(rng: &mut ChaCha8Rng, night: bool) -> u32 {
     12
 }
 
+/// How busy each planted hotspot was in the year before the demo year, as a share of this
+/// year's events (in the order of [`HOTSPOTS`]): Täby centrum a little busier, Roslags Näsby and
+/// Tibble quieter, Skarpäng busier, Näsbyparken not yet a hotspot. The lägesbild's "change from
+/// the previous period" and the period comparison then have something true to show.
+const PREVIOUS_YEAR_SHARE: [f64; 5] = [1.1, 0.55, 0.7, 1.6, 0.0];
+
+/// Two years of incidents: the demo year, ending the day before `now`, and the year before it.
+/// The previous year comes from a generator of its own, so the demo year's events are the same
+/// as they would be alone.
 fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
     let start = (now - Duration::days(365)).date_naive();
+    let mut out = year_of_incidents(rng, start, [1.0; 5], 1_400, 180, 0);
+    let mut before = ChaCha8Rng::seed_from_u64(SEED ^ 0x0001_0000_0000);
+    let n = out.len() as u32;
+    out.extend(year_of_incidents(
+        &mut before,
+        start - Duration::days(365),
+        PREVIOUS_YEAR_SHARE,
+        1_250,
+        170,
+        n,
+    ));
+    out
+}
+
+/// One year of incidents from `start`: the planted hotspots (their counts scaled by `share`),
+/// `background` scattered events and `municipality` events placed on the municipality centre.
+/// Source ids continue after `first_id`.
+fn year_of_incidents(
+    rng: &mut ChaCha8Rng,
+    start: chrono::NaiveDate,
+    share: [f64; 5],
+    background: usize,
+    municipality: usize,
+    first_id: u32,
+) -> Vec<Incident> {
     let mut out = Vec::new();
-    let mut n = 0u32;
+    let mut n = first_id;
     let mut make = |rng: &mut ChaCha8Rng,
                     label: &str,
                     x: f64,
@@ -432,9 +467,9 @@ fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
             summary: Some("Fiktiv händelse (demodata)".into()),
         }
     };
-    for h in &HOTSPOTS {
+    for (h, share) in HOTSPOTS.iter().zip(share) {
         let spread = Normal::new(0.0, h.sigma).expect("normal");
-        for _ in 0..h.count {
+        for _ in 0..(h.count as f64 * share).round() as usize {
             let label = pick(rng, h.mix);
             let (x, y) = (
                 CENTRE.0 + h.dx + spread.sample(rng),
@@ -444,7 +479,7 @@ fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
         }
         let _ = h.name;
     }
-    for _ in 0..1_400 {
+    for _ in 0..background {
         let label = pick(rng, BACKGROUND);
         let (x, y) = (
             CENTRE.0 + rng.random_range(-2_000.0..1_700.0),
@@ -459,7 +494,7 @@ fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
         out.push(make(rng, label, x, y, night, precision));
     }
     // Events Polisen places on the municipality centre: counted, never clustered.
-    for _ in 0..180 {
+    for _ in 0..municipality {
         let label = pick(rng, BACKGROUND);
         out.push(make(
             rng,
@@ -492,15 +527,32 @@ mod tests {
         let b = generate(now);
         assert_eq!(a.incidents, b.incidents);
         assert_eq!(a.lamps, b.lamps);
-        // 1 030 hotspot events + 1 400 background + 180 at the municipality centre.
-        assert_eq!(a.incidents.len(), 1_030 + 1_400 + 180);
-        assert_eq!(
-            a.incidents
-                .iter()
+        // The demo year: 1 030 hotspot events + 1 400 background + 180 at the municipality
+        // centre. The year before: 420·1.1 + 260·0.55 + 150·0.7 + 110·1.6 + 0 = 886 hotspot
+        // events + 1 250 + 170.
+        let year_start = (now - Duration::days(365)).date_naive();
+        let (this, before): (Vec<&Incident>, Vec<&Incident>) = a
+            .incidents
+            .iter()
+            .partition(|i| crate::time::local_date(&i.occurred_at) >= year_start);
+        assert_eq!(this.len(), 1_030 + 1_400 + 180);
+        assert_eq!(before.len(), 886 + 1_250 + 170);
+        let municipality = |v: &[&Incident]| {
+            v.iter()
                 .filter(|i| i.precision == LocationPrecision::Municipality)
-                .count(),
-            180
+                .count()
+        };
+        assert_eq!((municipality(&this), municipality(&before)), (180, 170));
+        assert!(
+            before.iter().all(
+                |i| crate::time::local_date(&i.occurred_at) >= year_start - Duration::days(365)
+            ),
+            "the year before is one year"
         );
+        // Ids are unique across both years.
+        let ids: std::collections::HashSet<&str> =
+            a.incidents.iter().map(|i| i.source_id.as_str()).collect();
+        assert_eq!(ids.len(), a.incidents.len());
         assert!(a.lamps.len() > 1_000, "{} lamps", a.lamps.len());
         assert!(a.walkways.iter().any(|w| w.lit.as_deref() == Some("no")));
         assert!(a.walkways.iter().any(|w| w.lit.is_none()));

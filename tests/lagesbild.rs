@@ -145,6 +145,33 @@ async fn lagesbild_counts_add_up_to_the_incidents() {
     assert_eq!(n(&lb["municipality_only"]), expected_unplaced);
     assert_eq!(by_district, expected_total - expected_unplaced);
 
+    // The previous period, counted the same way, and the demo's planted change: the Näsbyparken
+    // hotspot is new this year, so its district grew.
+    let in_previous = |i: &&lagesbild::model::Incident| {
+        let day = lagesbild::time::local_date(&i.occurred_at);
+        i.group.is_crime() && day >= pf && day <= pt
+    };
+    let expected_previous = snap.incidents.items.iter().filter(in_previous).count() as i64;
+    assert!(expected_previous > 1000, "the demo has the year before too");
+    assert_eq!(n(&lb["total"]["previous"]), expected_previous);
+    let previous_by_group: i64 = lb["counts_by_group"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| n(&g["previous"]))
+        .sum();
+    assert_eq!(previous_by_group, expected_previous);
+    let park = lb["counts_by_district"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["district"] == "Näsbypark")
+        .expect("Näsbypark row");
+    assert!(
+        n(&park["count"]) > n(&park["previous"]),
+        "Näsbypark grew: {park}"
+    );
+
     // The planted demo hotspots: the biggest cluster is at Täby centrum.
     let hs = lb["hotspots"]["features"].as_array().unwrap();
     assert_eq!(hs.len(), 5);

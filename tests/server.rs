@@ -37,7 +37,11 @@ async fn demo_data_is_labelled_and_loaded() {
         .unwrap();
     let (_, body) = get_json(srv.url("/health"), None).await;
     assert_eq!(body["demo"], true);
-    assert_eq!(body["loaded"]["incidents"], 1_030 + 1_400 + 180);
+    // Two years: this one (hotspots, background, municipality centre) and the one before.
+    assert_eq!(
+        body["loaded"]["incidents"],
+        (1_030 + 1_400 + 180) + (886 + 1_250 + 170)
+    );
     assert_eq!(body["loaded"]["areas"], 5);
     srv.stop().await.unwrap();
 }
