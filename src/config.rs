@@ -31,6 +31,8 @@ pub struct Config {
     pub reload_interval_s: u64,
     /// Default EN 13201 class for the lighting analysis.
     pub lighting_class: String,
+    /// Classes for particular walkway kinds, e.g. `steps=P3,cycleway=P4`.
+    pub lighting_kind_classes: Option<String>,
 }
 
 impl Default for Config {
@@ -47,6 +49,7 @@ impl Default for Config {
             request_timeout_s: 30,
             reload_interval_s: 5,
             lighting_class: "P5".into(),
+            lighting_kind_classes: None,
         }
     }
 }
@@ -60,6 +63,8 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
+    #[error("configuration: {0}")]
+    Invalid(String),
     #[error("environment variable {name}={value:?}: {message}")]
     Env {
         name: String,
@@ -85,7 +90,34 @@ impl Config {
             None => Config::default(),
         };
         cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Checks the values a server would otherwise only trip over at the first request.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::api::lighting::class_plan(None, None, self).map_err(ConfigError::Invalid)?;
+        if let Some([w, s, e, n]) = self.service_area {
+            if !(w < e && s < n) {
+                return Err(ConfigError::Invalid(format!(
+                    "service_area = [{w}, {s}, {e}, {n}]: expected [west, south, east, north] in WGS84 degrees"
+                )));
+            }
+            // SWEREF 99 TM is for Sweden: a box outside it is a mistake, often swapped lat/lon.
+            let [sw, ss, se, sn] = crate::api::web::SWEDEN_WGS84;
+            if e < sw || w > se || n < ss || s > sn {
+                return Err(ConfigError::Invalid(format!(
+                    "service_area = [{w}, {s}, {e}, {n}] lies outside Sweden; the order is [west, south, east, north] (longitude first)"
+                )));
+            }
+        }
+        if self.min_public_count == 0 {
+            return Err(ConfigError::Invalid(
+                "min_public_count = 0 would show single incidents to the public; use 1 or more"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -128,6 +160,9 @@ impl Config {
         if let Some(v) = get("LAGESBILD_LIGHTING_CLASS") {
             self.lighting_class = v;
         }
+        if let Some(v) = get("LAGESBILD_LIGHTING_KIND_CLASSES") {
+            self.lighting_kind_classes = Some(v);
+        }
         Ok(())
     }
 
@@ -159,6 +194,51 @@ mod tests {
             .apply_env(|k| (k == "LAGESBILD_MIN_PUBLIC_COUNT").then(|| "many".into()))
             .unwrap_err();
         assert!(err.to_string().contains("LAGESBILD_MIN_PUBLIC_COUNT"));
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let bad_class = Config {
+            lighting_class: "P7".into(),
+            ..Config::default()
+        };
+        assert!(bad_class.validate().unwrap_err().to_string().contains("P7"));
+        let bad_kinds = Config {
+            lighting_kind_classes: Some("steps".into()),
+            ..Config::default()
+        };
+        assert!(
+            bad_kinds
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("lighting_kind_classes")
+        );
+        for (area, says) in [
+            ([59.4, 17.9, 59.5, 18.2], "outside Sweden"),
+            (
+                [18.2, 59.5, 17.9, 59.4],
+                "expected [west, south, east, north]",
+            ),
+        ] {
+            let c = Config {
+                service_area: Some(area),
+                ..Config::default()
+            };
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+        let taby = Config {
+            service_area: Some([17.98, 59.41, 18.16, 59.49]),
+            ..Config::default()
+        };
+        assert!(taby.validate().is_ok());
+        let zero = Config {
+            min_public_count: 0,
+            ..Config::default()
+        };
+        assert!(zero.validate().is_err());
+        assert!(Config::default().validate().is_ok());
     }
 
     #[test]

@@ -296,7 +296,7 @@ async fn lagesbild(
     caller.require(Role::Police)?;
     let snap = state.spatial.load();
     let query = SummaryQuery::parse(&q, &snap, &[], true)?;
-    let plan = crate::api::lighting::class_plan(None, None, &state.config.lighting_class)
+    let plan = crate::api::lighting::class_plan(None, None, &state.config)
         .map_err(AppError::BadRequest)?;
     let (lsnap, lighting) = crate::api::lighting::analysis(&state, plan).await?;
     let body = blocking(move || {

@@ -111,17 +111,23 @@ pub async fn analysis(
 // ---------------------------------------------------------------------------------------------
 // Query parameters
 
-/// The class plan from `class` (default: the configured class) and `kind_class`
-/// (`footway=P4,steps=P3`).
+/// The class plan: `class` (default: the configured `lighting_class`), then the configured
+/// per-kind classes (`lighting_kind_classes`), then this request's `kind_class`
+/// (`footway=P4,steps=P3`), each overriding the one before.
 pub fn class_plan(
     class: Option<&str>,
     kind_class: Option<&str>,
-    default: &str,
+    cfg: &crate::config::Config,
 ) -> Result<ClassPlan, String> {
-    let text = class.unwrap_or(default);
+    let text = class.unwrap_or(&cfg.lighting_class);
     let c = PClass::parse(text)
         .ok_or_else(|| format!("class={text:?}: expected one of P1, P2, P3, P4, P5, P6"))?;
-    let plan = ClassPlan::uniform(c);
+    let mut plan = ClassPlan::uniform(c);
+    if let Some(k) = cfg.lighting_kind_classes.as_deref() {
+        plan = plan
+            .with_overrides(k)
+            .map_err(|e| format!("lighting_kind_classes in the configuration: {e}"))?;
+    }
     match kind_class {
         Some(k) => plan
             .with_overrides(k)
@@ -396,12 +402,8 @@ async fn get_stretches(
     State(state): State<AppState>,
     Query(q): Query<StretchParams>,
 ) -> ApiResult<Json<Value>> {
-    let plan = class_plan(
-        q.class.as_deref(),
-        q.kind_class.as_deref(),
-        &state.config.lighting_class,
-    )
-    .map_err(bad)?;
+    let plan =
+        class_plan(q.class.as_deref(), q.kind_class.as_deref(), &state.config).map_err(bad)?;
     let filter = StretchFilter {
         states: parse_states(q.state.as_deref()).map_err(bad)?,
         bbox: q.bbox.as_deref().map(parse_bbox).transpose().map_err(bad)?,
@@ -465,12 +467,8 @@ async fn get_lamps(
     State(state): State<AppState>,
     Query(q): Query<AreaParams>,
 ) -> ApiResult<Json<Value>> {
-    let plan = class_plan(
-        q.class.as_deref(),
-        q.kind_class.as_deref(),
-        &state.config.lighting_class,
-    )
-    .map_err(bad)?;
+    let plan =
+        class_plan(q.class.as_deref(), q.kind_class.as_deref(), &state.config).map_err(bad)?;
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose().map_err(bad)?;
     let (snap, result) = analysis(&state, plan).await?;
     let body = tokio::task::spawn_blocking(move || {
@@ -509,12 +507,8 @@ async fn get_walkways(
     State(state): State<AppState>,
     Query(q): Query<AreaParams>,
 ) -> ApiResult<Json<Value>> {
-    let plan = class_plan(
-        q.class.as_deref(),
-        q.kind_class.as_deref(),
-        &state.config.lighting_class,
-    )
-    .map_err(bad)?;
+    let plan =
+        class_plan(q.class.as_deref(), q.kind_class.as_deref(), &state.config).map_err(bad)?;
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose().map_err(bad)?;
     let limit = q.limit.unwrap_or(DEFAULT_PIECE_LIMIT);
     let (snap, result) = analysis(&state, plan).await?;
@@ -653,7 +647,7 @@ async fn post_what_if(
     let plan = class_plan(
         req.class.as_deref(),
         req.kind_class.as_deref(),
-        &state.config.lighting_class,
+        &state.config,
     )
     .map_err(bad)?;
     let proposed = req
@@ -779,14 +773,38 @@ mod tests {
             vec![LightState::Lit, LightState::Dark]
         );
         assert!(parse_states(Some("gloomy")).unwrap_err().contains("gloomy"));
-        assert_eq!(class_plan(None, None, "P5").unwrap().default, PClass::P5);
+        let cfg = crate::config::Config::default();
+        assert_eq!(class_plan(None, None, &cfg).unwrap().default, PClass::P5);
         assert_eq!(
-            class_plan(Some("p3"), Some("steps=P2"), "P5")
+            class_plan(Some("p3"), Some("steps=P2"), &cfg)
                 .unwrap()
                 .for_kind("steps"),
             PClass::P2
         );
-        assert!(class_plan(Some("P9"), None, "P5").is_err());
+        assert!(class_plan(Some("P9"), None, &cfg).is_err());
+        // The configured per-kind classes apply, and a request's kind_class overrides them.
+        let cfg = crate::config::Config {
+            lighting_class: "P6".into(),
+            lighting_kind_classes: Some("steps=P3,cycleway=P4".into()),
+            ..crate::config::Config::default()
+        };
+        let plan = class_plan(None, None, &cfg).unwrap();
+        assert_eq!(plan.default, PClass::P6);
+        assert_eq!(plan.for_kind("steps"), PClass::P3);
+        assert_eq!(plan.for_kind("cycleway"), PClass::P4);
+        assert_eq!(plan.for_kind("footway"), PClass::P6);
+        let plan = class_plan(None, Some("steps=P1"), &cfg).unwrap();
+        assert_eq!(plan.for_kind("steps"), PClass::P1);
+        assert_eq!(plan.for_kind("cycleway"), PClass::P4);
+        let bad = crate::config::Config {
+            lighting_kind_classes: Some("steps=P9".into()),
+            ..crate::config::Config::default()
+        };
+        assert!(
+            class_plan(None, None, &bad)
+                .unwrap_err()
+                .contains("lighting_kind_classes")
+        );
         assert!(parse_bbox("18,59,17,60").is_err());
         assert!(parse_bbox("59,18").is_err());
         assert!(parse_bbox("18.0,59.4,18.1,59.5").is_ok());

@@ -40,12 +40,8 @@ pub struct LightingArgs {
 
 /// Runs the analysis on the configured database.
 pub async fn run(cfg: &Config, args: LightingArgs) -> anyhow::Result<()> {
-    let plan = class_plan(
-        args.class.as_deref(),
-        args.kind_class.as_deref(),
-        &cfg.lighting_class,
-    )
-    .map_err(anyhow::Error::msg)?;
+    let plan = class_plan(args.class.as_deref(), args.kind_class.as_deref(), cfg)
+        .map_err(anyhow::Error::msg)?;
     let filter = StretchFilter {
         states: parse_states(args.state.as_deref()).map_err(anyhow::Error::msg)?,
         bbox: args
