@@ -34,7 +34,7 @@ use geo::Polygon;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::{ApiResult, AppError, AppState};
+use super::{ApiResult, AppError, AppState, blocking};
 use crate::analysis::filter::{
     AreaFilter, FilterError, HourSet, IncidentFilter, Selection, WeekdaySet, parse_bbox,
     parse_categories, parse_date, parse_groups,
@@ -144,7 +144,8 @@ fn json_cached(v: &Value) -> Cached {
 
 type Params = HashMap<String, String>;
 
-const FILTER_PARAMS: [&str; 8] = [
+/// The query parameters every incident filter reads.
+pub(crate) const FILTER_PARAMS: [&str; 8] = [
     "from",
     "to",
     "categories",
@@ -658,14 +659,6 @@ fn run_kde(
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?
-}
-
 /// The hotspot GeoJSON for a query (the parameters of `GET /api/v1/hotspots`), as a caller
 /// with `role` sees it; `k` is the public minimum count. Also used by `lagesbild hotspots`.
 pub fn compute(
@@ -696,8 +689,21 @@ async fn hotspots(
     caller: Caller,
     Query(q): Query<Params>,
 ) -> ApiResult<Response> {
+    cached_json(&state, &cache, caller, q, "hotspots", compute).await
+}
+
+/// The JSON answer of `compute` for this snapshot, from the cache or computed off the async
+/// threads and cached.
+async fn cached_json(
+    state: &AppState,
+    cache: &ResultCache,
+    caller: Caller,
+    q: Params,
+    kind: &str,
+    compute: fn(&Snapshot, &Params, Role, u32) -> ApiResult<Value>,
+) -> ApiResult<Response> {
     let snap = state.spatial.load();
-    let key = cache_key("hotspots", &q, &caller);
+    let key = cache_key(kind, &q, &caller);
     if let Some(c) = cache.get(&key, snap.version) {
         return Ok(respond(c));
     }
@@ -925,17 +931,7 @@ async fn compare_periods(
     caller: Caller,
     Query(q): Query<Params>,
 ) -> ApiResult<Response> {
-    let snap = state.spatial.load();
-    let key = cache_key("compare", &q, &caller);
-    if let Some(c) = cache.get(&key, snap.version) {
-        return Ok(respond(c));
-    }
-    let k = state.config.min_public_count;
-    let version = snap.version;
-    let value = blocking(move || compute_compare(&snap, &q, caller.role, k)).await?;
-    let c = json_cached(&value);
-    cache.put(key, version, c.clone());
-    Ok(respond(c))
+    cached_json(&state, &cache, caller, q, "compare", compute_compare).await
 }
 
 fn compare_meta(

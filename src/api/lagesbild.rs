@@ -28,7 +28,8 @@ use geo::{MultiPolygon, Point, Polygon};
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::{ApiResult, AppError, AppState};
+use super::hotspots::FILTER_PARAMS;
+use super::{ApiResult, AppError, AppState, blocking};
 use crate::analysis::filter::{
     AreaFilter, HourSet, IncidentFilter, WeekdaySet, parse_bbox, parse_categories, parse_date,
     parse_groups,
@@ -57,17 +58,6 @@ pub struct SummaryQuery {
     pub from: NaiveDate,
     pub to: NaiveDate,
 }
-
-const FILTER_PARAMS: [&str; 8] = [
-    "from",
-    "to",
-    "categories",
-    "groups",
-    "hours",
-    "weekdays",
-    "area",
-    "bbox",
-];
 
 impl SummaryQuery {
     /// Reads the shared filters; `extra` names the endpoint's own parameters. Unknown
@@ -164,15 +154,6 @@ impl SummaryQuery {
             "previous_to": pt.to_string(),
         })
     }
-}
-
-/// Runs CPU-bound work off the async threads.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("summary task failed: {e}")))?
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {

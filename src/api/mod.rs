@@ -78,6 +78,15 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Runs CPU-bound work (an analysis) on the blocking pool, off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?
+}
+
 async fn health(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let snap = state.spatial.load();
     let version = state.store.data_version().await?;

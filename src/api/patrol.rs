@@ -32,7 +32,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::lagesbild::{SummaryQuery, blocking, lonlat, polygon_json};
+use super::blocking;
+use super::lagesbild::{SummaryQuery, lonlat, polygon_json};
 use super::{ApiResult, AppError, AppState};
 use crate::analysis::hotspot::gistar::{self, GiStarParams, GiStarResult};
 use crate::analysis::hotspot::profile::{Profile, window_text};
