@@ -153,11 +153,12 @@ async fn inbox(
             .ok_or_else(|| AppError::BadRequest(format!("limit {l:?}: 1 to 5000")))?;
     }
     let rows = state.store.list_reports(&filter).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let contact = state.store.get_contact(r.id).await?;
-        out.push(report_json(r, contact.as_ref()));
-    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let contacts = state.store.get_contacts(&ids).await?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| report_json(r, contacts.get(&r.id)))
+        .collect();
     Ok(Json(json!({ "reports": out, "count": out.len() })))
 }
 

@@ -218,6 +218,21 @@ pub trait ReportStore: Send + Sync {
 
     async fn get_contact(&self, id: i64) -> StoreResult<Option<Contact>>;
 
+    /// The contacts of these reports, by report id (reports without one are absent). One query
+    /// for a whole inbox page instead of one per report; the default asks one by one.
+    async fn get_contacts(
+        &self,
+        ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, Contact>> {
+        let mut out = std::collections::HashMap::new();
+        for &id in ids {
+            if let Some(c) = self.get_contact(id).await? {
+                out.insert(id, c);
+            }
+        }
+        Ok(out)
+    }
+
     /// Deletes the contact row; returns whether there was one. Recorded in the history.
     async fn purge_contact(&self, id: i64, actor: &Actor) -> StoreResult<bool>;
 }

@@ -440,6 +440,39 @@ impl ReportStore for SqliteStore {
         }))
     }
 
+    async fn get_contacts(
+        &self,
+        ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, Contact>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        // The ids travel as one JSON array parameter, so the statement is the same for any
+        // number of them.
+        let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT report_id, email, first_name, last_name, phone FROM report_contacts \
+             WHERE report_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get::<i64, _>(0),
+                    Contact {
+                        email: r.get(1),
+                        first_name: r.get(2),
+                        last_name: r.get(3),
+                        phone: r.get(4),
+                    },
+                )
+            })
+            .collect())
+    }
+
     async fn purge_contact(&self, id: i64, actor: &Actor) -> StoreResult<bool> {
         let _writer = REPORT_WRITER.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
