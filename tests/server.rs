@@ -46,6 +46,29 @@ async fn demo_data_is_labelled_and_loaded() {
     srv.stop().await.unwrap();
 }
 
+/// A demo seeding killed half-way (walkways written, the rest not) is finished at the next
+/// start instead of being taken for a real database.
+#[tokio::test]
+async fn an_interrupted_demo_seeding_is_finished_next_time() {
+    let srv = TestServer::start().await;
+    let store = srv.state.store.as_ref();
+    let data = lagesbild::demo::generate(chrono::Utc::now());
+    store.set_meta("demo", "seeding").await.unwrap();
+    store.upsert_walkways(&data.walkways).await.unwrap();
+    assert!(lagesbild::cli::demo::seed(store).await.unwrap());
+    let c = store.counts().await.unwrap();
+    assert_eq!(c.incidents as usize, data.incidents.len());
+    assert_eq!(c.walkways as usize, data.walkways.len());
+    assert_eq!(c.lamps as usize, data.lamps.len());
+    assert_eq!(
+        store.get_meta("demo").await.unwrap().as_deref(),
+        Some("true")
+    );
+    // Finished: the next start leaves it alone.
+    assert!(!lagesbild::cli::demo::seed(store).await.unwrap());
+    srv.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused() {
     let srv = TestServer::start_with(|c| c.max_body_bytes = 1024).await;

@@ -6,12 +6,16 @@ use crate::config::Config;
 use crate::demo;
 use crate::store::Store;
 
-/// Writes the demo dataset when the store has no data; returns whether it did.
+/// Writes the demo dataset when the store has no data, or finishes one that was interrupted
+/// (every write is an idempotent upsert, and the reports carry client tokens); returns whether
+/// it wrote.
 pub async fn seed(store: &dyn Store) -> anyhow::Result<bool> {
     let counts = store.counts().await?;
-    if counts.incidents + counts.walkways + counts.lamps + counts.areas > 0 {
+    let interrupted = store.get_meta("demo").await?.as_deref() == Some("seeding");
+    if counts.incidents + counts.walkways + counts.lamps + counts.areas > 0 && !interrupted {
         return Ok(false);
     }
+    store.set_meta("demo", "seeding").await?;
     let now = chrono::Utc::now();
     let data = demo::generate(now);
     store.upsert_walkways(&data.walkways).await?;
