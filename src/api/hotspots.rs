@@ -9,15 +9,17 @@
 //! Privacy (anonymous callers; police, coordinators and admins see everything):
 //! - **DBSCAN**: hulls with fewer than k events are dropped; `first`/`last` are months
 //!   (`YYYY-MM`); the 7 × 24 `profile` is replaced by `profile_parts`, per weekday four six-hour
-//!   parts (natt, morgon, eftermiddag, kväll) where parts with 1…k−1 events are `null`; `peak`
+//!   parts (natt, morgon, eftermiddag, kväll) where parts with fewer than k events are `null`; `peak`
 //!   is given only when its window holds at least k events; categories with fewer than k events
 //!   are summed into `other`.
 //! - **Gi\***: every analysed cell is returned (a cell with few events can be part of a hot
-//!   spot), but `count` is `null` when it is 1 … k−1 (zero reveals nobody).
+//!   spot), but `count` is `null` when it is below k — zero included: were zero shown, a `null`
+//!   would say "one to k−1 events in this cell".
 //! - **KDE**: cells whose kernel support (events within the bandwidth of the cell centre) is
 //!   below k are dropped from the GeoJSON and transparent in the PNG.
-//! - **compare**: DBSCAN rows where both counts are below k are dropped; counts below k are
-//!   `null` (zero is shown). Gi* rows keep their change, with counts of 1 … k−1 `null`.
+//! - **compare**: DBSCAN rows where both counts are below k are dropped; counts of 1 … k−1 are
+//!   `null` (zero is shown: `new` and `gone` say it anyway). Gi* rows keep their change, with
+//!   counts of 1 … k−1 `null`.
 //! - `/api/v1/incidents` (single points) needs the police role or higher.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -534,7 +536,7 @@ fn run_gistar(
     let mut features = Vec::with_capacity(res.cells.len());
     let mut suppressed = 0;
     for c in &res.cells {
-        let count = if full || c.count == 0 || c.count >= k {
+        let count = if full || c.count >= k {
             json!(c.count)
         } else {
             suppressed += 1;
@@ -817,7 +819,7 @@ pub fn compute_compare(
     let fb = filter.with_dates(Some(b_from), Some(b_to));
     let full = caller.role.sees_points();
     let shown = move |n: usize| -> Value {
-        // Zero reveals nobody; 1 … k−1 might.
+        // Zero is shown here: the change (new, gone) says it anyway.
         if full || n == 0 || n >= k as usize {
             json!(n)
         } else {

@@ -99,13 +99,13 @@ impl Profile {
     }
 
     /// Per weekday, counts in the four six-hour parts of the day; parts with fewer than `k`
-    /// events (but more than none) are `None`.
+    /// events are `None`, empty ones too (a shown zero would make `None` mean "1 … k−1").
     pub fn day_parts(&self, k: u32) -> [[Option<u32>; 4]; 7] {
         let mut out = [[None; 4]; 7];
         for (d, row) in self.0.iter().enumerate() {
             for part in 0..4 {
                 let n: u32 = row[part * 6..part * 6 + 6].iter().sum();
-                out[d][part] = (n == 0 || n >= k).then_some(n);
+                out[d][part] = (n >= k).then_some(n);
             }
         }
         out
@@ -182,6 +182,7 @@ mod tests {
         let parts = p.day_parts(3);
         assert_eq!(parts[4][3], Some(4));
         assert_eq!(parts[0][1], None);
-        assert_eq!(parts[2][2], Some(0));
+        // Empty parts look like small ones.
+        assert_eq!(parts[2][2], None);
     }
 }
