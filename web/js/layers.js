@@ -282,7 +282,16 @@ export function reportLayer(map, state) {
     id: 'reports',
     title: () => t('layer.reports'),
     legend: reportsLegend,
-    fetch: ({ signal }) => getJson('/open311/v2/requests.json', { extensions: 'true' }, { signal }),
+    fetch: async ({ signal }) => {
+      // The first load takes the request index.html started before the scripts arrived.
+      const early = window.__lagesbildReports;
+      window.__lagesbildReports = null;
+      if (early) {
+        const res = await early.catch(() => null);
+        if (res?.ok) return res.json();
+      }
+      return getJson('/open311/v2/requests.json', { extensions: 'true' }, { signal });
+    },
     draw: (list, group) => {
       let n = 0;
       for (const r of list) {
