@@ -104,6 +104,214 @@ impl CategoryGroup {
     }
 }
 
+/// Known labels, normalised (see [`normalise`]), with their code and group. The first label of
+/// a code is its name in Swedish (see [`label_sv`]).
+const KNOWN: &[(&str, &str, CategoryGroup)] = &[
+    ("misshandel", "assault", CategoryGroup::Violence),
+    (
+        "misshandel grov",
+        "aggravated_assault",
+        CategoryGroup::Violence,
+    ),
+    ("mord dråp", "homicide", CategoryGroup::Violence),
+    (
+        "mord dråp försök",
+        "attempted_homicide",
+        CategoryGroup::Violence,
+    ),
+    ("olaga hot", "unlawful_threat", CategoryGroup::Violence),
+    ("våldtäkt", "rape", CategoryGroup::Violence),
+    ("våldtäkt försök", "attempted_rape", CategoryGroup::Violence),
+    ("sedlighetsbrott", "sexual_offence", CategoryGroup::Violence),
+    ("sexualbrott", "sexual_offence", CategoryGroup::Violence),
+    ("rån", "robbery", CategoryGroup::Violence),
+    ("rån övrigt", "robbery", CategoryGroup::Violence),
+    ("rån väpnat", "armed_robbery", CategoryGroup::Violence),
+    ("rån försök", "attempted_robbery", CategoryGroup::Violence),
+    ("personrån", "personal_robbery", CategoryGroup::Violence),
+    (
+        "våld hot mot tjänsteman",
+        "violence_against_official",
+        CategoryGroup::Violence,
+    ),
+    (
+        "olaga frihetsberövande",
+        "unlawful_detention",
+        CategoryGroup::Violence,
+    ),
+    (
+        "vållande till kroppsskada",
+        "bodily_harm_negligence",
+        CategoryGroup::Violence,
+    ),
+    ("stöld", "theft", CategoryGroup::Property),
+    ("stöld försök", "attempted_theft", CategoryGroup::Property),
+    ("stöld inbrott", "theft_burglary", CategoryGroup::Property),
+    ("inbrott", "burglary", CategoryGroup::Property),
+    (
+        "inbrott försök",
+        "attempted_burglary",
+        CategoryGroup::Property,
+    ),
+    ("häleri", "receiving_stolen_goods", CategoryGroup::Property),
+    ("bedrägeri", "fraud", CategoryGroup::Property),
+    (
+        "motorfordon stöld",
+        "vehicle_theft",
+        CategoryGroup::Property,
+    ),
+    (
+        "motorfordon anträffat stulet",
+        "stolen_vehicle_found",
+        CategoryGroup::Property,
+    ),
+    ("cykelstöld", "bicycle_theft", CategoryGroup::Property),
+    ("narkotikabrott", "drug_offence", CategoryGroup::Drugs),
+    ("narkotika", "drug_offence", CategoryGroup::Drugs),
+    ("skadegörelse", "vandalism", CategoryGroup::Vandalism),
+    ("klotter", "graffiti", CategoryGroup::Vandalism),
+    ("mordbrand", "arson", CategoryGroup::Vandalism),
+    ("bråk", "disturbance", CategoryGroup::Disorder),
+    (
+        "ofredande förargelse",
+        "harassment",
+        CategoryGroup::Disorder,
+    ),
+    ("ofredande", "harassment", CategoryGroup::Disorder),
+    ("fylleri", "drunkenness", CategoryGroup::Disorder),
+    ("fylleri lob", "drunkenness", CategoryGroup::Disorder),
+    ("alkohollagen", "alcohol_act", CategoryGroup::Disorder),
+    (
+        "ofog barn ungdom",
+        "youth_mischief",
+        CategoryGroup::Disorder,
+    ),
+    ("vapenlagen", "weapons_act", CategoryGroup::Weapons),
+    ("knivlagen", "knife_act", CategoryGroup::Weapons),
+    ("skottlossning", "shooting", CategoryGroup::Weapons),
+    (
+        "skottlossning misstänkt",
+        "suspected_shooting",
+        CategoryGroup::Weapons,
+    ),
+    ("explosion", "explosion", CategoryGroup::Weapons),
+    ("detonation", "explosion", CategoryGroup::Weapons),
+    ("bombhot", "bomb_threat", CategoryGroup::Weapons),
+    (
+        "farligt föremål misstänkt",
+        "suspicious_object",
+        CategoryGroup::Weapons,
+    ),
+    ("rattfylleri", "drunk_driving", CategoryGroup::OtherCrime),
+    (
+        "olovlig körning",
+        "unlicensed_driving",
+        CategoryGroup::OtherCrime,
+    ),
+    ("trafikbrott", "traffic_offence", CategoryGroup::OtherCrime),
+    (
+        "missbruk av urkund",
+        "document_misuse",
+        CategoryGroup::OtherCrime,
+    ),
+    ("förfalskningsbrott", "forgery", CategoryGroup::OtherCrime),
+    ("ekobrott", "economic_crime", CategoryGroup::OtherCrime),
+    (
+        "miljöbrott",
+        "environmental_crime",
+        CategoryGroup::OtherCrime,
+    ),
+    ("skyddslagen", "protection_act", CategoryGroup::OtherCrime),
+    ("utlänningslagen", "aliens_act", CategoryGroup::OtherCrime),
+    (
+        "sabotage mot blåljusverksamhet",
+        "sabotage_emergency",
+        CategoryGroup::OtherCrime,
+    ),
+    ("trafikolycka", "traffic_accident", CategoryGroup::Traffic),
+    (
+        "trafikolycka personskada",
+        "traffic_accident_injury",
+        CategoryGroup::Traffic,
+    ),
+    (
+        "trafikolycka singel",
+        "traffic_accident_single",
+        CategoryGroup::Traffic,
+    ),
+    (
+        "trafikolycka vilt",
+        "traffic_accident_wildlife",
+        CategoryGroup::Traffic,
+    ),
+    (
+        "trafikolycka smitning",
+        "traffic_accident_hit_and_run",
+        CategoryGroup::Traffic,
+    ),
+    ("trafikkontroll", "traffic_check", CategoryGroup::Traffic),
+    (
+        "trafikhinder",
+        "traffic_obstruction",
+        CategoryGroup::Traffic,
+    ),
+    ("kontroll", "police_check", CategoryGroup::NonCrime),
+    (
+        "kontroll person fordon",
+        "police_check",
+        CategoryGroup::NonCrime,
+    ),
+    ("brand", "fire", CategoryGroup::Fire),
+    ("brand automatlarm", "fire_alarm", CategoryGroup::Fire),
+    ("räddningsinsats", "rescue", CategoryGroup::Fire),
+    (
+        "försvunnen person",
+        "missing_person",
+        CategoryGroup::NonCrime,
+    ),
+    ("fjällräddning", "mountain_rescue", CategoryGroup::NonCrime),
+    (
+        "arbetsplatsolycka",
+        "workplace_accident",
+        CategoryGroup::NonCrime,
+    ),
+    ("djur", "animal", CategoryGroup::NonCrime),
+    (
+        "djur skadat omhändertaget",
+        "animal",
+        CategoryGroup::NonCrime,
+    ),
+    ("information", "information", CategoryGroup::NonCrime),
+    ("övrigt", "other", CategoryGroup::NonCrime),
+    ("anträffad död", "found_dead", CategoryGroup::NonCrime),
+    ("anträffat gods", "found_property", CategoryGroup::NonCrime),
+    (
+        "sjukdom olycksfall",
+        "illness_accident",
+        CategoryGroup::NonCrime,
+    ),
+    (
+        "polisinsats kommendering",
+        "police_operation",
+        CategoryGroup::NonCrime,
+    ),
+    ("larm inbrott", "burglar_alarm", CategoryGroup::NonCrime),
+    ("larm överfall", "assault_alarm", CategoryGroup::NonCrime),
+    (
+        "naturkatastrof",
+        "natural_disaster",
+        CategoryGroup::NonCrime,
+    ),
+    ("uppdatering", "update", CategoryGroup::Summary),
+    ("olaga intrång", "trespass", CategoryGroup::Disorder),
+    (
+        "olaga intrång hemfridsbrott",
+        "trespass",
+        CategoryGroup::Disorder,
+    ),
+    ("hemfridsbrott", "trespass", CategoryGroup::Disorder),
+];
+
 /// Maps a Swedish event type or register label to `(code, group)`.
 ///
 /// Matching ignores case, surrounding space and punctuation differences (`Misshandel, grov` and
@@ -113,89 +321,10 @@ impl CategoryGroup {
 pub fn classify(label: &str, default_group: CategoryGroup) -> (String, CategoryGroup) {
     let norm = normalise(label);
     use CategoryGroup::*;
-    let known: Option<(&str, CategoryGroup)> = match norm.as_str() {
-        "misshandel" => Some(("assault", Violence)),
-        "misshandel grov" => Some(("aggravated_assault", Violence)),
-        "mord dråp" => Some(("homicide", Violence)),
-        "mord dråp försök" => Some(("attempted_homicide", Violence)),
-        "olaga hot" => Some(("unlawful_threat", Violence)),
-        "våldtäkt" => Some(("rape", Violence)),
-        "våldtäkt försök" => Some(("attempted_rape", Violence)),
-        "sedlighetsbrott" | "sexualbrott" => Some(("sexual_offence", Violence)),
-        "rån" | "rån övrigt" => Some(("robbery", Violence)),
-        "rån väpnat" => Some(("armed_robbery", Violence)),
-        "rån försök" => Some(("attempted_robbery", Violence)),
-        "personrån" => Some(("personal_robbery", Violence)),
-        "våld hot mot tjänsteman" => Some(("violence_against_official", Violence)),
-        "olaga frihetsberövande" => Some(("unlawful_detention", Violence)),
-        "vållande till kroppsskada" => Some(("bodily_harm_negligence", Violence)),
-        "stöld" => Some(("theft", Property)),
-        "stöld försök" => Some(("attempted_theft", Property)),
-        "stöld inbrott" => Some(("theft_burglary", Property)),
-        "inbrott" => Some(("burglary", Property)),
-        "inbrott försök" => Some(("attempted_burglary", Property)),
-        "häleri" => Some(("receiving_stolen_goods", Property)),
-        "bedrägeri" => Some(("fraud", Property)),
-        "motorfordon stöld" => Some(("vehicle_theft", Property)),
-        "motorfordon anträffat stulet" => Some(("stolen_vehicle_found", Property)),
-        "cykelstöld" => Some(("bicycle_theft", Property)),
-        "narkotikabrott" | "narkotika" => Some(("drug_offence", Drugs)),
-        "skadegörelse" => Some(("vandalism", Vandalism)),
-        "klotter" => Some(("graffiti", Vandalism)),
-        "mordbrand" => Some(("arson", Vandalism)),
-        "bråk" => Some(("disturbance", Disorder)),
-        "ofredande förargelse" => Some(("harassment", Disorder)),
-        "ofredande" => Some(("harassment", Disorder)),
-        "fylleri" | "fylleri lob" => Some(("drunkenness", Disorder)),
-        "olaga intrång" | "olaga intrång hemfridsbrott" | "hemfridsbrott" => {
-            Some(("trespass", Disorder))
-        }
-        "alkohollagen" => Some(("alcohol_act", Disorder)),
-        "ofog barn ungdom" => Some(("youth_mischief", Disorder)),
-        "vapenlagen" => Some(("weapons_act", Weapons)),
-        "knivlagen" => Some(("knife_act", Weapons)),
-        "skottlossning" => Some(("shooting", Weapons)),
-        "skottlossning misstänkt" => Some(("suspected_shooting", Weapons)),
-        "explosion" | "detonation" => Some(("explosion", Weapons)),
-        "bombhot" => Some(("bomb_threat", Weapons)),
-        "farligt föremål misstänkt" => Some(("suspicious_object", Weapons)),
-        "rattfylleri" => Some(("drunk_driving", OtherCrime)),
-        "olovlig körning" => Some(("unlicensed_driving", OtherCrime)),
-        "trafikbrott" => Some(("traffic_offence", OtherCrime)),
-        "missbruk av urkund" => Some(("document_misuse", OtherCrime)),
-        "förfalskningsbrott" => Some(("forgery", OtherCrime)),
-        "ekobrott" => Some(("economic_crime", OtherCrime)),
-        "miljöbrott" => Some(("environmental_crime", OtherCrime)),
-        "skyddslagen" => Some(("protection_act", OtherCrime)),
-        "utlänningslagen" => Some(("aliens_act", OtherCrime)),
-        "sabotage mot blåljusverksamhet" => Some(("sabotage_emergency", OtherCrime)),
-        "trafikolycka" => Some(("traffic_accident", Traffic)),
-        "trafikolycka personskada" => Some(("traffic_accident_injury", Traffic)),
-        "trafikolycka singel" => Some(("traffic_accident_single", Traffic)),
-        "trafikolycka vilt" => Some(("traffic_accident_wildlife", Traffic)),
-        "trafikolycka smitning" => Some(("traffic_accident_hit_and_run", Traffic)),
-        "trafikkontroll" => Some(("traffic_check", Traffic)),
-        "trafikhinder" => Some(("traffic_obstruction", Traffic)),
-        "kontroll" | "kontroll person fordon" => Some(("police_check", NonCrime)),
-        "brand" => Some(("fire", Fire)),
-        "brand automatlarm" => Some(("fire_alarm", Fire)),
-        "räddningsinsats" => Some(("rescue", Fire)),
-        "försvunnen person" => Some(("missing_person", NonCrime)),
-        "fjällräddning" => Some(("mountain_rescue", NonCrime)),
-        "arbetsplatsolycka" => Some(("workplace_accident", NonCrime)),
-        "djur" | "djur skadat omhändertaget" => Some(("animal", NonCrime)),
-        "information" => Some(("information", NonCrime)),
-        "övrigt" => Some(("other", NonCrime)),
-        "anträffad död" => Some(("found_dead", NonCrime)),
-        "anträffat gods" => Some(("found_property", NonCrime)),
-        "sjukdom olycksfall" => Some(("illness_accident", NonCrime)),
-        "polisinsats kommendering" => Some(("police_operation", NonCrime)),
-        "larm inbrott" => Some(("burglar_alarm", NonCrime)),
-        "larm överfall" => Some(("assault_alarm", NonCrime)),
-        "naturkatastrof" => Some(("natural_disaster", NonCrime)),
-        "uppdatering" => Some(("update", Summary)),
-        _ => None,
-    };
+    let known = KNOWN
+        .iter()
+        .find(|(l, _, _)| *l == norm)
+        .map(|&(_, code, group)| (code, group));
     if let Some((code, group)) = known {
         return (code.to_string(), group);
     }
@@ -203,6 +332,30 @@ pub fn classify(label: &str, default_group: CategoryGroup) -> (String, CategoryG
         return ("summary".to_string(), Summary);
     }
     (slug(&norm), default_group)
+}
+
+/// The Swedish name of a category code (`theft` → `Stöld`), for people reading a table; codes
+/// made from unknown labels have none.
+pub fn label_sv(code: &str) -> Option<String> {
+    if code == "summary" {
+        return Some("Sammanfattning".into());
+    }
+    let (label, _, _) = KNOWN.iter().find(|(_, c, _)| *c == code)?;
+    let mut chars = label.chars();
+    let first = chars.next()?;
+    Some(first.to_uppercase().chain(chars).collect())
+}
+
+/// Every known code with its Swedish name, for the web app.
+pub fn labels_sv() -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for (_, code, _) in KNOWN {
+        if !out.iter().any(|(c, _)| c == code) {
+            out.push((code, label_sv(code).unwrap_or_default()));
+        }
+    }
+    out.push(("summary", "Sammanfattning".into()));
+    out
 }
 
 fn normalise(label: &str) -> String {
@@ -242,6 +395,24 @@ fn slug(norm: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_have_swedish_names_that_classify_back_to_them() {
+        assert_eq!(label_sv("theft").as_deref(), Some("Stöld"));
+        assert_eq!(label_sv("assault").as_deref(), Some("Misshandel"));
+        assert_eq!(label_sv("trespass").as_deref(), Some("Olaga intrång"));
+        assert_eq!(label_sv("no_such_code"), None);
+        let all = labels_sv();
+        let mut codes: Vec<&str> = all.iter().map(|(c, _)| *c).collect();
+        codes.sort_unstable();
+        let n = codes.len();
+        codes.dedup();
+        assert_eq!(codes.len(), n, "each code once");
+        // Every name is a label that classifies to its own code.
+        for (code, name) in all {
+            assert_eq!(classify(&name, CategoryGroup::OtherCrime).0, code, "{name}");
+        }
+    }
 
     #[test]
     fn polisen_types_map_to_groups() {

@@ -73,6 +73,9 @@ async fn config_tells_the_app_the_base_map_the_area_and_the_districts() {
         );
     }
     assert!(districts.iter().any(|d| d["name"] == "Täby centrum"));
+    // Category codes come with their Swedish names, for tables people read.
+    assert_eq!(c["categories"]["theft"], "Stöld");
+    assert_eq!(c["categories"]["drug_offence"], "Narkotikabrott");
 }
 
 #[tokio::test]

@@ -109,6 +109,10 @@ async fn config(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         "service_area_wgs84": service_area,
         "lighting_class": cfg.lighting_class,
         "districts": districts,
+        "categories": crate::category::labels_sv()
+            .into_iter()
+            .map(|(code, name)| (code.to_string(), Value::String(name)))
+            .collect::<serde_json::Map<String, Value>>(),
     })))
 }
 
@@ -117,7 +121,7 @@ pub fn openapi_paths() -> Value {
     json!({
         "/api/v1/config": { "get": {
             "summary": "What the web app needs to start",
-            "description": "`{tile_url, tile_attribution, demo, min_public_count, service_area_wgs84: [w,s,e,n], lighting_class, districts: [{id, name, bbox}]}`",
+            "description": "`{tile_url, tile_attribution, demo, min_public_count, service_area_wgs84: [w,s,e,n], lighting_class, districts: [{id, name, bbox}], categories: {code: Swedish name}}`",
             "responses": { "200": { "description": "JSON object" } }
         }}
     })

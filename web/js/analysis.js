@@ -2,7 +2,7 @@
 // DBSCAN clusters, Gi* cells or density with the chosen filters, and the period comparison.
 
 import { h } from './util.js';
-import { t, fmtNumber, fmtDate, fmtDateTime, groupLabel } from './i18n.js';
+import { t, fmtNumber, fmtDate, fmtDateTime, groupLabel, categoryLabel } from './i18n.js';
 import { getJson } from './api.js';
 import { DataLayer, swatch } from './map.js';
 import { crimeLayer, popupTable, excludedCount } from './layers.js';
@@ -74,7 +74,7 @@ export function clusterPopup(p) {
         [t('f.first'), fmtDate(p.first)],
         [t('f.last'), fmtDate(p.last)],
         [t('f.peak'), p.peak || '–'],
-        [t('f.categories'), cats.map(([k, v]) => `${k} ${v}`).join(', ') || '–'],
+        [t('f.categories'), cats.map(([k, v]) => `${categoryLabel(k)} ${v}`).join(', ') || '–'],
       ],
       null,
     ),

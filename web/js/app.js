@@ -3,7 +3,7 @@
 // tools in the side panel. Routes live in the URL's hash: #/arende/ID follows a report.
 
 import { h, replaceChildren, toast } from './util.js';
-import { t, applyI18n, setLanguage, lang, onLanguageChange, statusLabel, serviceLabel, fmtDateTime } from './i18n.js';
+import { t, applyI18n, setLanguage, lang, onLanguageChange, statusLabel, serviceLabel, fmtDateTime, setCategoryNames } from './i18n.js';
 import { getJson, signIn, signOut, role, token, ApiError } from './api.js';
 import { createMap, LayerPanel, metrics } from './map.js';
 import { walkwayLayer, stretchLayer, lampLayer, reportLayer, crimeLayer, reportStatus } from './layers.js';
@@ -52,6 +52,7 @@ async function boot() {
     return;
   }
   state.config = config;
+  setCategoryNames(config.categories);
   if (config.demo) document.body.classList.add('demo');
   const map = createMap(document.getElementById('map'), config);
   state.map = map;

@@ -621,6 +621,15 @@ export function applyI18n(root) {
 
 export const statusLabel = (s) => t(`status.${s}`);
 export const groupLabel = (g) => t(`group.${g}`);
+
+// Category codes' Swedish names, from /api/v1/config (set once the configuration is loaded).
+let categoryNames = {};
+export function setCategoryNames(names) {
+  categoryNames = names || {};
+}
+/** `theft` → `Stöld` in Swedish; in English the code in words (`attempted theft`). */
+export const categoryLabel = (code) =>
+  (lang() === 'sv' && categoryNames[code]) || String(code).replace(/_/g, ' ');
 export const weekdayShort = (d) => WEEKDAYS[current][d] ?? String(d);
 /** The English name of a service when we know it; otherwise the server's (Swedish) name. */
 export function serviceLabel(code, fallback) {

@@ -4,7 +4,7 @@
 // GET /api/v1/lagesbild, the same numbers the coordinator would cite in a meeting.
 
 import { h, replaceChildren } from './util.js';
-import { t, applyI18n, fmtNumber, fmtDate, fmtDateTime, groupLabel, statusLabel } from './i18n.js';
+import { t, applyI18n, fmtNumber, fmtDate, fmtDateTime, groupLabel, statusLabel, setCategoryNames, categoryLabel } from './i18n.js';
 import { getJson, token } from './api.js';
 import { stretchStyle, BIN_COLOURS } from './layers.js';
 
@@ -27,6 +27,7 @@ async function main() {
     showError(t('print.failed', { msg: err.message }));
     return;
   }
+  setCategoryNames(config.categories);
   render(lb, config);
   document.getElementById('sheet').setAttribute('aria-busy', 'false');
   document.body.dataset.ready = 'true';
@@ -101,7 +102,7 @@ function render(lb, config) {
       const cats = Object.entries(q.categories || {})
         .sort((a, b) => b[1] - a[1])
         .slice(0, 2)
-        .map(([k, v]) => `${k} ${v}`)
+        .map(([k, v]) => `${categoryLabel(k)} ${v}`)
         .join(', ');
       return [`${q.rank ?? i + 1}.${q.name ? ` ${q.name}` : ''}`, fmtNumber(q.count), q.peak || '–', cats];
     }),

@@ -43,6 +43,10 @@ test('the printable lägesbild renders on one page', async () => {
     assert.doesNotMatch(await print.textContent(`#${id} tbody`), /^Inga\.$/, `table ${id} is not empty`);
   }
   assert.ok((await print.locator('#print-map path').count()) > 0, 'hotspots and stretches drawn on the map');
+  // Categories by their Swedish names, not the API's codes.
+  const hotspotText = await print.textContent('#hotspots tbody');
+  assert.match(hotspotText, /Stöld|Misshandel|Narkotikabrott|Skadegörelse/);
+  assert.doesNotMatch(hotspotText, /\b(theft|assault|drug_offence|vandalism|disturbance)\b/);
   assert.match(await print.textContent('#period'), /Period: .+ – .+/);
   await print.waitForTimeout(300);
   await screenshot(print, 'lagesbild-print');
