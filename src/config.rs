@@ -113,7 +113,7 @@ impl Config {
         }
         if self.min_public_count == 0 {
             return Err(ConfigError::Invalid(
-                "min_public_count = 0 would show single incidents to the public; use 1 or more"
+                "min_public_count = 0 turns off the suppression of small counts for the public; use 1 or more (the default 3 hides counts of one and two)"
                     .into(),
             ));
         }
