@@ -29,6 +29,11 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// An error of ours, not the caller's (a transformation that cannot fail on valid data did).
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(anyhow::anyhow!("{e}"))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,

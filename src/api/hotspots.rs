@@ -36,6 +36,7 @@ use geo::Polygon;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
+use super::geometry::{lonlat, polygon_json};
 use super::{ApiResult, AppError, AppState, blocking};
 use crate::analysis::filter::{
     AreaFilter, FilterError, HourSet, IncidentFilter, Selection, WeekdaySet, parse_bbox,
@@ -351,31 +352,6 @@ const KDE_PARAMS: [&str; 3] = ["method", "bandwidth", "cell"];
 // ---------------------------------------------------------------------------------------------
 // Output helpers
 
-fn ring_to_wgs84(ring: &geo::LineString<f64>) -> Result<Vec<Value>, crs::CrsError> {
-    let mut c: Vec<(f64, f64)> = ring.0.iter().map(|c| (c.x, c.y)).collect();
-    crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut c)?;
-    Ok(c.into_iter()
-        .map(|(lon, lat)| json!([crs::round7(lon), crs::round7(lat)]))
-        .collect())
-}
-
-fn polygon_json(p: &Polygon<f64>) -> Result<Value, crs::CrsError> {
-    let mut rings = vec![Value::Array(ring_to_wgs84(p.exterior())?)];
-    for hole in p.interiors() {
-        rings.push(Value::Array(ring_to_wgs84(hole)?));
-    }
-    Ok(json!({ "type": "Polygon", "coordinates": rings }))
-}
-
-fn lonlat(p: [f64; 2]) -> Result<Value, crs::CrsError> {
-    let (lon, lat) = crs::to_wgs84(p[0], p[1])?;
-    Ok(json!([crs::round7(lon), crs::round7(lat)]))
-}
-
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(anyhow::anyhow!("{e}"))
-}
-
 fn base_meta(
     method: &str,
     sel: &Selection<'_>,
@@ -432,7 +408,7 @@ fn month(d: NaiveDate) -> String {
     d.format("%Y-%m").to_string()
 }
 
-fn dbscan_feature(c: &Cluster, full: bool, k: u32) -> Result<Value, crs::CrsError> {
+fn dbscan_feature(c: &Cluster, full: bool, k: u32) -> ApiResult<Value> {
     let count = c.count();
     let mut props = serde_json::Map::new();
     props.insert("id".into(), json!(c.id));
@@ -498,7 +474,7 @@ fn run_dbscan(
             suppressed += 1;
             continue;
         }
-        features.push(dbscan_feature(c, full, k).map_err(internal)?);
+        features.push(dbscan_feature(c, full, k)?);
     }
     let mut meta = base_meta("dbscan", &sel, k, caller, snap, filter);
     meta.insert(
@@ -544,7 +520,7 @@ fn run_gistar(
         };
         features.push(json!({
             "type": "Feature",
-            "geometry": polygon_json(&grid.polygon(c.id)).map_err(internal)?,
+            "geometry": polygon_json(&grid.polygon(c.id))?,
             "properties": {
                 "cell": [c.id.0, c.id.1],
                 "count": count,
@@ -629,7 +605,7 @@ fn run_kde(
             }
             features.push(json!({
                 "type": "Feature",
-                "geometry": polygon_json(&poly).map_err(internal)?,
+                "geometry": polygon_json(&poly)?,
                 "properties": props,
             }));
         }
@@ -647,7 +623,7 @@ fn run_kde(
         }),
     );
     let bounds = if grid.width > 0 {
-        let b = kde::wgs84_bounds(&grid).map_err(internal)?;
+        let b = kde::wgs84_bounds(&grid).map_err(AppError::internal)?;
         json!(b.map(crs::round7))
     } else {
         Value::Null
@@ -839,7 +815,7 @@ pub fn compute_compare(
                 for c in &res.cells {
                     features.push(json!({
                         "type": "Feature",
-                        "geometry": polygon_json(&grid.polygon(c.id)).map_err(internal)?,
+                        "geometry": polygon_json(&grid.polygon(c.id))?,
                         "properties": {
                             "cell": [c.id.0, c.id.1],
                             "count_a": shown(c.count_a as usize),
@@ -897,14 +873,14 @@ pub fn compute_compare(
                     features.push(json!({
                         "type": "Feature",
                         "id": r.id,
-                        "geometry": polygon_json(&r.hull).map_err(internal)?,
+                        "geometry": polygon_json(&r.hull)?,
                         "properties": {
                             "id": r.id,
                             "count_a": shown(r.count_a),
                             "count_b": shown(r.count_b),
                             "change": r.change.as_str(),
                             "continues": r.continues,
-                            "centre": lonlat(r.centre).map_err(internal)?,
+                            "centre": lonlat(r.centre)?,
                         }
                     }));
                 }
@@ -1027,7 +1003,8 @@ async fn incidents(
             .iter()
             .map(|i| (i.location.x(), i.location.y()))
             .collect();
-        crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut pts).map_err(internal)?;
+        crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut pts)
+            .map_err(AppError::internal)?;
         let features: Vec<Value> = chosen
             .iter()
             .zip(pts)

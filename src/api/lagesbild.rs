@@ -24,10 +24,11 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Duration, NaiveDate, Utc};
-use geo::{MultiPolygon, Point, Polygon};
+use geo::Point;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
+use super::geometry::{lonlat, multipolygon_json, polygon_json};
 use super::hotspots::FILTER_PARAMS;
 use super::{ApiResult, AppError, AppState, blocking};
 use crate::analysis::filter::{
@@ -37,7 +38,6 @@ use crate::analysis::filter::{
 use crate::analysis::hotspot;
 use crate::analysis::lighting::{self as lighting_analysis, LightingInputs};
 use crate::category::CategoryGroup;
-use crate::crs;
 use crate::model::{CitizenReport, Incident, LocationPrecision, ReportStatus, Role};
 use crate::spatial::{AreaLayer, Snapshot};
 
@@ -154,40 +154,6 @@ impl SummaryQuery {
             "previous_to": pt.to_string(),
         })
     }
-}
-
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(anyhow::anyhow!("{e}"))
-}
-
-/// EPSG:3006 → `[lon, lat]`.
-pub fn lonlat(p: [f64; 2]) -> ApiResult<Value> {
-    let (lon, lat) = crs::to_wgs84(p[0], p[1]).map_err(internal)?;
-    Ok(json!([crs::round7(lon), crs::round7(lat)]))
-}
-
-fn ring(ls: &geo::LineString<f64>) -> ApiResult<Value> {
-    ls.coords()
-        .map(|c| lonlat([c.x, c.y]))
-        .collect::<ApiResult<Vec<_>>>()
-        .map(Value::Array)
-}
-
-/// An EPSG:3006 polygon as a WGS84 GeoJSON geometry.
-pub fn polygon_json(p: &Polygon<f64>) -> ApiResult<Value> {
-    let mut rings = vec![ring(p.exterior())?];
-    for hole in p.interiors() {
-        rings.push(ring(hole)?);
-    }
-    Ok(json!({ "type": "Polygon", "coordinates": rings }))
-}
-
-fn multipolygon_json(m: &MultiPolygon<f64>) -> ApiResult<Value> {
-    let polys = m
-        .iter()
-        .map(|p| polygon_json(p).map(|v| v["coordinates"].clone()))
-        .collect::<ApiResult<Vec<_>>>()?;
-    Ok(json!({ "type": "MultiPolygon", "coordinates": polys }))
 }
 
 /// Incidents of one period, counted.
@@ -424,7 +390,7 @@ mod tests {
     use super::*;
     use crate::model::{Area, ServiceCode};
     use chrono::{DateTime, FixedOffset, TimeZone};
-    use geo::{Rect, coord};
+    use geo::{MultiPolygon, Rect, coord};
 
     fn inc(
         id: &str,

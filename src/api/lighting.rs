@@ -416,7 +416,7 @@ async fn get_stretches(
         stretches_collection(&result, &inputs, &filter, snap.version)
     })
     .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    .map_err(AppError::internal)?;
     Ok(Json(body))
 }
 
@@ -494,7 +494,7 @@ async fn get_lamps(
         })
     })
     .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    .map_err(AppError::internal)?;
     Ok(Json(body))
 }
 
@@ -559,7 +559,7 @@ async fn get_walkways(
         json!({ "type": "FeatureCollection", "meta": meta, "features": features })
     })
     .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    .map_err(AppError::internal)?;
     Ok(Json(body))
 }
 
@@ -687,7 +687,7 @@ async fn post_what_if(
         })
     })
     .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    .map_err(AppError::internal)?;
     Ok(Json(body))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod geometry;
 pub mod hotspots;
 pub mod lagesbild;
 pub mod lighting;

@@ -33,7 +33,8 @@ use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::blocking;
-use super::lagesbild::{SummaryQuery, lonlat, polygon_json};
+use super::geometry::{lonlat, polygon_json};
+use super::lagesbild::SummaryQuery;
 use super::{ApiResult, AppError, AppState};
 use crate::analysis::hotspot::gistar::{self, GiStarParams, GiStarResult};
 use crate::analysis::hotspot::profile::{Profile, window_text};
