@@ -310,6 +310,7 @@ const KNOWN: &[(&str, &str, CategoryGroup)] = &[
         CategoryGroup::Disorder,
     ),
     ("hemfridsbrott", "trespass", CategoryGroup::Disorder),
+    ("sammanfattning", "summary", CategoryGroup::Summary),
 ];
 
 /// Maps a Swedish event type or register label to `(code, group)`.
@@ -337,9 +338,6 @@ pub fn classify(label: &str, default_group: CategoryGroup) -> (String, CategoryG
 /// The Swedish name of a category code (`theft` → `Stöld`), for people reading a table; codes
 /// made from unknown labels have none.
 pub fn label_sv(code: &str) -> Option<String> {
-    if code == "summary" {
-        return Some("Sammanfattning".into());
-    }
     let (label, _, _) = KNOWN.iter().find(|(_, c, _)| *c == code)?;
     let mut chars = label.chars();
     let first = chars.next()?;
@@ -354,7 +352,6 @@ pub fn labels_sv() -> Vec<(&'static str, String)> {
             out.push((code, label_sv(code).unwrap_or_default()));
         }
     }
-    out.push(("summary", "Sammanfattning".into()));
     out
 }
 
