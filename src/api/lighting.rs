@@ -138,30 +138,8 @@ pub fn class_plan(
 
 /// `w,s,e,n` in WGS84 degrees → an envelope in EPSG:3006.
 pub fn parse_bbox(text: &str) -> Result<AABB<[f64; 2]>, String> {
-    let nums: Vec<f64> = text
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("bbox={text:?}: expected four numbers west,south,east,north"))?;
-    let [w, s, e, n] = nums[..] else {
-        return Err(format!(
-            "bbox={text:?}: expected four numbers west,south,east,north"
-        ));
-    };
-    if !(-180.0..=180.0).contains(&w)
-        || !(-180.0..=180.0).contains(&e)
-        || !(-90.0..=90.0).contains(&s)
-        || !(-90.0..=90.0).contains(&n)
-    {
-        return Err(format!(
-            "bbox={text:?}: longitudes must lie in −180…180 and latitudes in −90…90 (lon before lat)"
-        ));
-    }
-    if w >= e || s >= n {
-        return Err(format!(
-            "bbox={text:?}: west must be less than east and south less than north"
-        ));
-    }
+    // The text is read and checked as every filter's bbox is.
+    let [w, s, e, n] = crate::analysis::filter::parse_bbox(text).map_err(|e| e.to_string())?;
     let mut lo = [f64::INFINITY; 2];
     let mut hi = [f64::NEG_INFINITY; 2];
     // Corners and edge midpoints: a box in degrees is not a box in metres.
