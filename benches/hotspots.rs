@@ -113,6 +113,7 @@ fn direct_comparison(pts: &[[f64; 2]]) {
     let kp = KdeParams {
         bandwidth: Some(200.0),
         cell: Some(50.0),
+        frame: None,
     };
     let (t_kde, k) = best_of(3, || density(pts, &kp));
     println!(
@@ -155,6 +156,7 @@ fn benches(c: &mut Criterion) {
     let kp = KdeParams {
         bandwidth: Some(200.0),
         cell: Some(50.0),
+        frame: None,
     };
     g.bench_function("quartic_200m_cell_50m", |b| b.iter(|| density(&pts, &kp)));
     g.finish();

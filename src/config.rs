@@ -18,6 +18,11 @@ pub struct Config {
     pub service_area: Option<[f64; 4]>,
     /// The public sees only aggregates with at least this many incidents.
     pub min_public_count: u32,
+    /// Side of the public product's grid cell in metres (anonymous answers are built from
+    /// these cells; see `analysis::privacy`).
+    pub public_cell_m: f64,
+    /// Smallest kernel density bandwidth anonymous callers get, in metres.
+    pub public_min_bandwidth_m: f64,
     /// Citizen report submissions allowed per client and minute.
     pub reports_per_minute: u32,
     /// Base map tiles for the web app; `{s}`, `{z}`, `{x}`, `{y}` as Leaflet takes them.
@@ -42,6 +47,8 @@ impl Default for Config {
             addr: "127.0.0.1:8080".into(),
             service_area: None,
             min_public_count: 3,
+            public_cell_m: 200.0,
+            public_min_bandwidth_m: 300.0,
             reports_per_minute: 10,
             tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
             tile_attribution: "© OpenStreetMap contributors".into(),
@@ -117,7 +124,28 @@ impl Config {
                     .into(),
             ));
         }
+        if !(self.public_cell_m >= 200.0 && self.public_cell_m <= 5_000.0) {
+            return Err(ConfigError::Invalid(format!(
+                "public_cell_m = {}: expected 200 to 5000 metres (smaller public cells let single events be placed)",
+                self.public_cell_m
+            )));
+        }
+        if !(self.public_min_bandwidth_m >= 300.0 && self.public_min_bandwidth_m <= 20_000.0) {
+            return Err(ConfigError::Invalid(format!(
+                "public_min_bandwidth_m = {}: expected 300 to 20000 metres",
+                self.public_min_bandwidth_m
+            )));
+        }
         Ok(())
+    }
+
+    /// The rules of the public product (what anonymous callers may ask and see).
+    pub fn public_rules(&self) -> crate::analysis::privacy::PublicRules {
+        crate::analysis::privacy::PublicRules::new(
+            self.min_public_count,
+            self.public_cell_m,
+            self.public_min_bandwidth_m,
+        )
     }
 
     fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {

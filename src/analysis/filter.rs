@@ -209,6 +209,32 @@ pub fn parse_date(param: &'static str, s: &str) -> Result<NaiveDate, FilterError
         .map_err(|_| FilterError::new(param, s, "expected a date YYYY-MM-DD"))
 }
 
+/// Parses a period bound: a date `YYYY-MM-DD`, or a month `YYYY-MM` meaning its first day
+/// (`end: false`) or its last day (`end: true`).
+pub fn parse_period_bound(
+    param: &'static str,
+    s: &str,
+    end: bool,
+) -> Result<NaiveDate, FilterError> {
+    let t = s.trim();
+    if t.len() == 7 {
+        let first = NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").map_err(|_| {
+            FilterError::new(param, s, "expected a date YYYY-MM-DD or a month YYYY-MM")
+        })?;
+        if !end {
+            return Ok(first);
+        }
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .ok_or_else(|| FilterError::new(param, s, "month out of range"))?;
+        return next
+            .pred_opt()
+            .ok_or_else(|| FilterError::new(param, s, "month out of range"));
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map_err(|_| FilterError::new(param, s, "expected a date YYYY-MM-DD or a month YYYY-MM"))
+}
+
 /// Parses a WGS84 box `w,s,e,n`.
 pub fn parse_bbox(s: &str) -> Result<[f64; 4], FilterError> {
     let bad = |why: &str| {
@@ -468,6 +494,34 @@ mod tests {
             place: None,
             summary: None,
         }
+    }
+
+    #[test]
+    fn months_are_their_first_and_last_day() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            parse_period_bound("from", "2024-02", false),
+            Ok(d("2024-02-01"))
+        );
+        assert_eq!(
+            parse_period_bound("to", "2024-02", true),
+            Ok(d("2024-02-29"))
+        );
+        assert_eq!(
+            parse_period_bound("to", "2026-12", true),
+            Ok(d("2026-12-31"))
+        );
+        assert_eq!(
+            parse_period_bound("to", "2026-04-30", true),
+            Ok(d("2026-04-30"))
+        );
+        assert_eq!(
+            parse_period_bound("from", "2026-13", false)
+                .unwrap_err()
+                .param,
+            "from"
+        );
+        assert!(parse_period_bound("from", "2026-1", false).is_err());
     }
 
     #[test]

@@ -9,7 +9,12 @@
 //!   period comparison.
 //! - [`lighting`]: the illuminance model along walkways, EN 13201 P-classes, dark stretches with
 //!   their priorities, and the what-if tool for proposed lamps.
+//! - [`privacy`]: the public product — what anonymous callers may ask and what their answers
+//!   may carry.
+//! - [`limits`]: how much work one request may cause, checked before an analysis starts.
 
 pub mod filter;
 pub mod hotspot;
 pub mod lighting;
+pub mod limits;
+pub mod privacy;

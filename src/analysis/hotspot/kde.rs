@@ -34,6 +34,10 @@ use serde::Serialize;
 pub struct KdeParams {
     pub bandwidth: Option<f64>,
     pub cell: Option<f64>,
+    /// The box (`[min x, min y]`, `[max x, max y]`) the raster covers, grown by the bandwidth,
+    /// instead of the points' own box: the public product's raster must not move with the
+    /// data it shows. With a frame, no points still give a raster (of zeros).
+    pub frame: Option<([f64; 2], [f64; 2])>,
 }
 
 /// A raster of densities over EPSG:3006, north-up: row 0 is the southernmost row.
@@ -138,7 +142,10 @@ pub fn density(points: &[[f64; 2]], params: &KdeParams) -> DensityGrid {
         lo = [lo[0].min(p[0]), lo[1].min(p[1])];
         hi = [hi[0].max(p[0]), hi[1].max(p[1])];
     }
-    if points.is_empty() {
+    if let Some((flo, fhi)) = params.frame {
+        (lo, hi) = (flo, fhi);
+    }
+    if points.is_empty() && params.frame.is_none() {
         return DensityGrid {
             origin: [0.0, 0.0],
             cell: params.cell.unwrap_or(50.0),
@@ -343,6 +350,7 @@ mod tests {
             &KdeParams {
                 bandwidth: Some(100.0),
                 cell: Some(5.0),
+                frame: None,
             },
         );
         // Sum of density × cell area ≈ 1 incident.

@@ -1,0 +1,215 @@
+//! How much work one request may cause, estimated from its parameters *before* the analysis
+//! starts.
+//!
+//! A request for Gi\* with 10 m cells and a 50 km band asks for ~78 million neighbours per
+//! cell; kernel density with a 20 km bandwidth on 2 m cells for ~300 million kernel
+//! evaluations per event. Such requests are refused with the estimate and the limit rather
+//! than started and abandoned at the timeout. The estimates are upper bounds of the kernels'
+//! inner loops:
+//!
+//! - **Gi\***: cells × neighbours, with cells ≤ min(events, cells of the extent) (or the study
+//!   area's cells) and neighbours ≈ π·band² / cell area + 1;
+//! - **kernel density**: events × π·(bandwidth / cell)² kernel evaluations, and at most
+//!   [`WorkLimits::kde_features`] cells in a GeoJSON answer;
+//! - **DBSCAN**: Σ over cells of side eps of (events in the cell × events in it and its eight
+//!   neighbours): the distance checks a grid DBSCAN makes in the worst case.
+//!
+//! Anonymous callers get lower limits than signed-in roles: their answers are cached for
+//! everyone, but they are also whoever is on the internet.
+
+use std::collections::HashMap;
+
+/// Upper bounds of work per request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkLimits {
+    pub gistar_pairs: f64,
+    pub kde_evaluations: f64,
+    pub kde_features: usize,
+    pub dbscan_checks: f64,
+}
+
+impl WorkLimits {
+    /// Limits for anonymous callers (`false`) or signed-in roles (`true`).
+    pub fn for_role(signed_in: bool) -> Self {
+        if signed_in {
+            Self {
+                gistar_pairs: 100e6,
+                kde_evaluations: 600e6,
+                kde_features: 250_000,
+                dbscan_checks: 1e9,
+            }
+        } else {
+            Self {
+                gistar_pairs: 20e6,
+                kde_evaluations: 150e6,
+                kde_features: 250_000,
+                dbscan_checks: 0.0,
+            }
+        }
+    }
+}
+
+/// A request refused for its size: what, the estimate, the limit and what to change.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{what}: about {estimate:.0} {unit}, more than the limit of {limit:.0} for one request; {hint}"
+)]
+pub struct TooMuchWork {
+    pub what: &'static str,
+    pub unit: &'static str,
+    pub estimate: f64,
+    pub limit: f64,
+    pub hint: &'static str,
+}
+
+/// Gi\* on `cells` cells of side `cell` with distance band `band`.
+pub fn gistar(
+    cells: f64,
+    cell_area: f64,
+    band: f64,
+    limits: &WorkLimits,
+) -> Result<(), TooMuchWork> {
+    let neighbours = std::f64::consts::PI * band * band / cell_area + 1.0;
+    let estimate = cells * neighbours;
+    if estimate > limits.gistar_pairs || !estimate.is_finite() {
+        return Err(TooMuchWork {
+            what: "gistar",
+            unit: "cell–neighbour pairs",
+            estimate,
+            limit: limits.gistar_pairs,
+            hint: "use larger cells, a smaller band, or an area",
+        });
+    }
+    Ok(())
+}
+
+/// The cells a Gi\* without a study area can have: no more than the events, nor than the cells
+/// of their extent.
+pub fn gistar_cells_bound(points: &[[f64; 2]], cell_area: f64) -> f64 {
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for p in points {
+        lo = [lo[0].min(p[0]), lo[1].min(p[1])];
+        hi = [hi[0].max(p[0]), hi[1].max(p[1])];
+    }
+    if points.is_empty() {
+        return 0.0;
+    }
+    let side = cell_area.sqrt();
+    let extent_cells = ((hi[0] - lo[0]) / side + 2.0) * ((hi[1] - lo[1]) / side + 2.0);
+    extent_cells.min(points.len() as f64)
+}
+
+/// Kernel density of `points` events with `bandwidth` on cells of `cell`.
+pub fn kde(
+    points: usize,
+    bandwidth: f64,
+    cell: f64,
+    limits: &WorkLimits,
+) -> Result<(), TooMuchWork> {
+    let per_point = std::f64::consts::PI * (bandwidth / cell + 1.0).powi(2);
+    let estimate = points as f64 * per_point;
+    if estimate > limits.kde_evaluations || !estimate.is_finite() {
+        return Err(TooMuchWork {
+            what: "kde",
+            unit: "kernel evaluations",
+            estimate,
+            limit: limits.kde_evaluations,
+            hint: "use larger cells or a smaller bandwidth",
+        });
+    }
+    Ok(())
+}
+
+/// A kernel density GeoJSON answer of `cells` cells.
+pub fn kde_features(cells: usize, limits: &WorkLimits) -> Result<(), TooMuchWork> {
+    if cells > limits.kde_features {
+        return Err(TooMuchWork {
+            what: "kde",
+            unit: "cells in the answer",
+            estimate: cells as f64,
+            limit: limits.kde_features as f64,
+            hint: "use larger cells, an area, or the PNG overlay (/api/v1/hotspots/kde.png)",
+        });
+    }
+    Ok(())
+}
+
+/// DBSCAN of `points` with radius `eps` (see the module documentation).
+pub fn dbscan(points: &[[f64; 2]], eps: f64, limits: &WorkLimits) -> Result<(), TooMuchWork> {
+    let mut cells: HashMap<(i64, i64), u64> = HashMap::new();
+    for p in points {
+        *cells
+            .entry(((p[0] / eps).floor() as i64, (p[1] / eps).floor() as i64))
+            .or_insert(0) += 1;
+    }
+    let mut estimate = 0.0;
+    for (&(i, j), &n) in &cells {
+        let mut around = 0u64;
+        for di in -1..=1 {
+            for dj in -1..=1 {
+                around += cells.get(&(i + di, j + dj)).copied().unwrap_or(0);
+            }
+        }
+        estimate += (n * around) as f64;
+    }
+    if estimate > limits.dbscan_checks {
+        return Err(TooMuchWork {
+            what: "dbscan",
+            unit: "distance checks",
+            estimate,
+            limit: limits.dbscan_checks,
+            hint: "use a smaller eps, fewer dates or categories, or an area",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reported_dos_request_is_refused_and_the_bench_request_is_not() {
+        let signed_in = WorkLimits::for_role(true);
+        let public = WorkLimits::for_role(false);
+        // cell=10, band=50000: π·50000²/100 ≈ 78.5 million neighbours per cell.
+        let e = gistar(1.0, 100.0, 50_000.0, &public).unwrap_err();
+        assert!((e.estimate - (std::f64::consts::PI * 2.5e9 / 100.0 + 1.0)).abs() < 1.0);
+        assert!(e.to_string().contains("limit"), "{e}");
+        // The hotspot bench: 40 000 cells of 100 m, 300 m band: 40 000 × (9π + 1) ≈ 1.17M.
+        assert!(gistar(40_000.0, 10_000.0, 300.0, &signed_in).is_ok());
+        // kde bandwidth=20000, cell=2 on 5 000 events: 5 000 × π·10001² ≈ 1.6e12.
+        assert!(kde(5_000, 20_000.0, 2.0, &signed_in).is_err());
+        // The bench's 1M events, 200 m bandwidth, 50 m cells: 1M × π·25 ≈ 78.5M.
+        assert!(kde(1_000_000, 200.0, 50.0, &signed_in).is_ok());
+        assert!(kde_features(250_001, &signed_in).is_err());
+        assert!(kde_features(250_000, &signed_in).is_ok());
+    }
+
+    #[test]
+    fn cells_are_bounded_by_events_and_extent() {
+        let pts = [[0.0, 0.0], [1_000.0, 1_000.0], [500.0, 500.0]];
+        assert_eq!(gistar_cells_bound(&pts, 100.0 * 100.0), 3.0);
+        let many: Vec<[f64; 2]> = (0..1000).map(|i| [f64::from(i % 10), 0.0]).collect();
+        // 10 m extent of 100 m cells: (0.09 + 2) × 2 cells.
+        assert!((gistar_cells_bound(&many, 10_000.0) - 2.09 * 2.0).abs() < 1e-9);
+        assert_eq!(gistar_cells_bound(&[], 1.0), 0.0);
+    }
+
+    #[test]
+    fn dbscan_counts_checks_in_the_cell_and_its_neighbours() {
+        // Four points in one cell and one in the next: 4·5 + 1·5 = 25 checks.
+        let pts = [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0], [15.0, 1.0]];
+        let limits = WorkLimits {
+            dbscan_checks: 25.0,
+            ..WorkLimits::for_role(true)
+        };
+        assert!(dbscan(&pts, 10.0, &limits).is_ok());
+        let tighter = WorkLimits {
+            dbscan_checks: 24.0,
+            ..limits
+        };
+        let e = dbscan(&pts, 10.0, &tighter).unwrap_err();
+        assert_eq!(e.estimate, 25.0);
+    }
+}
