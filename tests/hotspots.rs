@@ -114,6 +114,7 @@ fn kde_equals_a_hand_computed_quartic_sum() {
         &KdeParams {
             bandwidth: Some(h),
             cell: Some(10.0),
+            frame: None,
         },
     );
     let hand = |x: f64, y: f64| -> (f64, u32) {
@@ -574,27 +575,25 @@ async fn api_serves_hotspots_with_privacy_by_role() {
         "{}/api/v1/hotspots?method=dbscan&eps=30&min_points=2",
         s.base
     );
+    // DBSCAN hulls are drawn through incident points: not for the public.
     let public = get(url.clone(), None).await;
-    assert_eq!(public.status, 200);
-    assert_eq!(public.headers["content-type"], "application/geo+json");
-    let pv = public.json();
+    assert_eq!(public.status, 400);
+    assert!(String::from_utf8_lossy(&public.body).contains("signed-in"));
+    let pv = get(format!("{}/api/v1/hotspots?method=gistar", s.base), None).await;
+    assert_eq!(pv.status, 200);
+    assert_eq!(pv.headers["content-type"], "application/geo+json");
+    let pv = pv.json();
     assert_eq!(pv["type"], "FeatureCollection");
     assert_eq!(pv["meta"]["excluded_by_precision"]["municipality"], 50);
     assert_eq!(pv["meta"]["k"], 3);
     assert_eq!(pv["meta"]["role"], "anonymous");
-    let feats = pv["features"].as_array().unwrap();
-    assert_eq!(
-        feats.len(),
-        3,
-        "the two-event cluster is left out for the public"
-    );
-    for f in feats {
+    assert_eq!(pv["meta"]["parameters"]["cell"], 200.0);
+    assert_eq!(pv["meta"]["parameters"]["band"], 500.0);
+    for f in pv["features"].as_array().unwrap() {
         let p = &f["properties"];
-        assert!(p["count"].as_u64().unwrap() >= 3);
-        assert!(p.get("profile").is_none());
-        assert_eq!(p["first"].as_str().unwrap().len(), 7, "months only");
-        assert_eq!(f["geometry"]["type"], "Polygon");
-        assert_eq!(p["profile_parts"].as_array().unwrap().len(), 7);
+        assert!(p["count"].is_null() || p["count"].as_u64().unwrap() >= 3);
+        assert!(p.get("z").is_none());
+        assert_eq!(f["geometry"]["coordinates"][0].as_array().unwrap().len(), 5);
     }
 
     let full = get(url, police.clone()).await.json();
@@ -620,10 +619,10 @@ async fn api_serves_hotspots_with_privacy_by_role() {
     .json();
     assert_eq!(again["features"][0]["properties"]["id"], big["id"]);
 
-    // Gi* with derived parameters, reported in meta.
+    // Gi* with derived parameters, reported in meta (signed in: the public grid is fixed).
     let gi = get(
         format!("{}/api/v1/hotspots?method=gistar&grid=hex", s.base),
-        None,
+        police.clone(),
     )
     .await
     .json();
@@ -633,18 +632,20 @@ async fn api_serves_hotspots_with_privacy_by_role() {
     assert_eq!(params["grid"], "hex");
     for f in gi["features"].as_array().unwrap() {
         let p = &f["properties"];
-        assert!(p["count"].is_null() || p["count"].as_u64().unwrap() >= 3);
+        assert!(p["count"].as_u64().is_some(), "signed in: every count");
+        assert!(p["z"].is_number());
         assert!((-3..=3).contains(&p["bin"].as_i64().unwrap()));
         assert_eq!(f["geometry"]["coordinates"][0].as_array().unwrap().len(), 7);
     }
 
-    // KDE: GeoJSON with bounds, and the PNG with X-Bounds.
+    // KDE: GeoJSON with bounds, and the PNG with X-Bounds; free parameters when signed in,
+    // the public heat map's own otherwise.
     let k = get(
         format!(
             "{}/api/v1/hotspots?method=kde&bandwidth=150&cell=25",
             s.base
         ),
-        None,
+        police.clone(),
     )
     .await
     .json();
@@ -656,11 +657,13 @@ async fn api_serves_hotspots_with_privacy_by_role() {
             .iter()
             .all(|f| f["properties"]["density"].as_f64().unwrap() > 0.0)
     );
-    let png = get(
-        format!("{}/api/v1/hotspots/kde.png?bandwidth=150&cell=25", s.base),
-        None,
-    )
-    .await;
+    let public_kde = get(format!("{}/api/v1/hotspots?method=kde", s.base), None)
+        .await
+        .json();
+    assert_eq!(public_kde["meta"]["parameters"]["bandwidth"], 400.0);
+    assert_eq!(public_kde["meta"]["parameters"]["cell"], 50.0);
+    assert!(!public_kde["features"].as_array().unwrap().is_empty());
+    let png = get(format!("{}/api/v1/hotspots/kde.png", s.base), None).await;
     assert_eq!(png.status, 200);
     assert_eq!(png.headers["content-type"], "image/png");
     assert_eq!(&png.body[..8], b"\x89PNG\r\n\x1a\n");
@@ -750,7 +753,7 @@ async fn api_compares_periods_and_data_changes_invalidate_the_cache() {
             "{}/api/v1/hotspots/compare?method=dbscan&eps=30&min_points=5&{q}",
             s.base
         ),
-        None,
+        Some(s.police_token.clone()),
     )
     .await
     .json();
@@ -800,7 +803,7 @@ async fn api_compares_periods_and_data_changes_invalidate_the_cache() {
         "{}/api/v1/hotspots?method=dbscan&eps=30&min_points=5",
         s.base
     );
-    let before = get(url.clone(), None).await.json();
+    let before = get(url.clone(), Some(s.police_token.clone())).await.json();
     assert_eq!(before["features"].as_array().unwrap().len(), 2);
     let more: Vec<Incident> = (0..8)
         .map(|i| {
@@ -818,7 +821,7 @@ async fn api_compares_periods_and_data_changes_invalidate_the_cache() {
         .reload(s.state.store.as_ref())
         .await
         .unwrap();
-    let after = get(url, None).await.json();
+    let after = get(url, Some(s.police_token.clone())).await.json();
     assert_eq!(after["features"].as_array().unwrap().len(), 3);
     assert_ne!(
         before["meta"]["snapshot_version"],

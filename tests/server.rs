@@ -5,6 +5,12 @@ mod common;
 use common::{TestServer, get_json, http};
 use lagesbild::model::Role;
 
+async fn police_token(srv: &TestServer) -> Option<String> {
+    let (token, stored) = lagesbild::api::auth::new_token(Role::Police, "health");
+    srv.state.store.insert_token(&stored).await.unwrap();
+    Some(token)
+}
+
 #[tokio::test]
 async fn health_reports_what_is_loaded() {
     let srv = TestServer::start().await;
@@ -12,6 +18,9 @@ async fn health_reports_what_is_loaded() {
     assert_eq!(status, 200);
     assert_eq!(body["status"], "ok");
     assert_eq!(body["demo"], false);
+    // Polled, the public's count of incidents would tell of every import.
+    assert!(body.get("loaded").is_none(), "{body}");
+    let (_, body) = get_json(srv.url("/health"), police_token(&srv).await).await;
     assert_eq!(body["loaded"]["incidents"], 0);
     srv.stop().await.unwrap();
 }
@@ -35,7 +44,7 @@ async fn demo_data_is_labelled_and_loaded() {
         .reload(srv.state.store.as_ref())
         .await
         .unwrap();
-    let (_, body) = get_json(srv.url("/health"), None).await;
+    let (_, body) = get_json(srv.url("/health"), police_token(&srv).await).await;
     assert_eq!(body["demo"], true);
     // Two years: this one (hotspots, background, municipality centre) and the one before.
     assert_eq!(

@@ -37,16 +37,19 @@ use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::geometry::{lonlat, polygon_json};
+use super::public_hotspots as public;
 use super::{ApiResult, AppError, AppState, blocking};
 use crate::analysis::filter::{
     AreaFilter, FilterError, HourSet, IncidentFilter, Selection, WeekdaySet, parse_bbox,
-    parse_categories, parse_date, parse_groups,
+    parse_categories, parse_groups, parse_period_bound,
 };
 use crate::analysis::hotspot::compare::{self, ClusterOutline};
 use crate::analysis::hotspot::gistar::{self, GiStarParams, StudyArea};
 use crate::analysis::hotspot::grid::{Grid, GridKind};
 use crate::analysis::hotspot::kde::{self, KdeParams};
 use crate::analysis::hotspot::{self, Cluster, DEFAULT_EPS, DEFAULT_MIN_POINTS};
+use crate::analysis::limits::{self, WorkLimits};
+use crate::analysis::privacy::PublicRules;
 use crate::crs;
 use crate::model::{Incident, Role};
 use crate::spatial::Snapshot;
@@ -145,7 +148,7 @@ fn json_cached(v: &Value) -> Cached {
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
-type Params = HashMap<String, String>;
+pub(super) type Params = HashMap<String, String>;
 
 /// The query parameters every incident filter reads.
 pub(crate) const FILTER_PARAMS: [&str; 8] = [
@@ -159,7 +162,7 @@ pub(crate) const FILTER_PARAMS: [&str; 8] = [
     "bbox",
 ];
 
-fn bad(e: FilterError) -> AppError {
+pub(super) fn bad(e: FilterError) -> AppError {
     AppError::BadRequest(e.to_string())
 }
 
@@ -182,7 +185,7 @@ fn check_known(q: &Params, extra: &[&str]) -> ApiResult<()> {
     )))
 }
 
-fn num<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+pub(super) fn num<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
     q: &Params,
     name: &'static str,
     lo: T,
@@ -213,10 +216,10 @@ fn parse_filter(q: &Params, snap: &Snapshot, dates: bool) -> ApiResult<IncidentF
         ));
     }
     if let Some(v) = q.get("from") {
-        f.from = Some(parse_date("from", v).map_err(bad)?);
+        f.from = Some(parse_period_bound("from", v, false).map_err(bad)?);
     }
     if let Some(v) = q.get("to") {
-        f.to = Some(parse_date("to", v).map_err(bad)?);
+        f.to = Some(parse_period_bound("to", v, true).map_err(bad)?);
     }
     if let (Some(a), Some(b)) = (f.from, f.to)
         && a > b
@@ -342,7 +345,57 @@ fn kde_args(q: &Params) -> ApiResult<KdeParams> {
     Ok(KdeParams {
         bandwidth: num(q, "bandwidth", 10.0, 20_000.0)?,
         cell: num(q, "cell", 2.0, 5_000.0)?,
+        frame: None,
     })
+}
+
+/// Why anonymous callers get no DBSCAN: its hulls are drawn through incident points.
+const DBSCAN_SIGNED_IN: &str = "method=dbscan is for signed-in roles: its hulls are drawn through incident points; the public product is Gi* cells (method=gistar) and the heat map (method=kde)";
+
+fn too_much(e: limits::TooMuchWork) -> AppError {
+    AppError::BadRequest(e.to_string())
+}
+
+/// Checks a signed-in Gi* request's size when its cell and band are given (derived ones are
+/// sized from the data and always modest).
+fn check_gistar_work(
+    pts: &[[f64; 2]],
+    params: &GiStarParams,
+    area: Option<&dyn StudyArea>,
+) -> ApiResult<()> {
+    let (Some(cell), Some(band)) = (params.cell, params.band) else {
+        return Ok(());
+    };
+    let grid = Grid::new(params.grid, cell);
+    let cells = match area {
+        Some(a) => {
+            let (lo, hi) = a.bounds();
+            ((hi[0] - lo[0]) / cell + 2.0) * ((hi[1] - lo[1]) / cell + 2.0)
+        }
+        None => limits::gistar_cells_bound(pts, grid.cell_area()),
+    };
+    limits::gistar(cells, grid.cell_area(), band, &WorkLimits::for_role(true)).map_err(too_much)
+}
+
+/// Checks a signed-in kernel density request's size (a derived cell is at least 5 m and a
+/// 250th of the extent, as `kde::density` derives it).
+fn check_kde_work(pts: &[[f64; 2]], params: &KdeParams) -> ApiResult<()> {
+    let h = params
+        .bandwidth
+        .unwrap_or_else(|| kde::default_bandwidth(pts));
+    let cell = match params.cell {
+        Some(c) => c,
+        None => {
+            let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+            for p in pts {
+                lo = [lo[0].min(p[0]), lo[1].min(p[1])];
+                hi = [hi[0].max(p[0]), hi[1].max(p[1])];
+            }
+            let short = (hi[0] - lo[0]).min(hi[1] - lo[1]) + 2.0 * h;
+            (short / 250.0).max(5.0)
+        }
+    };
+    limits::kde(pts.len(), h, cell, &WorkLimits::for_role(true)).map_err(too_much)
 }
 
 const DBSCAN_PARAMS: [&str; 3] = ["method", "eps", "min_points"];
@@ -381,7 +434,7 @@ fn base_meta(
     m
 }
 
-fn filter_json(f: &IncidentFilter) -> Value {
+pub(super) fn filter_json(f: &IncidentFilter) -> Value {
     json!({
         "from": f.from.map(|d| d.to_string()),
         "to": f.to.map(|d| d.to_string()),
@@ -397,61 +450,25 @@ fn filter_json(f: &IncidentFilter) -> Value {
     })
 }
 
-fn collection(features: Vec<Value>, meta: serde_json::Map<String, Value>) -> Value {
+pub(super) fn collection(features: Vec<Value>, meta: serde_json::Map<String, Value>) -> Value {
     json!({ "type": "FeatureCollection", "features": features, "meta": Value::Object(meta) })
 }
 
 // ---------------------------------------------------------------------------------------------
 // The analyses, as GeoJSON
 
-fn month(d: NaiveDate) -> String {
-    d.format("%Y-%m").to_string()
-}
-
-fn dbscan_feature(c: &Cluster, full: bool, k: u32) -> ApiResult<Value> {
-    let count = c.count();
-    let mut props = serde_json::Map::new();
-    props.insert("id".into(), json!(c.id));
-    props.insert("count".into(), json!(count));
-    let categories: BTreeMap<String, usize> = if full {
-        c.categories.clone()
-    } else {
-        let mut out = BTreeMap::new();
-        for (cat, n) in &c.categories {
-            let key = if *n >= k as usize {
-                cat.clone()
-            } else {
-                "other".into()
-            };
-            *out.entry(key).or_insert(0) += n;
-        }
-        out
-    };
-    props.insert("categories".into(), json!(categories));
-    if full {
-        props.insert("first".into(), json!(c.first.to_string()));
-        props.insert("last".into(), json!(c.last.to_string()));
-        props.insert("profile".into(), json!(c.profile.0));
-        props.insert(
-            "peak".into(),
-            json!(c.peak.as_ref().map(|p| p.text.clone())),
-        );
-        props.insert("core_points".into(), json!(c.core_points));
-    } else {
-        props.insert("first".into(), json!(month(c.first)));
-        props.insert("last".into(), json!(month(c.last)));
-        props.insert("profile_parts".into(), json!(c.profile.day_parts(k)));
-        props.insert(
-            "peak".into(),
-            json!(
-                c.peak
-                    .as_ref()
-                    .filter(|p| p.count >= k)
-                    .map(|p| p.text.clone())
-            ),
-        );
-    }
-    props.insert("centre".into(), lonlat(c.centre)?);
+fn dbscan_feature(c: &Cluster) -> ApiResult<Value> {
+    let props = json!({
+        "id": c.id,
+        "count": c.count(),
+        "categories": c.categories,
+        "first": c.first.to_string(),
+        "last": c.last.to_string(),
+        "profile": c.profile.0,
+        "peak": c.peak.as_ref().map(|p| p.text.clone()),
+        "core_points": c.core_points,
+        "centre": lonlat(c.centre)?,
+    });
     Ok(
         json!({ "type": "Feature", "id": c.id, "geometry": polygon_json(&c.hull)?, "properties": props }),
     )
@@ -465,17 +482,12 @@ fn run_dbscan(
     k: u32,
 ) -> ApiResult<Value> {
     let sel = filter.select(&snap.incidents.items);
+    limits::dbscan(&sel.coords(), args.eps, &WorkLimits::for_role(true)).map_err(too_much)?;
     let clusters = hotspot::clusters(&sel.points, args.eps, args.min_points);
-    let full = caller.role.sees_points();
-    let mut features = Vec::new();
-    let mut suppressed = 0;
-    for c in &clusters {
-        if !full && c.count() < k as usize {
-            suppressed += 1;
-            continue;
-        }
-        features.push(dbscan_feature(c, full, k)?);
-    }
+    let features = clusters
+        .iter()
+        .map(dbscan_feature)
+        .collect::<ApiResult<Vec<_>>>()?;
     let mut meta = base_meta("dbscan", &sel, k, caller, snap, filter);
     meta.insert(
         "parameters".into(),
@@ -486,13 +498,6 @@ fn run_dbscan(
         "clustered".into(),
         json!(clusters.iter().map(|c| c.count()).sum::<usize>()),
     );
-    meta.insert("suppressed".into(), json!(suppressed));
-    if !full {
-        meta.insert(
-            "privacy".into(),
-            json!("hulls with fewer than k events are left out; dates are months; the profile is by weekday and part of day with parts of fewer than k events blank"),
-        );
-    }
     Ok(collection(features, meta))
 }
 
@@ -506,18 +511,12 @@ fn run_gistar(
     let sel = filter.select(&snap.incidents.items);
     let pts = sel.coords();
     let area = filter.area.as_ref().map(|a| a as &dyn StudyArea);
+    check_gistar_work(&pts, &params, area)?;
     let res = gistar::hot_spots(&pts, &params, area);
-    let full = caller.role.sees_points();
     let grid = Grid::new(params.grid, res.cell);
     let mut features = Vec::with_capacity(res.cells.len());
-    let mut suppressed = 0;
     for c in &res.cells {
-        let count = if full || c.count >= k {
-            json!(c.count)
-        } else {
-            suppressed += 1;
-            Value::Null
-        };
+        let count = c.count;
         features.push(json!({
             "type": "Feature",
             "geometry": polygon_json(&grid.polygon(c.id))?,
@@ -554,11 +553,10 @@ fn run_gistar(
         "cold_cells_95".into(),
         json!(res.cells.iter().filter(|c| c.bin <= -2).count()),
     );
-    meta.insert("suppressed_counts".into(), json!(suppressed));
     Ok(collection(features, meta))
 }
 
-fn round_to(v: f64, digits: i32) -> f64 {
+pub(super) fn round_to(v: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (v * f).round() / f
 }
@@ -572,19 +570,20 @@ fn run_kde(
 ) -> ApiResult<(Value, kde::DensityGrid)> {
     let sel = filter.select(&snap.incidents.items);
     let pts = sel.coords();
+    check_kde_work(&pts, &params)?;
     let grid = kde::density(&pts, &params);
-    let full = caller.role.sees_points();
-    let min_support = if full { 1 } else { k };
-    let mut features = Vec::new();
-    let mut suppressed = 0;
+    // Densities are given to 4 decimals (events per km²); cells that round to zero are left out.
+    let shown = grid
+        .density
+        .iter()
+        .filter(|d| round_to(**d, 4) > 0.0)
+        .count();
+    limits::kde_features(shown, &WorkLimits::for_role(true)).map_err(too_much)?;
+    let mut features = Vec::with_capacity(shown);
     for row in 0..grid.height {
         for col in 0..grid.width {
             let i = row * grid.width + col;
-            if grid.density[i] <= 0.0 {
-                continue;
-            }
-            if grid.support[i] < min_support {
-                suppressed += 1;
+            if round_to(grid.density[i], 4) <= 0.0 {
                 continue;
             }
             let [cx, cy] = grid.centre(col, row);
@@ -599,10 +598,8 @@ fn run_kde(
                 ]),
                 vec![],
             );
-            let mut props = json!({ "density": round_to(grid.density[i], 4) });
-            if full {
-                props["support"] = json!(grid.support[i]);
-            }
+            let props =
+                json!({ "density": round_to(grid.density[i], 4), "support": grid.support[i] });
             features.push(json!({
                 "type": "Feature",
                 "geometry": polygon_json(&poly)?,
@@ -630,7 +627,6 @@ fn run_kde(
     };
     meta.insert("bounds".into(), bounds);
     meta.insert("max_density".into(), json!(round_to(grid.max_density(), 4)));
-    meta.insert("suppressed".into(), json!(suppressed));
     Ok((collection(features, meta), grid))
 }
 
@@ -643,7 +639,7 @@ pub fn compute(
     snap: &Snapshot,
     q: &HashMap<String, String>,
     role: Role,
-    k: u32,
+    rules: &PublicRules,
 ) -> ApiResult<Value> {
     let m = method(q, &[Method::Dbscan, Method::Gistar, Method::Kde])?;
     let extra: &[&str] = match m {
@@ -653,7 +649,16 @@ pub fn compute(
     };
     check_known(q, extra)?;
     let filter = parse_filter(q, snap, true)?;
+    if !role.sees_points() {
+        public::check_filter(q, &filter, rules)?;
+        return match m {
+            Method::Dbscan => Err(AppError::BadRequest(DBSCAN_SIGNED_IN.into())),
+            Method::Gistar => public::gistar(snap, q, &filter, rules),
+            Method::Kde => public::kde(snap, q, &filter, rules),
+        };
+    }
     let caller = Caller { role };
+    let k = rules.k;
     match m {
         Method::Dbscan => run_dbscan(snap, &filter, dbscan_args(q)?, &caller, k),
         Method::Gistar => run_gistar(snap, &filter, gistar_args(q)?, &caller, k),
@@ -678,16 +683,16 @@ async fn cached_json(
     caller: Caller,
     q: Params,
     kind: &str,
-    compute: fn(&Snapshot, &Params, Role, u32) -> ApiResult<Value>,
+    compute: fn(&Snapshot, &Params, Role, &PublicRules) -> ApiResult<Value>,
 ) -> ApiResult<Response> {
     let snap = state.spatial.load();
     let key = cache_key(kind, &q, &caller);
     if let Some(c) = cache.get(&key, snap.version) {
         return Ok(respond(c));
     }
-    let k = state.config.min_public_count;
+    let rules = state.config.public_rules();
     let version = snap.version;
-    let value = blocking(move || compute(&snap, &q, caller.role, k)).await?;
+    let value = blocking(move || compute(&snap, &q, caller.role, &rules)).await?;
     let c = json_cached(&value);
     cache.put(key, version, c.clone());
     Ok(respond(c))
@@ -699,7 +704,7 @@ pub fn render_kde_png(
     snap: &Snapshot,
     q: &HashMap<String, String>,
     role: Role,
-    k: u32,
+    rules: &PublicRules,
 ) -> ApiResult<kde::Overlay> {
     if let Some(m) = q.get("method")
         && m != "kde"
@@ -710,16 +715,26 @@ pub fn render_kde_png(
     }
     check_known(q, &KDE_PARAMS)?;
     let filter = parse_filter(q, snap, true)?;
+    if !role.sees_points() {
+        public::check_filter(q, &filter, rules)?;
+        let Some(d) = public::density(snap, q, &filter, rules)? else {
+            return Err(AppError::NotFound(
+                "no point-level incidents in the data: nothing to draw".into(),
+            ));
+        };
+        return kde::overlay_png(&d.grid, rules.k).map_err(AppError::Internal);
+    }
     let params = kde_args(q)?;
     let sel = filter.select(&snap.incidents.items);
-    let grid = kde::density(&sel.coords(), &params);
+    let pts = sel.coords();
+    check_kde_work(&pts, &params)?;
+    let grid = kde::density(&pts, &params);
     if grid.width == 0 {
         return Err(AppError::NotFound(
             "no point-level incidents match these filters: nothing to draw".into(),
         ));
     }
-    let min_support = if role.sees_points() { 1 } else { k };
-    kde::overlay_png(&grid, min_support).map_err(AppError::Internal)
+    kde::overlay_png(&grid, 1).map_err(AppError::Internal)
 }
 
 async fn kde_png(
@@ -733,9 +748,9 @@ async fn kde_png(
     if let Some(c) = cache.get(&key, snap.version) {
         return Ok(respond(c));
     }
-    let k = state.config.min_public_count;
+    let rules = state.config.public_rules();
     let version = snap.version;
-    let o = blocking(move || render_kde_png(&snap, &q, caller.role, k)).await?;
+    let o = blocking(move || render_kde_png(&snap, &q, caller.role, &rules)).await?;
     let c = Cached {
         body: Bytes::from(o.png),
         content_type: "image/png",
@@ -751,14 +766,18 @@ async fn kde_png(
     Ok(respond(c))
 }
 
-fn period(q: &Params, from: &'static str, to: &'static str) -> ApiResult<(NaiveDate, NaiveDate)> {
+pub(super) fn period(
+    q: &Params,
+    from: &'static str,
+    to: &'static str,
+) -> ApiResult<(NaiveDate, NaiveDate)> {
     let get = |name: &'static str| -> ApiResult<NaiveDate> {
         let v = q.get(name).ok_or_else(|| {
             AppError::BadRequest(format!(
                 "{name} is required (YYYY-MM-DD): compare needs a_from, a_to, b_from, b_to"
             ))
         })?;
-        parse_date(name, v).map_err(bad)
+        parse_period_bound(name, v, name.ends_with("_to")).map_err(bad)
     };
     let (a, b) = (get(from)?, get(to)?);
     if a > b {
@@ -774,7 +793,7 @@ pub fn compute_compare(
     snap: &Snapshot,
     q: &HashMap<String, String>,
     role: Role,
-    k: u32,
+    rules: &PublicRules,
 ) -> ApiResult<Value> {
     let m = method(q, &[Method::Gistar, Method::Dbscan])?;
     let mut extra: Vec<&str> = vec!["a_from", "a_to", "b_from", "b_to"];
@@ -786,6 +805,14 @@ pub fn compute_compare(
     let (a_from, a_to) = period(q, "a_from", "a_to")?;
     let (b_from, b_to) = period(q, "b_from", "b_to")?;
     let filter = parse_filter(q, snap, false)?;
+    if !role.sees_points() {
+        if m == Method::Dbscan {
+            return Err(AppError::BadRequest(DBSCAN_SIGNED_IN.into()));
+        }
+        public::check_filter(q, &filter, rules)?;
+        return public::compare(snap, q, &filter, rules, (a_from, a_to), (b_from, b_to));
+    }
+    let k = rules.k;
     let caller = Caller { role };
     let days = (
         (a_to - a_from).num_days() as f64 + 1.0,
@@ -793,15 +820,6 @@ pub fn compute_compare(
     );
     let fa = filter.with_dates(Some(a_from), Some(a_to));
     let fb = filter.with_dates(Some(b_from), Some(b_to));
-    let full = caller.role.sees_points();
-    let shown = move |n: usize| -> Value {
-        // Zero is shown here: the change (new, gone) says it anyway.
-        if full || n == 0 || n >= k as usize {
-            json!(n)
-        } else {
-            Value::Null
-        }
-    };
     let value = match m {
         Method::Gistar => {
             let params = gistar_args(q)?;
@@ -809,7 +827,10 @@ pub fn compute_compare(
                 let sa = fa.select(&snap.incidents.items);
                 let sb = fb.select(&snap.incidents.items);
                 let area = filter.area.as_ref().map(|a| a as &dyn StudyArea);
-                let res = compare::compare_gistar(&sa.coords(), &sb.coords(), days, &params, area);
+                let (pa, pb) = (sa.coords(), sb.coords());
+                check_gistar_work(&pa, &params, area)?;
+                check_gistar_work(&pb, &params, area)?;
+                let res = compare::compare_gistar(&pa, &pb, days, &params, area);
                 let grid = Grid::new(params.grid, res.cell);
                 let mut features = Vec::new();
                 for c in &res.cells {
@@ -818,8 +839,8 @@ pub fn compute_compare(
                         "geometry": polygon_json(&grid.polygon(c.id))?,
                         "properties": {
                             "cell": [c.id.0, c.id.1],
-                            "count_a": shown(c.count_a as usize),
-                            "count_b": shown(c.count_b as usize),
+                            "count_a": c.count_a,
+                            "count_b": c.count_b,
                             "bin_a": c.bin_a,
                             "bin_b": c.bin_b,
                             "change": c.change.as_str(),
@@ -846,6 +867,9 @@ pub fn compute_compare(
             {
                 let sa = fa.select(&snap.incidents.items);
                 let sb = fb.select(&snap.incidents.items);
+                let signed_in = WorkLimits::for_role(true);
+                limits::dbscan(&sa.coords(), args.eps, &signed_in).map_err(too_much)?;
+                limits::dbscan(&sb.coords(), args.eps, &signed_in).map_err(too_much)?;
                 let outline = |c: &Cluster| ClusterOutline {
                     id: c.id.clone(),
                     hull: c.hull.clone(),
@@ -864,20 +888,15 @@ pub fn compute_compare(
                         .collect();
                 let rows = compare::compare_clusters(&ca, &cb, days);
                 let mut features = Vec::new();
-                let mut suppressed = 0;
                 for r in &rows {
-                    if !full && r.count_a < k as usize && r.count_b < k as usize {
-                        suppressed += 1;
-                        continue;
-                    }
                     features.push(json!({
                         "type": "Feature",
                         "id": r.id,
                         "geometry": polygon_json(&r.hull)?,
                         "properties": {
                             "id": r.id,
-                            "count_a": shown(r.count_a),
-                            "count_b": shown(r.count_b),
+                            "count_a": r.count_a,
+                            "count_b": r.count_b,
                             "change": r.change.as_str(),
                             "continues": r.continues,
                             "centre": lonlat(r.centre)?,
@@ -894,7 +913,6 @@ pub fn compute_compare(
                         "rate_test": "conditional binomial test of two Poisson rates, 5 %",
                     }),
                 );
-                meta.insert("suppressed".into(), json!(suppressed));
                 collection(features, meta)
             }
         }

@@ -10,6 +10,7 @@ pub mod lighting;
 pub mod open311;
 pub mod openapi;
 pub mod patrol;
+pub mod public_hotspots;
 pub mod reports;
 pub mod web;
 
@@ -88,9 +89,21 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?
 }
 
-async fn health(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+async fn health(
+    State(state): State<AppState>,
+    caller: auth::Caller,
+) -> ApiResult<Json<serde_json::Value>> {
     let snap = state.spatial.load();
     let version = state.store.data_version().await?;
+    if !caller.role.sees_points() {
+        // The number of incidents loaded, polled, would tell the public of each single import.
+        return Ok(Json(json!({
+            "status": "ok",
+            "demo": snap.demo,
+            "data_version": version,
+            "snapshot": snap.version,
+        })));
+    }
     Ok(Json(json!({
         "status": "ok",
         "demo": snap.demo,

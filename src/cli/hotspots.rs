@@ -122,7 +122,7 @@ pub async fn run(cfg: &Config, args: HotspotArgs) -> anyhow::Result<()> {
     } else {
         Role::Coordinator
     };
-    let k = cfg.min_public_count;
+    let rules = cfg.public_rules();
     let q = args.query();
     let png = args
         .out
@@ -136,7 +136,7 @@ pub async fn run(cfg: &Config, args: HotspotArgs) -> anyhow::Result<()> {
     let result = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<u8>, String)> {
         let err = |e: crate::api::AppError| anyhow::anyhow!(e.public_message());
         if png {
-            let o = crate::api::hotspots::render_kde_png(&snap, &q, role, k).map_err(err)?;
+            let o = crate::api::hotspots::render_kde_png(&snap, &q, role, &rules).map_err(err)?;
             let note = format!(
                 "bounds (WGS84 w,s,e,n): {:.7},{:.7},{:.7},{:.7}; {}x{} px; darkest colour = {:.1} events/km²",
                 o.bounds[0], o.bounds[1], o.bounds[2], o.bounds[3], o.width, o.height, o.max_density
@@ -144,9 +144,9 @@ pub async fn run(cfg: &Config, args: HotspotArgs) -> anyhow::Result<()> {
             return Ok((o.png, note));
         }
         let v = if comparing {
-            crate::api::hotspots::compute_compare(&snap, &q, role, k).map_err(err)?
+            crate::api::hotspots::compute_compare(&snap, &q, role, &rules).map_err(err)?
         } else {
-            crate::api::hotspots::compute(&snap, &q, role, k).map_err(err)?
+            crate::api::hotspots::compute(&snap, &q, role, &rules).map_err(err)?
         };
         let meta = &v["meta"];
         let note = format!(
