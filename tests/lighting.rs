@@ -854,13 +854,18 @@ mod served {
             "min_lux",
             "reports",
             "report_ids",
-            "incidents_after_dark",
             "priority",
             "rank",
             "reasons",
         ] {
             assert!(!p[key].is_null(), "{key} missing in {p}");
         }
+        // The public sees a count of incidents after dark only when it is at least k.
+        assert!(p.get("incidents_after_dark").is_some());
+        assert!(
+            p["incidents_after_dark"].is_null() || p["incidents_after_dark"].as_u64().unwrap() >= 3,
+            "{p}"
+        );
         let coords = gap["geometry"]["coordinates"].as_array().unwrap();
         let (lon, lat) = (
             coords[0][0].as_f64().unwrap(),

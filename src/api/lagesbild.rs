@@ -333,7 +333,7 @@ async fn lagesbild(
                 })
             })
             .take(TOP_N)
-            .map(|s| crate::api::lighting::stretch_feature(s, &inputs))
+            .map(|s| crate::api::lighting::stretch_feature(s, &inputs, false))
             .collect();
 
         let mut bra: Vec<_> = snap.bra.iter().collect();

@@ -84,12 +84,17 @@ pub async fn analysis(
     let snapshot = state.spatial.load();
     let cell = cache_cell(&snapshot, &classes);
     let snap = snapshot.clone();
+    let rules = state.config.public_rules();
     let result = cell
         .get_or_try_init(|| async move {
             tokio::task::spawn_blocking(move || {
                 let t0 = std::time::Instant::now();
                 let inputs = LightingInputs::from_snapshot(&snap);
-                let r = lighting::analyze(&inputs, &LightingParams::with_classes(classes));
+                let params = LightingParams {
+                    public: rules,
+                    ..LightingParams::with_classes(classes)
+                };
+                let r = lighting::analyze(&inputs, &params);
                 tracing::info!(
                     version = snap.version,
                     walkways = inputs.walkways.len(),
@@ -201,6 +206,8 @@ pub struct StretchFilter {
     pub bbox: Option<AABB<[f64; 2]>>,
     pub limit: Option<usize>,
     pub sort: Sort,
+    /// The public's view: priorities, ranks and incident counts of [`Stretch::public`].
+    pub public: bool,
 }
 
 fn in_bbox(line: &geo::LineString<f64>, bbox: &AABB<[f64; 2]>) -> bool {
@@ -220,14 +227,25 @@ pub fn select<'r>(result: &'r LightingResult, f: &StretchFilter) -> Vec<&'r Stre
         .filter(|s| f.states.contains(&s.state))
         .filter(|s| f.bbox.as_ref().is_none_or(|b| in_bbox(&s.geometry, b)))
         .collect();
+    let (priority, rank) = if f.public {
+        (
+            (|s: &Stretch| s.public.priority) as fn(&Stretch) -> f64,
+            (|s: &Stretch| s.public.rank) as fn(&Stretch) -> Option<usize>,
+        )
+    } else {
+        (
+            (|s: &Stretch| s.priority) as fn(&Stretch) -> f64,
+            (|s: &Stretch| s.rank) as fn(&Stretch) -> Option<usize>,
+        )
+    };
     match f.sort {
         Sort::Priority => out.sort_by(|a, b| {
-            b.priority
-                .total_cmp(&a.priority)
+            priority(b)
+                .total_cmp(&priority(a))
                 .then(
-                    a.rank
+                    rank(a)
                         .unwrap_or(usize::MAX)
-                        .cmp(&b.rank.unwrap_or(usize::MAX)),
+                        .cmp(&rank(b).unwrap_or(usize::MAX)),
                 )
                 .then(a.id.cmp(&b.id))
         }),
@@ -263,9 +281,24 @@ pub fn line_wgs84(line: &geo::LineString<f64>) -> Value {
     )
 }
 
-/// One stretch as a GeoJSON feature.
-pub fn stretch_feature(s: &Stretch, inputs: &LightingInputs<'_>) -> Value {
+/// One stretch as a GeoJSON feature; `public`: as the public sees it ([`Stretch::public`]).
+pub fn stretch_feature(s: &Stretch, inputs: &LightingInputs<'_>, public: bool) -> Value {
     let w = &inputs.walkways[s.walkway];
+    let (incidents, priority, rank, reasons) = if public {
+        (
+            json!(s.public.incidents_after_dark),
+            s.public.priority,
+            s.public.rank,
+            &s.public.reasons,
+        )
+    } else {
+        (
+            json!(s.incidents_after_dark),
+            s.priority,
+            s.rank,
+            &s.reasons,
+        )
+    };
     json!({
         "type": "Feature",
         "id": s.id,
@@ -291,13 +324,13 @@ pub fn stretch_feature(s: &Stretch, inputs: &LightingInputs<'_>) -> Value {
             "gap_m": s.gap_m.map(r1),
             "reports": s.report_ids.len(),
             "report_ids": s.report_ids,
-            "incidents_after_dark": s.incidents_after_dark,
+            "incidents_after_dark": incidents,
             "lamps_off": s.lamps_off,
             "darkened_by": s.darkened_by,
             "park": s.park,
-            "priority": s.priority,
-            "rank": s.rank,
-            "reasons": s.reasons,
+            "priority": priority,
+            "rank": rank,
+            "reasons": reasons,
         }
     })
 }
@@ -355,7 +388,7 @@ pub fn stretches_collection(
     json!({
         "type": "FeatureCollection",
         "meta": meta,
-        "features": chosen.into_iter().map(|s| stretch_feature(s, inputs)).collect::<Vec<_>>(),
+        "features": chosen.into_iter().map(|s| stretch_feature(s, inputs, filter.public)).collect::<Vec<_>>(),
     })
 }
 
@@ -378,8 +411,28 @@ fn bad(e: String) -> AppError {
 
 async fn get_stretches(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<StretchParams>,
 ) -> ApiResult<Json<Value>> {
+    let public = !caller.role.sees_points();
+    if public {
+        // Stretches of another class cut the walkways elsewhere; two cuts differ by a short
+        // piece, and their incident counts by the events near it. The public gets the
+        // configured classes only.
+        if let Some(kc) = &q.kind_class {
+            return Err(bad(format!(
+                "kind_class={kc:?}: the public sees the configured classes; signed-in roles choose"
+            )));
+        }
+        if let Some(c) = &q.class
+            && !c.trim().eq_ignore_ascii_case(&state.config.lighting_class)
+        {
+            return Err(bad(format!(
+                "class={c:?}: the public sees the configured class {}; signed-in roles choose",
+                state.config.lighting_class
+            )));
+        }
+    }
     let plan =
         class_plan(q.class.as_deref(), q.kind_class.as_deref(), &state.config).map_err(bad)?;
     let filter = StretchFilter {
@@ -387,6 +440,7 @@ async fn get_stretches(
         bbox: q.bbox.as_deref().map(parse_bbox).transpose().map_err(bad)?,
         limit: q.limit,
         sort: Sort::parse(q.sort.as_deref()).map_err(bad)?,
+        public,
     };
     let (snap, result) = analysis(&state, plan).await?;
     let body = tokio::task::spawn_blocking(move || {
@@ -657,7 +711,7 @@ async fn post_what_if(
             "improved": w.improved,
             "new_stretches": {
                 "type": "FeatureCollection",
-                "features": w.new_stretches.iter().map(|s| stretch_feature(s, &inputs)).collect::<Vec<_>>(),
+                "features": w.new_stretches.iter().map(|s| stretch_feature(s, &inputs, false)).collect::<Vec<_>>(),
             },
             "proposed": proposed_out,
             "walkways_recomputed": w.walkways.len(),

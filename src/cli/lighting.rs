@@ -52,6 +52,7 @@ pub async fn run(cfg: &Config, args: LightingArgs) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?,
         limit: args.limit,
         sort: Sort::Priority,
+        public: false,
     };
     let store = crate::store::open(&cfg.db)
         .await
@@ -59,10 +60,15 @@ pub async fn run(cfg: &Config, args: LightingArgs) -> anyhow::Result<()> {
     let snap = Snapshot::load(store.as_ref()).await?;
     let out = args.out.clone();
     let top = args.top;
+    let rules = cfg.public_rules();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let inputs = LightingInputs::from_snapshot(&snap);
         let t0 = std::time::Instant::now();
-        let result = lighting::analyze(&inputs, &LightingParams::with_classes(plan));
+        let params = LightingParams {
+            public: rules,
+            ..LightingParams::with_classes(plan)
+        };
+        let result = lighting::analyze(&inputs, &params);
         let took = t0.elapsed();
         let fc = stretches_collection(&result, &inputs, &filter, snap.version);
         let text = serde_json::to_string(&fc)?;

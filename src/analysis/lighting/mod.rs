@@ -86,6 +86,9 @@ pub struct LightingParams {
     pub incident_radius_m: f64,
     /// Lamps this close to a walkway count as standing along it (m), for `lamps_before/after`.
     pub lamp_side_m: f64,
+    /// The public product's rules: when a stretch may show the public its incidents after
+    /// dark (see [`crate::analysis::privacy::stretch_incidents_shown`]).
+    pub public: crate::analysis::privacy::PublicRules,
 }
 
 impl Default for LightingParams {
@@ -99,6 +102,7 @@ impl Default for LightingParams {
             report_radius_m: 25.0,
             incident_radius_m: 50.0,
             lamp_side_m: 25.0,
+            public: crate::analysis::privacy::PublicRules::new(3, 200.0, 300.0),
         }
     }
 }
@@ -178,6 +182,21 @@ pub struct Stretch {
     pub park: Option<String>,
     pub priority: f64,
     /// 1 = first in the action plan; dark and unknown stretches only.
+    pub rank: Option<usize>,
+    pub reasons: Vec<String>,
+    /// What the public sees of this stretch: the incidents after dark only when
+    /// [`crate::analysis::privacy::stretch_incidents_shown`] allows, and a priority, rank and
+    /// reasons computed without them otherwise — a priority that moved by five points per
+    /// incident would tell the count it hides.
+    #[serde(skip)]
+    pub public: PublicStretch,
+}
+
+/// The public's view of a stretch (see [`Stretch::public`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublicStretch {
+    pub incidents_after_dark: Option<usize>,
+    pub priority: f64,
     pub rank: Option<usize>,
     pub reasons: Vec<String>,
 }
@@ -302,6 +321,30 @@ pub(crate) fn build_stretches(
                 lamps_off: &lamps_off,
             };
             let (score, reasons) = priority::score(&facts);
+            let shown = crate::analysis::privacy::stretch_incidents_shown(
+                &params.public,
+                incidents,
+                to - from,
+            );
+            let public = if shown {
+                PublicStretch {
+                    incidents_after_dark: Some(incidents),
+                    priority: score,
+                    rank: None,
+                    reasons: reasons.clone(),
+                }
+            } else {
+                let (p, r) = priority::score(&priority::StretchFacts {
+                    incidents_after_dark: 0,
+                    ..facts.clone()
+                });
+                PublicStretch {
+                    incidents_after_dark: None,
+                    priority: p,
+                    rank: None,
+                    reasons: r,
+                }
+            };
             // Whole metres keep ids readable; on walkways shorter than 2 m two stretches may
             // start in the same metre, and the sample index tells them apart.
             let metre = from.round() as i64;
@@ -341,6 +384,7 @@ pub(crate) fn build_stretches(
                 priority: score,
                 rank: None,
                 reasons,
+                public,
             }
         })
         .collect()
@@ -382,6 +426,18 @@ pub fn analyze(inputs: &LightingInputs<'_>, params: &LightingParams) -> Lighting
     });
     for (pos, &i) in ranking.iter().enumerate() {
         stretches[i].rank = Some(pos + 1);
+    }
+    let mut public_ranking = ranking.clone();
+    public_ranking.sort_by(|&a, &b| {
+        let (sa, sb) = (&stretches[a], &stretches[b]);
+        sb.public
+            .priority
+            .total_cmp(&sa.public.priority)
+            .then(sb.length_m.total_cmp(&sa.length_m))
+            .then(sa.id.cmp(&sb.id))
+    });
+    for (pos, &i) in public_ranking.iter().enumerate() {
+        stretches[i].public.rank = Some(pos + 1);
     }
     let mut totals: HashMap<LightState, StateTotals> = HashMap::new();
     for s in &stretches {
