@@ -239,7 +239,11 @@ impl Node {
                     Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
                     Node::Int(i) => out.push_str(&i.to_string()),
                     Node::Float(f) => out.push_str(&f.to_string()),
-                    Node::Str(s) => out.push_str(&quick_xml::escape::escape(s.as_str())),
+                    // Whatever was stored, the document stays well-formed: characters XML cannot
+                    // carry become U+FFFD (input is checked too, see `crate::text`).
+                    Node::Str(s) => out.push_str(&quick_xml::escape::escape(
+                        crate::text::xml_safe(s.as_str()).as_ref(),
+                    )),
                     Node::List(item, items) => {
                         for it in items {
                             it.write_xml(item, out);

@@ -19,6 +19,7 @@ use super::store::{Contact, NewReport, content_hash};
 use crate::crs::{self, ServiceArea};
 use crate::model::ServiceCode;
 use crate::spatial::{LampLayer, Snapshot, WalkwayLayer};
+use crate::text::check_xml_text;
 
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
 pub const SNAP_WALKWAY_M: f64 = 30.0;
@@ -103,9 +104,47 @@ pub fn check_media_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The form fields read here (besides `attribute[code]`). Their values end up in answers, in XML
+/// among others, so each must be text XML can carry.
+pub const FORM_FIELDS: [&str; 12] = [
+    "service_code",
+    "lat",
+    "long",
+    "address_string",
+    "address_id",
+    "description",
+    "media_url",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "client_token",
+];
+
+/// Rejects characters XML cannot carry in every field read (see [`crate::text`]); the value is
+/// checked as sent, so the position is the one in the client's own text.
+fn check_characters(fields: &[(String, String)], errors: &mut Vec<String>) {
+    for (k, v) in fields {
+        let is_attribute = k.starts_with("attribute[");
+        if !is_attribute && !FORM_FIELDS.contains(&k.as_str()) {
+            continue;
+        }
+        if is_attribute {
+            if let Err(e) = check_xml_text(&format!("the field name {k:?}"), k) {
+                errors.push(e);
+                continue;
+            }
+        }
+        if let Err(e) = check_xml_text(k, v) {
+            errors.push(e);
+        }
+    }
+}
+
 /// Parses and validates the form fields of `POST requests`.
 pub fn parse_form(fields: &[(String, String)]) -> Result<Submission, Vec<String>> {
     let mut errors = Vec::new();
+    check_characters(fields, &mut errors);
     let service = match field(fields, "service_code") {
         None => {
             errors.push("service_code is required: see services.json for the codes".to_string());
@@ -449,6 +488,52 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_rejected_in_every_field() {
+        let good = [
+            ("service_code", "broken_lamp"),
+            ("lat", "59.44"),
+            ("long", "18.07"),
+            ("description", "Lampan är trasig"),
+            ("first_name", "Anna"),
+            ("last_name", "Svensson"),
+            ("email", "anna@example.org"),
+            ("address_string", "Provstigen"),
+            ("client_token", "app-1"),
+            ("attribute[lamp_ref]", "L00123"),
+        ];
+        assert!(parse_form(&form(&good)).is_ok());
+        for bad in ['\u{B}', '\u{1}', '\0', '\u{FFFE}', '\u{FFFF}'] {
+            for (i, (name, value)) in good.iter().enumerate() {
+                // The bad character after the first two characters: position 3.
+                let mut chars: Vec<char> = value.chars().collect();
+                chars.insert(2, bad);
+                let tainted: String = chars.into_iter().collect();
+                let mut f = good;
+                f[i].1 = &tainted;
+                let errs = parse_form(&form(&f)).unwrap_err();
+                let want = format!("{name} contains U+{:04X} at position 3 ", u32::from(bad));
+                assert!(
+                    errs.iter().any(|e| e.starts_with(&want)),
+                    "{want}: {errs:?}"
+                );
+            }
+        }
+        // Also in the name of an attribute field.
+        let mut f = good.to_vec();
+        f.push(("attribute[\u{1}x]", "1"));
+        let errs = parse_form(&form(&f)).unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("field name") && e.contains("U+0001 at position 11")),
+            "{errs:?}"
+        );
+        // Tab and line breaks are text.
+        let mut f = good;
+        f[3].1 = "rad ett\r\nrad\ttvå";
+        assert!(parse_form(&form(&f)).is_ok());
     }
 
     #[test]
