@@ -1201,3 +1201,69 @@ fn characters_xml_cannot_carry_never_reach_requests_xml() {
     assert_eq!(strict_xml_requests(&one.body).len(), 1);
 }
 
+/// Asks `/api/v1/reports` with `token` until it answers 401, for at most `limit` after `since`;
+/// returns how long it took.
+fn until_unauthorized(
+    srv: &Server,
+    token: &str,
+    since: std::time::Instant,
+    limit: std::time::Duration,
+) -> std::time::Duration {
+    loop {
+        let status = srv.get_auth("/api/v1/reports", token).status;
+        if status == 401 {
+            return since.elapsed();
+        }
+        assert_eq!(status, 200);
+        assert!(
+            since.elapsed() < limit,
+            "the revoked token still worked after {:?}",
+            since.elapsed()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_revoked_token_stops_working_within_a_second_whoever_revokes_it() {
+    let srv = start(0);
+    let first = srv.token(Role::Coordinator);
+    let second = srv.token(Role::Coordinator);
+    let id = |t: &str| t.split('_').nth(1).unwrap().to_string();
+    // Both work, and are remembered as verified (the second request of each is a cache hit).
+    for t in [&first, &second, &first, &second] {
+        assert_eq!(srv.get_auth("/api/v1/reports", t).status, 200);
+    }
+    let limit = std::time::Duration::from_secs(1);
+
+    // Revoked through a second connection pool on the same file, as another server would.
+    srv.rt.block_on(async {
+        let other = lagesbild::store::open(&srv.db).await.unwrap();
+        assert!(other.revoke_token(&id(&first)).await.unwrap());
+    });
+    let took = until_unauthorized(&srv, &first, std::time::Instant::now(), limit);
+    eprintln!("revocation through another connection seen after {took:?}");
+    assert_eq!(srv.get_auth("/api/v1/reports", &second).status, 200);
+
+    // Revoked by the command line, in another process.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lagesbild"))
+        .args(["--db", &srv.db, "token", "revoke", &id(&second)])
+        .output()
+        .unwrap();
+    let revoked_at = std::time::Instant::now();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let took = until_unauthorized(&srv, &second, revoked_at, limit);
+    eprintln!("revocation by `lagesbild token revoke` seen after {took:?}");
+
+    // They stay revoked; a token created afterwards works.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(srv.get_auth("/api/v1/reports", &first).status, 401);
+    assert_eq!(srv.get_auth("/api/v1/reports", &second).status, 401);
+    let third = srv.token(Role::Coordinator);
+    assert_eq!(srv.get_auth("/api/v1/reports", &third).status, 200);
+}
+
