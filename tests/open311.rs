@@ -1267,3 +1267,79 @@ fn a_revoked_token_stops_working_within_a_second_whoever_revokes_it() {
     assert_eq!(srv.get_auth("/api/v1/reports", &third).status, 200);
 }
 
+fn submit_from(srv: &Server, xff: Option<&str>, text: &str) -> u16 {
+    let (lat, long) = near_lamp();
+    let form = [
+        ("service_code", "other"),
+        ("lat", lat.as_str()),
+        ("long", long.as_str()),
+        ("description", text),
+    ];
+    match xff {
+        Some(v) => srv.post_form_with("/open311/v2/requests.json", ("X-Forwarded-For", v), &form),
+        None => srv.post_form("/open311/v2/requests.json", &form),
+    }
+    .status
+}
+
+#[test]
+fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let srv = start(2);
+    assert_eq!(submit_from(&srv, Some("198.51.100.1"), "ett"), 200);
+    assert_eq!(submit_from(&srv, Some("198.51.100.2"), "två"), 200);
+    // The bucket of the socket's address (127.0.0.1) is empty, whatever the header claims.
+    assert_eq!(submit_from(&srv, Some("198.51.100.3"), "tre"), 429);
+    assert_eq!(
+        submit_from(&srv, Some("203.0.113.77, 198.51.100.4"), "fyra"),
+        429
+    );
+    assert_eq!(submit_from(&srv, None, "fem"), 429);
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let srv = start_with(2, |c| {
+        c.trusted_proxies = lagesbild::api::client::TrustedProxies::parse(&["127.0.0.1"]).unwrap();
+    });
+    let a = "198.51.100.1";
+    let b = "198.51.100.2";
+    assert_eq!(submit_from(&srv, Some(a), "a1"), 200);
+    assert_eq!(submit_from(&srv, Some(a), "a2"), 200);
+    assert_eq!(submit_from(&srv, Some(a), "a3"), 429);
+    // Another client behind the same proxy is not held back by the first.
+    assert_eq!(submit_from(&srv, Some(b), "b1"), 200);
+    assert_eq!(submit_from(&srv, Some(b), "b2"), 200);
+    // A client cannot escape its bucket by writing an address in front: the proxy appends the
+    // real one, and the right-most untrusted address counts.
+    assert_eq!(
+        submit_from(&srv, Some(&format!("203.0.113.9, {a}")), "a4"),
+        429
+    );
+    // The proxy's own bucket (no header) is a third one.
+    assert_eq!(submit_from(&srv, None, "p1"), 200);
+
+    // The duplicate guard keys on the same address: the same text from two clients is two
+    // reports, from one client twice is one.
+    let srv = start_with(0, |c| {
+        c.trusted_proxies =
+            lagesbild::api::client::TrustedProxies::parse(&["127.0.0.0/8"]).unwrap();
+    });
+    let (lat, long) = near_lamp();
+    let form = [
+        ("service_code", "other"),
+        ("lat", lat.as_str()),
+        ("long", long.as_str()),
+        ("description", "Samma text"),
+    ];
+    let id_from = |xff: &str| {
+        let r = srv.post_form_with("/open311/v2/requests.json", ("X-Forwarded-For", xff), &form);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()[0]["service_request_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = id_from(a);
+    assert_eq!(id_from(a), first);
+    assert_ne!(id_from(b), first);
+}

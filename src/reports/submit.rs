@@ -104,6 +104,74 @@ pub fn check_media_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Decodes an `application/x-www-form-urlencoded` body: `&`-separated `name=value` pairs, `+` for
+/// a space, `%XX` for a byte (a `%` not followed by two hex digits is kept as it is). A name or
+/// value whose bytes are not UTF-8 is refused, naming the field, rather than silently altered.
+pub fn decode_form(body: &[u8]) -> Result<Vec<(String, String)>, Vec<String>> {
+    let mut fields = Vec::new();
+    let mut errors = Vec::new();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        let name = match String::from_utf8(unescape_form(name)) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(format!(
+                    "the field name {:?} is not UTF-8 text",
+                    String::from_utf8_lossy(e.as_bytes())
+                ));
+                continue;
+            }
+        };
+        match String::from_utf8(unescape_form(value)) {
+            Ok(v) => fields.push((name, v)),
+            Err(e) => errors.push(format!(
+                "{name} is not UTF-8 text: byte {} of the decoded value is 0x{:02X}",
+                e.utf8_error().valid_up_to() + 1,
+                e.as_bytes()[e.utf8_error().valid_up_to()]
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(fields)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `+` → space, `%XX` → the byte; anything else as it is.
+fn unescape_form(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                raw.get(i + 1).and_then(|b| hex(*b)),
+                raw.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Decodes and validates a `POST requests` body: [`decode_form`], then [`parse_form`]. This is
+/// what the handler runs on every submission.
+pub fn parse_body(body: &[u8]) -> Result<Submission, Vec<String>> {
+    parse_form(&decode_form(body)?)
+}
+
 /// The form fields read here (besides `attribute[code]`). Their values end up in answers, in XML
 /// among others, so each must be text XML can carry.
 pub const FORM_FIELDS: [&str; 12] = [
@@ -534,6 +602,50 @@ mod tests {
         let mut f = good;
         f[3].1 = "rad ett\r\nrad\ttvå";
         assert!(parse_form(&form(&f)).is_ok());
+    }
+
+    #[test]
+    fn form_bodies_decode_like_browsers_encode_them() {
+        let f = decode_form(
+            b"service_code=dark_path&description=M%C3%B6rkt+h%C3%A4r%21&lat=59.4&flag&&x=%zz%4",
+        )
+        .unwrap();
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("service_code", "dark_path"),
+                ("description", "Mörkt här!"),
+                ("lat", "59.4"),
+                ("flag", ""),
+                ("x", "%zz%4"),
+            ]
+        );
+        assert_eq!(
+            decode_form(b"attribute%5Blamp_ref%5D=L1").unwrap(),
+            [("attribute[lamp_ref]".to_string(), "L1".to_string())]
+        );
+        // %C3 alone is half a character: refused with the field named, not replaced.
+        let errs = decode_form(b"service_code=other&description=ab%C3").unwrap_err();
+        assert_eq!(
+            errs,
+            ["description is not UTF-8 text: byte 3 of the decoded value is 0xC3"]
+        );
+        let errs = decode_form(b"de%FFscription=x").unwrap_err();
+        assert!(
+            errs[0].starts_with("the field name \"de\u{fffd}scription\""),
+            "{errs:?}"
+        );
+        // The handler's path end to end.
+        let s = parse_body(b"service_code=other&lat=59.44&long=18.07&description=Hej%0Ad%C3%A5")
+            .unwrap();
+        assert_eq!(s.description, "Hej\ndå");
+        let errs = parse_body(b"service_code=other&lat=59.44&long=18.07&description=Hej%0Bd%C3%A5")
+            .unwrap_err();
+        assert!(
+            errs[0].starts_with("description contains U+000B at position 4 "),
+            "{errs:?}"
+        );
     }
 
     #[test]
