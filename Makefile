@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 ADDR ?= 127.0.0.1:8080
 DEMO_DB ?= lagesbild-demo.sqlite
 
-.PHONY: run test setup check bench
+.PHONY: run test setup check bench fuzz-open311
 
 setup:
 	./scripts/setup.sh
@@ -26,3 +26,10 @@ check:
 
 bench: setup
 	cargo bench
+
+# Property-based fuzzing of the Open311 form parser (tests/fuzz_open311.rs) on stable Rust, for
+# FUZZ_SECONDS per property (the normal test run gives each under a second). A failure prints
+# the arbtest seed that reproduces it.
+FUZZ_SECONDS ?= 60
+fuzz-open311:
+	LAGESBILD_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --test fuzz_open311 -- --nocapture

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::client::{ProxyHeader, TrustedProxies};
 use crate::crs::ServiceArea;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +26,11 @@ pub struct Config {
     pub public_min_bandwidth_m: f64,
     /// Citizen report submissions allowed per client and minute.
     pub reports_per_minute: u32,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose forwarding header names the client;
+    /// empty: the socket's peer is the client and forwarding headers are ignored.
+    pub trusted_proxies: TrustedProxies,
+    /// The header those proxies write: `x-forwarded-for` (default) or `forwarded` (RFC 7239).
+    pub proxy_header: ProxyHeader,
     /// Base map tiles for the web app; `{s}`, `{z}`, `{x}`, `{y}` as Leaflet takes them.
     pub tile_url: String,
     pub tile_attribution: String,
@@ -50,6 +56,8 @@ impl Default for Config {
             public_cell_m: 200.0,
             public_min_bandwidth_m: 300.0,
             reports_per_minute: 10,
+            trusted_proxies: TrustedProxies::default(),
+            proxy_header: ProxyHeader::default(),
             tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
             tile_attribution: "© OpenStreetMap contributors".into(),
             max_body_bytes: 2 * 1024 * 1024,
@@ -168,6 +176,28 @@ impl Config {
         if let Some(v) = get("LAGESBILD_REPORTS_PER_MINUTE") {
             self.reports_per_minute = num("LAGESBILD_REPORTS_PER_MINUTE", &v)?;
         }
+        if let Some(v) = get("LAGESBILD_TRUSTED_PROXIES") {
+            let entries: Vec<&str> = v.split(',').filter(|e| !e.trim().is_empty()).collect();
+            self.trusted_proxies =
+                TrustedProxies::parse(&entries).map_err(|message| ConfigError::Env {
+                    name: "LAGESBILD_TRUSTED_PROXIES".into(),
+                    value: v.clone(),
+                    message,
+                })?;
+        }
+        if let Some(v) = get("LAGESBILD_PROXY_HEADER") {
+            self.proxy_header = match v.trim().to_ascii_lowercase().as_str() {
+                "x-forwarded-for" => ProxyHeader::XForwardedFor,
+                "forwarded" => ProxyHeader::Forwarded,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "LAGESBILD_PROXY_HEADER".into(),
+                        value: v,
+                        message: "expected x-forwarded-for or forwarded".into(),
+                    });
+                }
+            };
+        }
         if let Some(v) = get("LAGESBILD_TILE_URL") {
             self.tile_url = v;
         }
@@ -274,5 +304,38 @@ mod tests {
         let text = include_str!("../lagesbild.example.toml");
         let c: Config = toml::from_str(text).expect("example config parses");
         assert_eq!(c.min_public_count, 3);
+        assert!(
+            c.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
+        assert_eq!(c.proxy_header, ProxyHeader::XForwardedFor);
+    }
+
+    #[test]
+    fn trusted_proxies_from_the_file_and_the_environment() {
+        let c: Config = toml::from_str(
+            "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]\nproxy_header = \"forwarded\"",
+        )
+        .unwrap();
+        assert!(c.trusted_proxies.contains("10.20.30.40".parse().unwrap()));
+        assert!(c.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+        assert!(!c.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
+        assert_eq!(c.proxy_header, ProxyHeader::Forwarded);
+        let err = toml::from_str::<Config>("trusted_proxies = [\"10.0.0.0/40\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("10.0.0.0/40"), "{err}");
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "LAGESBILD_TRUSTED_PROXIES").then(|| "192.0.2.1, 10.0.0.0/8".into()))
+            .unwrap();
+        assert!(c.trusted_proxies.contains("10.9.9.9".parse().unwrap()));
+        let err = c
+            .apply_env(|k| (k == "LAGESBILD_TRUSTED_PROXIES").then(|| "proxy.lan".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LAGESBILD_TRUSTED_PROXIES") && err.contains("proxy.lan"),
+            "{err}"
+        );
     }
 }

@@ -16,4 +16,5 @@ pub mod model;
 pub mod reports;
 pub mod spatial;
 pub mod store;
+pub mod text;
 pub mod time;

@@ -960,3 +960,386 @@ fn openapi_paths_cover_every_endpoint() {
     assert!(r["/api/v1/reports/{id}"]["patch"].is_object());
     assert!(r["/api/v1/me"]["get"].is_object());
 }
+
+/// Parses an Open311 XML answer strictly and returns the direct children of each `<request>` as
+/// (element, text). Every character must be an XML 1.0 `Char` (the production is written out
+/// here, apart from the server's own check), tags must nest and close by name, entities must be
+/// the predefined ones.
+fn strict_xml_requests(body: &str) -> Vec<std::collections::HashMap<String, String>> {
+    use quick_xml::events::Event;
+    for (i, c) in body.chars().enumerate() {
+        let ok = matches!(u32::from(c), 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
+        assert!(
+            ok,
+            "character {i} (U+{:04X}) is not an XML Char",
+            u32::from(c)
+        );
+    }
+    let mut reader = quick_xml::Reader::from_str(body);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<String> = Vec::new();
+    let mut roots = 0;
+    let mut requests = Vec::new();
+    let mut current = std::collections::HashMap::new();
+    let mut text = String::new();
+    let name_of = |raw: &[u8]| String::from_utf8(raw.to_vec()).expect("UTF-8 element name");
+    loop {
+        match reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("not well-formed: {e}: {body}"))
+        {
+            Event::Decl(_) => assert!(stack.is_empty() && roots == 0),
+            Event::Start(e) => {
+                if stack.is_empty() {
+                    roots += 1;
+                }
+                stack.push(name_of(e.name().as_ref()));
+                text.clear();
+            }
+            Event::Empty(e) => {
+                if stack.len() == 2 {
+                    current.insert(name_of(e.name().as_ref()), String::new());
+                }
+            }
+            Event::Text(t) => text.push_str(&t.xml_content().expect("UTF-8 text")),
+            Event::GeneralRef(r) => {
+                let name = r.decode().expect("UTF-8 entity");
+                let c = match name.as_ref() {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    _ => r
+                        .resolve_char_ref()
+                        .expect("valid character reference")
+                        .unwrap_or_else(|| panic!("undefined entity &{name};")),
+                };
+                text.push(c);
+            }
+            Event::End(e) => {
+                let name = name_of(e.name().as_ref());
+                assert_eq!(stack.pop().as_deref(), Some(name.as_str()));
+                if stack.len() == 2 {
+                    current.insert(name, std::mem::take(&mut text));
+                } else if stack.len() == 1 && name == "request" {
+                    requests.push(std::mem::take(&mut current));
+                }
+            }
+            Event::Eof => break,
+            other => panic!("unexpected XML event {other:?} in {body}"),
+        }
+    }
+    assert!(stack.is_empty(), "unclosed elements {stack:?}");
+    assert_eq!(roots, 1, "one root element");
+    requests
+}
+
+#[test]
+fn characters_xml_cannot_carry_never_reach_requests_xml() {
+    let srv = start(0);
+    let coordinator = srv.token(Role::Coordinator);
+    let (lat, long) = near_lamp();
+    let good: Vec<(String, &str)> = vec![
+        (
+            srv.submit(&[
+                ("service_code", "dark_path"),
+                ("lat", &lat),
+                ("long", &long),
+                (
+                    "description",
+                    "Mörkt & <otryggt> vid tunneln\nrad två\tmed tab",
+                ),
+            ]),
+            "Mörkt & <otryggt> vid tunneln\nrad två\tmed tab",
+        ),
+        (
+            srv.submit(&[
+                ("service_code", "broken_lamp"),
+                ("lat", &lat),
+                ("long", &long),
+                ("description", "Lampan lyser inte"),
+                ("attribute[lamp_ref]", "L1"),
+            ]),
+            "Lampan lyser inte",
+        ),
+    ];
+    let bad_chars = ['\u{B}', '\u{1}', '\0', '\u{FFFE}', '\u{FFFF}'];
+    for c in bad_chars {
+        let code = format!("U+{:04X}", u32::from(c));
+        // "Lampan är trasig" is 16 characters: the bad one is at position 17.
+        let text = format!("Lampan är trasig{c}, igen");
+        let a = srv.post_form(
+            "/open311/v2/requests.json",
+            &[
+                ("service_code", "other"),
+                ("lat", &lat),
+                ("long", &long),
+                ("description", &text),
+            ],
+        );
+        assert_open311_error(
+            &a,
+            400,
+            &format!("description contains {code} at position 17"),
+        );
+        let named = format!("An{c}na");
+        for (field, form) in [
+            (
+                "first_name",
+                vec![
+                    ("service_code", "other"),
+                    ("lat", lat.as_str()),
+                    ("long", long.as_str()),
+                    ("first_name", named.as_str()),
+                ],
+            ),
+            (
+                "address_string",
+                vec![
+                    ("service_code", "other"),
+                    ("address_string", named.as_str()),
+                ],
+            ),
+            (
+                "attribute[lamp_ref]",
+                vec![
+                    ("service_code", "broken_lamp"),
+                    ("lat", lat.as_str()),
+                    ("long", long.as_str()),
+                    ("attribute[lamp_ref]", named.as_str()),
+                ],
+            ),
+        ] {
+            let x = srv.post_form("/open311/v2/requests.xml", &form);
+            assert_eq!(x.status, 400, "{field} {code}: {}", x.body);
+            // The error document itself is well-formed and names the field and the character.
+            assert!(strict_xml_requests(&x.body).is_empty());
+            assert!(
+                x.body
+                    .contains(&format!("{field} contains {code} at position 3")),
+                "{}",
+                x.body
+            );
+        }
+        for field in ["status_notes", "reason"] {
+            let p = srv.patch_json(
+                &format!("/api/v1/reports/{}", good[0].0),
+                Some(&coordinator),
+                json!({"status": "closed", field: format!("Klart{c}")}),
+            );
+            assert_eq!(p.status, 400, "{field} {code}: {}", p.body);
+            let msg = p.json()["error"].as_str().unwrap().to_string();
+            assert!(
+                msg.contains(&format!("{field} contains {code} at position 6")),
+                "{msg}"
+            );
+        }
+    }
+    // Nothing of that was stored or changed.
+    let listed = srv.get("/open311/v2/requests.json").json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "open")
+    );
+
+    // A row stored before the check (written here straight into the file) cannot break the
+    // document either: what XML cannot carry is shown as U+FFFD.
+    let old = srv.submit(&[
+        ("service_code", "other"),
+        ("lat", &lat),
+        ("long", &long),
+        ("description", "gammal rad"),
+    ]);
+    srv.rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", srv.db))
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE reports SET description = ?, status_notes = ?, address = ?, attributes = ? WHERE id = ?",
+        )
+        .bind("före\u{B}\u{0}efter")
+        .bind("not\u{FFFE}")
+        .bind("Gata\u{1}1")
+        .bind(r#"{"lamp_ref":"L\u0002"}"#)
+        .bind(old.parse::<i64>().unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+    for path in [
+        "/open311/v2/requests.xml",
+        "/open311/v2/requests.xml?extensions=true",
+    ] {
+        let x = srv.get(path);
+        assert_eq!(x.status, 200);
+        let requests = strict_xml_requests(&x.body);
+        let by_id = |id: &str| {
+            requests
+                .iter()
+                .find(|r| r["service_request_id"] == id)
+                .unwrap_or_else(|| panic!("request {id} missing in {path}"))
+        };
+        assert_eq!(requests.len(), 3, "{path}");
+        for (id, text) in &good {
+            assert_eq!(by_id(id)["description"], *text);
+        }
+        let o = by_id(&old);
+        assert_eq!(o["description"], "före\u{FFFD}\u{FFFD}efter");
+        assert_eq!(o["status_notes"], "not\u{FFFD}");
+        assert_eq!(o["address"], "Gata\u{FFFD}1");
+        if path.contains("extensions") {
+            assert!(x.body.contains("<value>L\u{FFFD}</value>"), "{}", x.body);
+        }
+    }
+    let one = srv.get(&format!("/open311/v2/requests/{old}.xml"));
+    assert_eq!(strict_xml_requests(&one.body).len(), 1);
+}
+
+/// Asks `/api/v1/reports` with `token` until it answers 401, for at most `limit` after `since`;
+/// returns how long it took.
+fn until_unauthorized(
+    srv: &Server,
+    token: &str,
+    since: std::time::Instant,
+    limit: std::time::Duration,
+) -> std::time::Duration {
+    loop {
+        let status = srv.get_auth("/api/v1/reports", token).status;
+        if status == 401 {
+            return since.elapsed();
+        }
+        assert_eq!(status, 200);
+        assert!(
+            since.elapsed() < limit,
+            "the revoked token still worked after {:?}",
+            since.elapsed()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_revoked_token_stops_working_within_a_second_whoever_revokes_it() {
+    let srv = start(0);
+    let first = srv.token(Role::Coordinator);
+    let second = srv.token(Role::Coordinator);
+    let id = |t: &str| t.split('_').nth(1).unwrap().to_string();
+    // Both work, and are remembered as verified (the second request of each is a cache hit).
+    for t in [&first, &second, &first, &second] {
+        assert_eq!(srv.get_auth("/api/v1/reports", t).status, 200);
+    }
+    let limit = std::time::Duration::from_secs(1);
+
+    // Revoked through a second connection pool on the same file, as another server would.
+    srv.rt.block_on(async {
+        let other = lagesbild::store::open(&srv.db).await.unwrap();
+        assert!(other.revoke_token(&id(&first)).await.unwrap());
+    });
+    let took = until_unauthorized(&srv, &first, std::time::Instant::now(), limit);
+    eprintln!("revocation through another connection seen after {took:?}");
+    assert_eq!(srv.get_auth("/api/v1/reports", &second).status, 200);
+
+    // Revoked by the command line, in another process.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lagesbild"))
+        .args(["--db", &srv.db, "token", "revoke", &id(&second)])
+        .output()
+        .unwrap();
+    let revoked_at = std::time::Instant::now();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let took = until_unauthorized(&srv, &second, revoked_at, limit);
+    eprintln!("revocation by `lagesbild token revoke` seen after {took:?}");
+
+    // They stay revoked; a token created afterwards works.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(srv.get_auth("/api/v1/reports", &first).status, 401);
+    assert_eq!(srv.get_auth("/api/v1/reports", &second).status, 401);
+    let third = srv.token(Role::Coordinator);
+    assert_eq!(srv.get_auth("/api/v1/reports", &third).status, 200);
+}
+
+fn submit_from(srv: &Server, xff: Option<&str>, text: &str) -> u16 {
+    let (lat, long) = near_lamp();
+    let form = [
+        ("service_code", "other"),
+        ("lat", lat.as_str()),
+        ("long", long.as_str()),
+        ("description", text),
+    ];
+    match xff {
+        Some(v) => srv.post_form_with("/open311/v2/requests.json", ("X-Forwarded-For", v), &form),
+        None => srv.post_form("/open311/v2/requests.json", &form),
+    }
+    .status
+}
+
+#[test]
+fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let srv = start(2);
+    assert_eq!(submit_from(&srv, Some("198.51.100.1"), "ett"), 200);
+    assert_eq!(submit_from(&srv, Some("198.51.100.2"), "två"), 200);
+    // The bucket of the socket's address (127.0.0.1) is empty, whatever the header claims.
+    assert_eq!(submit_from(&srv, Some("198.51.100.3"), "tre"), 429);
+    assert_eq!(
+        submit_from(&srv, Some("203.0.113.77, 198.51.100.4"), "fyra"),
+        429
+    );
+    assert_eq!(submit_from(&srv, None, "fem"), 429);
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let srv = start_with(2, |c| {
+        c.trusted_proxies = lagesbild::api::client::TrustedProxies::parse(&["127.0.0.1"]).unwrap();
+    });
+    let a = "198.51.100.1";
+    let b = "198.51.100.2";
+    assert_eq!(submit_from(&srv, Some(a), "a1"), 200);
+    assert_eq!(submit_from(&srv, Some(a), "a2"), 200);
+    assert_eq!(submit_from(&srv, Some(a), "a3"), 429);
+    // Another client behind the same proxy is not held back by the first.
+    assert_eq!(submit_from(&srv, Some(b), "b1"), 200);
+    assert_eq!(submit_from(&srv, Some(b), "b2"), 200);
+    // A client cannot escape its bucket by writing an address in front: the proxy appends the
+    // real one, and the right-most untrusted address counts.
+    assert_eq!(
+        submit_from(&srv, Some(&format!("203.0.113.9, {a}")), "a4"),
+        429
+    );
+    // The proxy's own bucket (no header) is a third one.
+    assert_eq!(submit_from(&srv, None, "p1"), 200);
+
+    // The duplicate guard keys on the same address: the same text from two clients is two
+    // reports, from one client twice is one.
+    let srv = start_with(0, |c| {
+        c.trusted_proxies =
+            lagesbild::api::client::TrustedProxies::parse(&["127.0.0.0/8"]).unwrap();
+    });
+    let (lat, long) = near_lamp();
+    let form = [
+        ("service_code", "other"),
+        ("lat", lat.as_str()),
+        ("long", long.as_str()),
+        ("description", "Samma text"),
+    ];
+    let id_from = |xff: &str| {
+        let r = srv.post_form_with("/open311/v2/requests.json", ("X-Forwarded-For", xff), &form);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()[0]["service_request_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = id_from(a);
+    assert_eq!(id_from(a), first);
+    assert_ne!(id_from(b), first);
+}

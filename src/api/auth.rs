@@ -3,10 +3,19 @@
 //! A token reads `lb_<id>_<secret>`. The store keeps the id, the role and an argon2id hash of the
 //! secret, never the secret. Verifying argon2 on every request would cost tens of milliseconds,
 //! so a verified token is remembered in memory by a SHA-256 of the whole token for a few minutes.
+//!
+//! A revocation must still take effect at once, also when another process makes it (`lagesbild
+//! token revoke`): every remembered token carries the store's token generation
+//! ([`TokenStore::token_generation`], bumped with every change of the tokens) read before it was
+//! looked up, and counts only while the store still has that generation. The generation is read
+//! again when the last reading is older than [`GENERATION_CHECK`], so a revoked token stops
+//! working within that time plus one request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex as AsyncMutex;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -21,6 +30,8 @@ use crate::model::Role;
 use crate::store::{StoreResult, StoredToken, TokenStore};
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
+/// The token generation is read from the store at most this often.
+pub const GENERATION_CHECK: Duration = Duration::from_millis(250);
 
 /// Who made the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,26 +58,63 @@ impl Caller {
     }
 }
 
-/// Remembers verified tokens (by SHA-256 of the token) for a few minutes.
+/// One remembered token: its role, when it was verified, and the token generation read before
+/// it was looked up in the store.
+#[derive(Debug, Clone, Copy)]
+struct Verified {
+    role: Role,
+    at: Instant,
+    generation: i64,
+}
+
+/// Remembers verified tokens (by SHA-256 of the token) for a few minutes, as long as the store's
+/// token generation stays what it was (see the module documentation).
 #[derive(Default)]
 pub struct TokenCache {
-    verified: Mutex<HashMap<[u8; 32], (Role, Instant)>>,
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
+    /// The last generation read and when. An async mutex held across the read: readings are
+    /// taken one at a time, so an older reading can never overwrite a newer one.
+    generation: AsyncMutex<Option<(i64, Instant)>>,
 }
 
 impl TokenCache {
-    fn get(&self, key: &[u8; 32]) -> Option<Role> {
-        let map = self.verified.lock().expect("token cache poisoned");
-        map.get(key)
-            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
-            .map(|(r, _)| *r)
+    /// The store's token generation, read again when the last reading is older than
+    /// [`GENERATION_CHECK`]. A changed generation empties the cache.
+    async fn generation(&self, store: &dyn TokenStore) -> StoreResult<i64> {
+        let mut last = self.generation.lock().await;
+        if let Some((g, at)) = *last {
+            if at.elapsed() < GENERATION_CHECK {
+                return Ok(g);
+            }
+        }
+        let g = store.token_generation().await?;
+        if last.is_some_and(|(old, _)| old != g) {
+            self.clear();
+        }
+        *last = Some((g, Instant::now()));
+        Ok(g)
     }
 
-    fn put(&self, key: [u8; 32], role: Role) {
+    fn get(&self, key: &[u8; 32], generation: i64) -> Option<Role> {
+        let map = self.verified.lock().expect("token cache poisoned");
+        map.get(key)
+            .filter(|v| v.generation == generation && v.at.elapsed() < CACHE_TTL)
+            .map(|v| v.role)
+    }
+
+    fn put(&self, key: [u8; 32], role: Role, generation: i64) {
         let mut map = self.verified.lock().expect("token cache poisoned");
         if map.len() > 10_000 {
-            map.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+            map.retain(|_, v| v.generation == generation && v.at.elapsed() < CACHE_TTL);
         }
-        map.insert(key, (role, Instant::now()));
+        map.insert(
+            key,
+            Verified {
+                role,
+                at: Instant::now(),
+                generation,
+            },
+        );
     }
 
     pub fn clear(&self) {
@@ -109,7 +157,10 @@ pub async fn verify(
     token: &str,
 ) -> StoreResult<Option<Role>> {
     let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    if let Some(role) = cache.get(&key) {
+    // Read before the lookup below: should the token be revoked after the lookup, the entry
+    // put into the cache carries a generation the store has already left behind.
+    let generation = cache.generation(store).await?;
+    if let Some(role) = cache.get(&key, generation) {
         return Ok(Some(role));
     }
     let Some((id, secret)) = token
@@ -138,7 +189,7 @@ pub async fn verify(
     .await
     .unwrap_or(false);
     if ok {
-        cache.put(key, stored.role);
+        cache.put(key, stored.role, generation);
         Ok(Some(stored.role))
     } else {
         Ok(None)

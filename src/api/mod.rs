@@ -2,6 +2,7 @@
 //! their results into GeoJSON; they compute nothing themselves.
 
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod geometry;
 pub mod hotspots;

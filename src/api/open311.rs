@@ -23,22 +23,21 @@
 //! Reporters' contact details are stored apart and never appear in any answer here; the text of a
 //! report hidden by a coordinator is not shown.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::connect_info::ConnectInfo;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Form, Router};
+use axum::{Extension, Router};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
 use serde_json::json;
 
 use super::AppState;
+use super::client::ClientAddr;
 use crate::crs;
 use crate::model::{CitizenReport, ReportStatus, ServiceCode};
 use crate::reports::group_commit::GroupCommit;
@@ -239,7 +238,11 @@ impl Node {
                     Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
                     Node::Int(i) => out.push_str(&i.to_string()),
                     Node::Float(f) => out.push_str(&f.to_string()),
-                    Node::Str(s) => out.push_str(&quick_xml::escape::escape(s.as_str())),
+                    // Whatever was stored, the document stays well-formed: characters XML cannot
+                    // carry become U+FFFD (input is checked too, see `crate::text`).
+                    Node::Str(s) => out.push_str(&quick_xml::escape::escape(
+                        crate::text::xml_safe(s.as_str()).as_ref(),
+                    )),
                     Node::List(item, items) => {
                         for it in items {
                             it.write_xml(item, out);
@@ -433,22 +436,6 @@ pub fn request_node(r: &CitizenReport, extensions: bool) -> Node {
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
-
-/// The client's address from the socket; absent when the app runs without one (unit tests).
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
-}
 
 type Params = Query<Vec<(String, String)>>;
 
@@ -710,10 +697,10 @@ async fn list_requests(
 async fn post_top(
     State(state): State<AppState>,
     Extension(rt): Extension<Arc<Open311Runtime>>,
-    ClientIp(ip): ClientIp,
+    ClientAddr(ip): ClientAddr,
     Path(file): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Open311Error> {
     let (name, format) = split_format(&file)?;
     if name != "requests" {
@@ -723,7 +710,6 @@ async fn post_top(
             format!("POST is accepted only at requests.{}", ext(format)),
         ));
     }
-    let ip = ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let limiter = rt
         .limiter
         .get_or_init(|| RateLimiter::new(state.config.reports_per_minute));
@@ -740,15 +726,21 @@ async fn post_top(
         e.retry_after_s = Some(secs);
         return Err(e);
     }
-    let Form(fields) = form.map_err(|e| {
-        Open311Error::bad(
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(Open311Error::bad(
             format,
             vec![format!(
-                "the body must be form-encoded (application/x-www-form-urlencoded): {e}"
+                "the body must be form-encoded (Content-Type: application/x-www-form-urlencoded), not {content_type:?}"
             )],
-        )
-    })?;
-    let sub = submit::parse_form(&fields).map_err(|e| Open311Error::bad(format, e))?;
+        ));
+    }
+    let body = body.map_err(|e| Open311Error::new(format, e.status(), e.body_text()))?;
+    let sub = submit::parse_body(&body).map_err(|e| Open311Error::bad(format, e))?;
     let idempotency = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

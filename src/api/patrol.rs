@@ -40,6 +40,7 @@ use crate::analysis::hotspot::gistar::{self, GiStarParams, GiStarResult};
 use crate::analysis::hotspot::profile::{Profile, window_text};
 use crate::analysis::hotspot::{self, Cluster};
 use crate::model::Role;
+use crate::text::{csv_text, xml_safe};
 
 /// Length of a patrol window in hours.
 pub const WINDOW_HOURS: usize = 4;
@@ -310,7 +311,9 @@ fn windows_text(h: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// One row per hotspot; RFC 4180 quoting by the `csv` crate.
+/// One row per hotspot; RFC 4180 quoting by the `csv` crate. Text cells (district names come
+/// from imported data) go through [`csv_text`] so that no cell is read as a spreadsheet formula;
+/// the numbers of the plan (rank, coordinates, count) are written as numbers.
 pub fn plan_csv(plan: &Value) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let head = [
@@ -332,10 +335,15 @@ pub fn plan_csv(plan: &Value) -> String {
     w.write_record(head).expect("writing to memory");
     for h in plan["hotspots"].as_array().into_iter().flatten() {
         let ws = windows_text(h);
+        let window = |i: usize| {
+            ws.get(i)
+                .map_or_else(String::new, |w| csv_text(w).into_owned())
+        };
         let text = |v: &Value| match v {
             Value::Null => String::new(),
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => csv_text(s).into_owned(),
+            other => csv_text(&other.to_string()).into_owned(),
         };
         let confidence = match h["max_bin"].as_i64() {
             Some(3) => "99 %",
@@ -351,9 +359,9 @@ pub fn plan_csv(plan: &Value) -> String {
             text(&h["count"]),
             confidence.to_string(),
             text(&h["peak"]),
-            ws.first().cloned().unwrap_or_default(),
-            ws.get(1).cloned().unwrap_or_default(),
-            ws.get(2).cloned().unwrap_or_default(),
+            window(0),
+            window(1),
+            window(2),
             text(&h["top_category"]),
             text(&h["first"]),
             text(&h["last"]),
@@ -364,7 +372,9 @@ pub fn plan_csv(plan: &Value) -> String {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
+    // Names come from imported data: characters XML cannot carry become U+FFFD.
+    xml_safe(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
@@ -525,5 +535,48 @@ mod tests {
             "1,c1,Täby centrum,18.0686,59.4439,40,99 %,fre–lör 22–02,fre–lör 22–02 (12 händelser)"
         ));
         assert!(lines[2].starts_with("2,c2,,18.05,59.43,9,95 %,,"));
+    }
+
+    /// Imported names must not become spreadsheet formulas; the plan's own numbers stay numbers,
+    /// a negative one too.
+    #[test]
+    fn csv_text_cells_cannot_be_formulas() {
+        let plan = json!({
+            "hotspots": [
+                { "rank": 1, "id": "@c1", "district": "=HYPERLINK(\"http://evil.example\",\"Täby\")",
+                  "count": 12, "max_bin": 3, "centre": [-0.5, 59.4439], "peak": "+fre 22–02",
+                  "windows": [{ "label": "-1+1", "count": 4 }], "top_category": "\tassault",
+                  "first": "2026-01-03", "last": "\r2026-06-28" }
+            ]
+        });
+        let csv = plan_csv(&plan);
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let row: Vec<String> = r
+            .records()
+            .next()
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            row,
+            [
+                "1",
+                "'@c1",
+                "'=HYPERLINK(\"http://evil.example\",\"Täby\")",
+                "-0.5",
+                "59.4439",
+                "12",
+                "99 %",
+                "'+fre 22–02",
+                "'-1+1 (4 händelser)",
+                "",
+                "",
+                "'\tassault",
+                "2026-01-03",
+                "'\r2026-06-28",
+            ]
+        );
     }
 }

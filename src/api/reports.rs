@@ -190,6 +190,8 @@ pub fn parse_change(body: &Value) -> Result<ReportChange, AppError> {
         match v {
             Value::Null => Ok(None),
             Value::String(s) if s.chars().count() <= max => {
+                // Shown in Open311's XML: only characters XML can carry.
+                crate::text::check_xml_text(k, s).map_err(AppError::BadRequest)?;
                 let s = s.trim();
                 Ok((!s.is_empty()).then(|| s.to_string()))
             }
@@ -364,5 +366,25 @@ mod tests {
         ] {
             assert!(parse_change(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn notes_and_reasons_must_be_text_xml_can_carry() {
+        for (field, bad) in [
+            ("status_notes", "Åtgärdat\u{B}"),
+            ("reason", "Dubblett\u{0}"),
+            ("status_notes", "Klart\u{FFFE}"),
+        ] {
+            let body = json!({ "status": "closed", field: bad });
+            match parse_change(&body) {
+                Err(AppError::BadRequest(m)) => {
+                    assert!(m.starts_with(&format!("{field} contains U+")), "{m}");
+                    let at = bad.chars().count();
+                    assert!(m.contains(&format!("at position {at} ")), "{m}");
+                }
+                other => panic!("{field} {bad:?}: {other:?}"),
+            }
+        }
+        assert!(parse_change(&json!({"status_notes": "rad 1\nrad 2\ttab"})).is_ok());
     }
 }

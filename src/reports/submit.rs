@@ -19,6 +19,7 @@ use super::store::{Contact, NewReport, content_hash};
 use crate::crs::{self, ServiceArea};
 use crate::model::ServiceCode;
 use crate::spatial::{LampLayer, Snapshot, WalkwayLayer};
+use crate::text::check_xml_text;
 
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
 pub const SNAP_WALKWAY_M: f64 = 30.0;
@@ -103,9 +104,115 @@ pub fn check_media_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Decodes an `application/x-www-form-urlencoded` body: `&`-separated `name=value` pairs, `+` for
+/// a space, `%XX` for a byte (a `%` not followed by two hex digits is kept as it is). A name or
+/// value whose bytes are not UTF-8 is refused, naming the field, rather than silently altered.
+pub fn decode_form(body: &[u8]) -> Result<Vec<(String, String)>, Vec<String>> {
+    let mut fields = Vec::new();
+    let mut errors = Vec::new();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        let name = match String::from_utf8(unescape_form(name)) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(format!(
+                    "the field name {:?} is not UTF-8 text",
+                    String::from_utf8_lossy(e.as_bytes())
+                ));
+                continue;
+            }
+        };
+        match String::from_utf8(unescape_form(value)) {
+            Ok(v) => fields.push((name, v)),
+            Err(e) => errors.push(format!(
+                "{name} is not UTF-8 text: byte {} of the decoded value is 0x{:02X}",
+                e.utf8_error().valid_up_to() + 1,
+                e.as_bytes()[e.utf8_error().valid_up_to()]
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(fields)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `+` → space, `%XX` → the byte; anything else as it is.
+fn unescape_form(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                raw.get(i + 1).and_then(|b| hex(*b)),
+                raw.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Decodes and validates a `POST requests` body: [`decode_form`], then [`parse_form`]. This is
+/// what the handler runs on every submission.
+pub fn parse_body(body: &[u8]) -> Result<Submission, Vec<String>> {
+    parse_form(&decode_form(body)?)
+}
+
+/// The form fields read here (besides `attribute[code]`). Their values end up in answers, in XML
+/// among others, so each must be text XML can carry.
+pub const FORM_FIELDS: [&str; 12] = [
+    "service_code",
+    "lat",
+    "long",
+    "address_string",
+    "address_id",
+    "description",
+    "media_url",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "client_token",
+];
+
+/// Rejects characters XML cannot carry in every field read (see [`crate::text`]); the value is
+/// checked as sent, so the position is the one in the client's own text.
+fn check_characters(fields: &[(String, String)], errors: &mut Vec<String>) {
+    for (k, v) in fields {
+        let is_attribute = k.starts_with("attribute[");
+        if !is_attribute && !FORM_FIELDS.contains(&k.as_str()) {
+            continue;
+        }
+        if is_attribute {
+            if let Err(e) = check_xml_text(&format!("the field name {k:?}"), k) {
+                errors.push(e);
+                continue;
+            }
+        }
+        if let Err(e) = check_xml_text(k, v) {
+            errors.push(e);
+        }
+    }
+}
+
 /// Parses and validates the form fields of `POST requests`.
 pub fn parse_form(fields: &[(String, String)]) -> Result<Submission, Vec<String>> {
     let mut errors = Vec::new();
+    check_characters(fields, &mut errors);
     let service = match field(fields, "service_code") {
         None => {
             errors.push("service_code is required: see services.json for the codes".to_string());
@@ -449,6 +556,96 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_rejected_in_every_field() {
+        let good = [
+            ("service_code", "broken_lamp"),
+            ("lat", "59.44"),
+            ("long", "18.07"),
+            ("description", "Lampan är trasig"),
+            ("first_name", "Anna"),
+            ("last_name", "Svensson"),
+            ("email", "anna@example.org"),
+            ("address_string", "Provstigen"),
+            ("client_token", "app-1"),
+            ("attribute[lamp_ref]", "L00123"),
+        ];
+        assert!(parse_form(&form(&good)).is_ok());
+        for bad in ['\u{B}', '\u{1}', '\0', '\u{FFFE}', '\u{FFFF}'] {
+            for (i, (name, value)) in good.iter().enumerate() {
+                // The bad character after the first two characters: position 3.
+                let mut chars: Vec<char> = value.chars().collect();
+                chars.insert(2, bad);
+                let tainted: String = chars.into_iter().collect();
+                let mut f = good;
+                f[i].1 = &tainted;
+                let errs = parse_form(&form(&f)).unwrap_err();
+                let want = format!("{name} contains U+{:04X} at position 3 ", u32::from(bad));
+                assert!(
+                    errs.iter().any(|e| e.starts_with(&want)),
+                    "{want}: {errs:?}"
+                );
+            }
+        }
+        // Also in the name of an attribute field.
+        let mut f = good.to_vec();
+        f.push(("attribute[\u{1}x]", "1"));
+        let errs = parse_form(&form(&f)).unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("field name") && e.contains("U+0001 at position 11")),
+            "{errs:?}"
+        );
+        // Tab and line breaks are text.
+        let mut f = good;
+        f[3].1 = "rad ett\r\nrad\ttvå";
+        assert!(parse_form(&form(&f)).is_ok());
+    }
+
+    #[test]
+    fn form_bodies_decode_like_browsers_encode_them() {
+        let f = decode_form(
+            b"service_code=dark_path&description=M%C3%B6rkt+h%C3%A4r%21&lat=59.4&flag&&x=%zz%4",
+        )
+        .unwrap();
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("service_code", "dark_path"),
+                ("description", "Mörkt här!"),
+                ("lat", "59.4"),
+                ("flag", ""),
+                ("x", "%zz%4"),
+            ]
+        );
+        assert_eq!(
+            decode_form(b"attribute%5Blamp_ref%5D=L1").unwrap(),
+            [("attribute[lamp_ref]".to_string(), "L1".to_string())]
+        );
+        // %C3 alone is half a character: refused with the field named, not replaced.
+        let errs = decode_form(b"service_code=other&description=ab%C3").unwrap_err();
+        assert_eq!(
+            errs,
+            ["description is not UTF-8 text: byte 3 of the decoded value is 0xC3"]
+        );
+        let errs = decode_form(b"de%FFscription=x").unwrap_err();
+        assert!(
+            errs[0].starts_with("the field name \"de\u{fffd}scription\""),
+            "{errs:?}"
+        );
+        // The handler's path end to end.
+        let s = parse_body(b"service_code=other&lat=59.44&long=18.07&description=Hej%0Ad%C3%A5")
+            .unwrap();
+        assert_eq!(s.description, "Hej\ndå");
+        let errs = parse_body(b"service_code=other&lat=59.44&long=18.07&description=Hej%0Bd%C3%A5")
+            .unwrap_err();
+        assert!(
+            errs[0].starts_with("description contains U+000B at position 4 "),
+            "{errs:?}"
+        );
     }
 
     #[test]

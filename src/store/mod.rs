@@ -107,6 +107,10 @@ pub trait TokenStore: Send + Sync {
     async fn find_token(&self, id: &str) -> StoreResult<Option<StoredToken>>;
     async fn revoke_token(&self, id: &str) -> StoreResult<bool>;
     async fn list_tokens(&self) -> StoreResult<Vec<StoredToken>>;
+    /// Increases with every change of the stored tokens (create, revoke, delete), whichever
+    /// process made it, in the same transaction as the change. Servers compare it to drop their
+    /// cache of verified tokens; reading it must be cheap (one indexed row).
+    async fn token_generation(&self) -> StoreResult<i64>;
 }
 
 /// Everything a backend offers.

@@ -70,6 +70,11 @@ pub fn latlong(x: f64, y: f64) -> (f64, f64) {
 }
 
 pub fn start(reports_per_minute: u32) -> Server {
+    start_with(reports_per_minute, |_| {})
+}
+
+/// [`start`] with more of the configuration set by `adjust`.
+pub fn start_with(reports_per_minute: u32, adjust: impl FnOnce(&mut Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reports.sqlite").display().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -77,12 +82,13 @@ pub fn start(reports_per_minute: u32) -> Server {
         .enable_all()
         .build()
         .unwrap();
-    let cfg = Config {
+    let mut cfg = Config {
         db: db.clone(),
         reports_per_minute,
         service_area: Some(AREA),
         ..Config::default()
     };
+    adjust(&mut cfg);
     let (state, listener) = rt.block_on(async {
         let store = lagesbild::store::open(&db).await.unwrap();
         store.upsert_walkways(&[fixture_way()]).await.unwrap();

@@ -549,6 +549,15 @@ impl TokenStore for SqliteStore {
         .await?;
         rows.iter().map(token_from_row).collect()
     }
+
+    async fn token_generation(&self) -> StoreResult<i64> {
+        // Kept by the triggers of migration 0003 on every insert, update and delete of tokens.
+        let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'token_generation'")
+            .fetch_one(&self.pool)
+            .await?;
+        v.parse()
+            .map_err(|_| StoreError::Corrupt(format!("token_generation {v:?}")))
+    }
 }
 
 fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<StoredToken> {
