@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 ADDR ?= 127.0.0.1:8080
 DEMO_DB ?= lagesbild-demo.sqlite
 
-.PHONY: run test setup check bench
+.PHONY: run test setup check bench fuzz
 
 setup:
 	./scripts/setup.sh
@@ -26,3 +26,15 @@ check:
 
 bench: setup
 	cargo bench
+
+# Property tests of the parsers (tests/fuzz_*.rs, arbtest on stable Rust) for longer than the
+# 2 s they get in `make test`: FUZZ_SECONDS per test file. Every tests/fuzz_*.rs is picked up;
+# FUZZ_TESTS="fuzz_import" runs only those named.
+FUZZ_SECONDS ?= 60
+FUZZ_TESTS ?= $(basename $(notdir $(wildcard tests/fuzz_*.rs)))
+
+fuzz:
+	@for t in $(FUZZ_TESTS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		LAGESBILD_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --release --test $$t || exit 1; \
+	done
