@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 ADDR ?= 127.0.0.1:8080
 DEMO_DB ?= lagesbild-demo.sqlite
 
-.PHONY: run test setup check bench fuzz-open311
+.PHONY: run test setup check bench fuzz fuzz-open311
 
 setup:
 	./scripts/setup.sh
@@ -27,9 +27,18 @@ check:
 bench: setup
 	cargo bench
 
-# Property-based fuzzing of the Open311 form parser (tests/fuzz_open311.rs) on stable Rust, for
-# FUZZ_SECONDS per property (the normal test run gives each under a second). A failure prints
-# the arbtest seed that reproduces it.
+# Property tests of the parsers (tests/fuzz_*.rs, arbtest on stable Rust) for longer than the
+# 2 s they get in `make test`: FUZZ_SECONDS per test file. Every tests/fuzz_*.rs is picked up;
+# FUZZ_TESTS="fuzz_import" runs only those named.
 FUZZ_SECONDS ?= 60
+FUZZ_TESTS ?= $(basename $(notdir $(wildcard tests/fuzz_*.rs)))
+
+fuzz:
+	@for t in $(FUZZ_TESTS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		LAGESBILD_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --release --test $$t || exit 1; \
+	done
+
+# The Open311 form parser alone (tests/fuzz_open311.rs).
 fuzz-open311:
-	LAGESBILD_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --test fuzz_open311 -- --nocapture
+	$(MAKE) fuzz FUZZ_TESTS=fuzz_open311

@@ -81,6 +81,7 @@ async fn import_csv(db: &Path, csv: &Path) -> (f64, u64, u64) {
         },
         epsg: 4326,
         delimiter: Some(b','),
+        encoding: None,
         time_format: None,
         precision: LocationPrecision::Exact,
         place: None,

@@ -568,3 +568,540 @@ async fn polisen_feed_is_fetched_from_a_url() {
     assert!(!bad.ok);
     assert!(bad.stderr.contains("at least 10 seconds"), "{}", bad.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bad files (hardening: "Safe to put on the internet").
+
+/// The incidents import of `file` with the columns of the generated CSVs below.
+fn incidents_args(file: &Path) -> Vec<String> {
+    [
+        "incidents",
+        file.to_str().unwrap(),
+        "--id",
+        "id",
+        "--time",
+        "time",
+        "--category",
+        "category",
+        "--lat",
+        "lat",
+        "--lon",
+        "lon",
+        "--place",
+        "place",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn import_incidents(db: &Path, file: &Path, extra: &[&str]) -> Run {
+    let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    args.extend(incidents_args(file));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    import(db, &refs)
+}
+
+/// A good incident row in Täby.
+fn row(id: &str, category: &str, place: &str) -> String {
+    format!("{id},2026-03-06 22:10,{category},59.4439,18.0686,{place}")
+}
+
+const HEADER: &str = "id,time,category,lat,lon,place";
+
+#[test]
+fn a_file_of_nul_bytes_fails_at_once_with_a_short_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let file = dir.path().join("zeros.csv");
+    std::fs::write(&file, vec![0u8; 4 << 20]).unwrap();
+    let started = std::time::Instant::now();
+    let r = import_incidents(&db, &file, &[]);
+    assert!(!r.ok);
+    assert!(
+        r.stderr.contains("not a text file") && r.stderr.contains("zeros.csv"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.len() < 1_000, "{} bytes of error", r.stderr.len());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+/// Runs in a child process (see the test below): imports `LAGESBILD_CHILD_FILE` in-process and
+/// prints the growth of the peak resident memory and the error.
+#[tokio::test]
+async fn child_import_reporting_peak_memory() {
+    let Ok(file) = std::env::var("LAGESBILD_CHILD_FILE") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = lagesbild::store::open(dir.path().join("m.sqlite").to_str().unwrap())
+        .await
+        .unwrap();
+    let vm_hwm = || -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap()
+    };
+    let before = vm_hwm();
+    let path = PathBuf::from(&file);
+    let opts = lagesbild::ingest::incidents_csv::IncidentCsvOptions {
+        path: path.clone(),
+        source: "m".into(),
+        id: "id".into(),
+        time: "time".into(),
+        category: "category".into(),
+        coords: lagesbild::ingest::incidents_csv::CoordColumns::LatLon {
+            lat: "lat".into(),
+            lon: "lon".into(),
+        },
+        epsg: 4326,
+        delimiter: None,
+        encoding: None,
+        time_format: None,
+        precision: lagesbild::model::LocationPrecision::Exact,
+        place: None,
+        area: lagesbild::crs::ServiceArea::sweden(),
+    };
+    let r = lagesbild::ingest::run(store, &path, move |em| {
+        lagesbild::ingest::incidents_csv::parse(opts, em)
+    })
+    .await;
+    let msg = match r {
+        Ok(s) => format!("ok: {}", s.human()),
+        Err(e) => e.to_string(),
+    };
+    println!("GROWTH_KB={}", vm_hwm().saturating_sub(before));
+    println!("RESULT={msg}");
+}
+
+fn peak_memory_growth_kb(file: &Path) -> (u64, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_import_reporting_peak_memory",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LAGESBILD_CHILD_FILE", file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let growth = stdout
+        .lines()
+        .find_map(|l| l.split_once("GROWTH_KB=").map(|(_, v)| v))
+        .unwrap_or_else(|| panic!("no report from the child: {stdout}"))
+        .parse()
+        .unwrap();
+    let result = stdout
+        .lines()
+        .find_map(|l| l.split_once("RESULT=").map(|(_, v)| v))
+        .unwrap()
+        .to_string();
+    (growth, result)
+}
+
+#[test]
+fn an_overlong_line_or_record_fails_the_file_with_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // 16 MB on line 3 with no line end.
+    let long_line = dir.path().join("long_line.csv");
+    let mut text = format!("{HEADER}\n{}\n", row("A1", "Stöld", "Täby"));
+    text.push_str(&"a".repeat(16 << 20));
+    std::fs::write(&long_line, &text).unwrap();
+    let (growth, result) = peak_memory_growth_kb(&long_line);
+    assert!(
+        result.contains("line 3 is longer than 1048576 bytes"),
+        "{result}"
+    );
+    assert!(result.len() < 300, "{result}");
+    assert!(
+        growth < 24 * 1024,
+        "peak memory grew by {growth} kB for a 16 MB line"
+    );
+    // An unclosed quote on line 3 makes the rest of the file (short lines) one record.
+    let quote = dir.path().join("quote.csv");
+    let mut text = format!("{HEADER}\n{}\nA2,\"", row("A1", "Stöld", "Täby"));
+    text.push_str(&"a short line\n".repeat((16 << 20) / 13));
+    std::fs::write(&quote, &text).unwrap();
+    let (growth, result) = peak_memory_growth_kb(&quote);
+    assert!(
+        result.contains("the record that starts on line 3 is longer than"),
+        "{result}"
+    );
+    assert!(growth < 24 * 1024, "peak memory grew by {growth} kB");
+    // And through the CLI: a non-zero exit, a short message.
+    let r = import_incidents(&dir.path().join("t.sqlite"), &long_line, &[]);
+    assert!(!r.ok);
+    assert!(r.stderr.len() < 1_000, "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn overlong_fields_are_skipped_with_a_short_error_and_the_rest_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let file = dir.path().join("long_fields.csv");
+    let long_label = "Misshandel".repeat(550); // 5 500 characters
+    let long_id = "X".repeat(201);
+    let text = [
+        HEADER.to_string(),
+        row("A1", "Stöld", "Täby"),
+        row("A2", &long_label, "Täby"),
+        row(&long_id, "Rån", "Täby"),
+        row("A4", "Inbrott", &"Täby ".repeat(100)),
+        row("A5", "Rån", "Täby"),
+    ]
+    .join("\n");
+    std::fs::write(&file, text).unwrap();
+    let r = import_incidents(&db, &file, &[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(
+        (n(&r.summary, "imported"), n(&r.summary, "skipped")),
+        (2, 3)
+    );
+    let errs = error_lines(&r.summary);
+    assert_eq!(
+        errs.iter()
+            .map(|(l, f, _)| (*l, f.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(3, "category"), (4, "id"), (5, "place")]
+    );
+    assert!(errs[0].2.contains("5500 characters"), "{}", errs[0].2);
+    for e in r.summary["errors"].as_array().unwrap() {
+        let v = e["value"].as_str().unwrap();
+        assert!(v.chars().count() < 110, "value not truncated: {v}");
+    }
+    assert!(
+        r.summary["errors"][0]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("… ({} bytes)", long_label.len()))
+    );
+    // A Polisen summary over 4 000 characters is one skipped event.
+    let mut events: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixture("polisen_events_slice.json")).unwrap(),
+    )
+    .unwrap();
+    events.truncate(3);
+    events[1]["summary"] = Value::String("å".repeat(4_001));
+    let pf = dir.path().join("long_summary.json");
+    std::fs::write(&pf, serde_json::to_string_pretty(&events).unwrap()).unwrap();
+    let r = import(&db, &["polisen", pf.to_str().unwrap()]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(
+        (n(&r.summary, "imported"), n(&r.summary, "skipped")),
+        (2, 1)
+    );
+    assert_eq!(error_lines(&r.summary)[0].1, "summary");
+}
+
+#[tokio::test]
+async fn windows_1252_needs_encoding_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let file = dir.path().join("excel.csv");
+    let text = format!(
+        "{HEADER}\r\n{}\r\n{}\r\n",
+        row("E1", "Stöld", "Arninge"),
+        row("E2", "Misshandel på gångväg", "Täby")
+    );
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
+    assert!(!unmappable);
+    std::fs::write(&file, &bytes).unwrap();
+    let r = import_incidents(&db, &file, &[]);
+    assert!(!r.ok, "not UTF-8 must fail the file");
+    assert!(
+        r.stderr.contains("line 2")
+            && r.stderr.contains("not UTF-8")
+            && r.stderr.contains("try --encoding windows-1252"),
+        "{}",
+        r.stderr
+    );
+    let r = import_incidents(&db, &file, &["--encoding", "windows-1252"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(n(&r.summary, "imported"), 2);
+    let store = lagesbild::store::open(db.to_str().unwrap()).await.unwrap();
+    let inc = store.load_incidents().await.unwrap();
+    let e2 = inc.iter().find(|i| i.source_id == "E2").unwrap();
+    assert_eq!(e2.label, "Misshandel på gångväg");
+    assert_eq!(e2.place.as_deref(), Some("Täby"));
+    let e1 = inc.iter().find(|i| i.source_id == "E1").unwrap();
+    assert_eq!(e1.label, "Stöld");
+    let bad = import_incidents(&db, &file, &["--encoding", "klingon"]);
+    assert!(!bad.ok && bad.stderr.contains("unknown encoding"));
+}
+
+#[tokio::test]
+async fn utf16_with_a_bom_is_read_without_being_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let text = "Kommun;Antal;Per 100 000 inv.\r\nTäby;5 031;7 049\r\nDanderyd;2 495;7 414,5\r\n";
+    let mut le = vec![0xFF, 0xFE];
+    let mut be = vec![0xFE, 0xFF];
+    for u in text.encode_utf16() {
+        le.extend_from_slice(&u.to_le_bytes());
+        be.extend_from_slice(&u.to_be_bytes());
+    }
+    let (f_le, f_be) = (dir.path().join("le.csv"), dir.path().join("be.csv"));
+    std::fs::write(&f_le, &le).unwrap();
+    std::fs::write(&f_be, &be).unwrap();
+    let r = import(&db, &["bra", f_le.to_str().unwrap(), "--year", "2025"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(
+        (n(&r.summary, "imported"), n(&r.summary, "skipped")),
+        (2, 0)
+    );
+    let r = import(&db, &["bra", f_be.to_str().unwrap(), "--year", "2025"]);
+    assert_eq!(n(&r.summary, "unchanged"), 2, "{}", r.stderr);
+    let store = lagesbild::store::open(db.to_str().unwrap()).await.unwrap();
+    let bra = store.load_bra().await.unwrap();
+    let taby = bra.iter().find(|b| b.municipality == "Täby").unwrap();
+    assert_eq!((taby.count, taby.per_100k), (5031, Some(7049.0)));
+}
+
+#[test]
+fn line_numbers_are_physical_lines_in_lf_and_crlf_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Line 1 header, 2 good, 3–4 one record with a quoted line break, 5 bad time, 6 good,
+    // 7 blank, 8 bad coordinate.
+    let lines = [
+        HEADER.to_string(),
+        row("L1", "Stöld", "Täby"),
+        "L2,2026-03-06 22:10,Stöld,59.4439,18.0686,\"Täby".to_string(),
+        "centrum\"".to_string(),
+        "L3,2026-13-06 22:10,Stöld,59.4439,18.0686,Täby".to_string(),
+        row("L4", "Rån", "Täby"),
+        String::new(),
+        "L5,2026-03-06 22:10,Stöld,59.4439,abc,Täby".to_string(),
+    ];
+    for (name, end) in [("lf.csv", "\n"), ("crlf.csv", "\r\n")] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, lines.join(end) + end).unwrap();
+        let r = import_incidents(&dir.path().join(format!("{name}.sqlite")), &file, &[]);
+        assert!(r.ok, "{}", r.stderr);
+        assert_eq!(n(&r.summary, "imported"), 3, "{name}");
+        let errs = error_lines(&r.summary);
+        assert_eq!(
+            errs.iter()
+                .map(|(l, f, _)| (*l, f.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(5, "time"), (8, "lon")],
+            "{name}: {errs:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_polisen_file_fails_the_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let cases: [(&str, String, &str); 4] = [
+        ("brackets.json", "[".repeat(100_000), "nested deeper"),
+        (
+            "cut.json",
+            "[{\"id\": 1, \"datetime\": \"2026-".into(),
+            "truncated",
+        ),
+        (
+            "object.json",
+            "{\"events\": []}".into(),
+            "expected a JSON array",
+        ),
+        (
+            "binary.json",
+            "\0\u{1}\u{2}".repeat(1000),
+            "not a text file",
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, body).unwrap();
+        let r = import(&db, &["polisen", file.to_str().unwrap()]);
+        assert!(!r.ok, "{name} must fail: {}", r.stderr);
+        assert!(
+            r.stderr.contains(expected) && r.stderr.contains(name),
+            "{name}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.len() < 1_000, "{name}: {}", r.stderr);
+    }
+}
+
+/// A GeoJSON FeatureCollection of named WGS84 polygons (one ring list each).
+fn areas_file(path: &Path, features: &[(&str, Value)]) {
+    let fc = serde_json::json!({
+        "type": "FeatureCollection",
+        "features": features.iter().map(|(name, rings)| serde_json::json!({
+            "type": "Feature",
+            "properties": {"name": name},
+            "geometry": {"type": "Polygon", "coordinates": rings},
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&fc).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn invalid_district_polygons_are_repaired_or_rejected_with_the_place() {
+    use geo::Area as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let file = dir.path().join("districts.geojson");
+    let (x0, x1, y0, y1) = (18.05, 18.07, 59.43, 59.44);
+    areas_file(
+        &file,
+        &[
+            // Clockwise, a repeated vertex, not closed: repaired.
+            (
+                "Repaired",
+                serde_json::json!([[[x0, y0], [x0, y1], [x0, y1], [x1, y1], [x1, y0]]]),
+            ),
+            // A bow tie: the segments 1→2 and 3→0 cross in the middle.
+            (
+                "Bowtie",
+                serde_json::json!([[[x0, y0], [x1, y0], [x0, y1], [x1, y1], [x0, y0]]]),
+            ),
+            // A hole outside its exterior.
+            (
+                "Hole outside",
+                serde_json::json!([
+                    [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]],
+                    [
+                        [18.08, 59.45],
+                        [18.09, 59.45],
+                        [18.09, 59.46],
+                        [18.08, 59.45]
+                    ]
+                ]),
+            ),
+            // Two distinct vertices only.
+            (
+                "Sliver",
+                serde_json::json!([[[x0, y0], [x1, y1], [x0, y0], [x0, y0]]]),
+            ),
+        ],
+    );
+    let r = import(&db, &["areas", file.to_str().unwrap()]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(
+        (n(&r.summary, "imported"), n(&r.summary, "skipped")),
+        (1, 3)
+    );
+    let errs = r.summary["errors"].as_array().unwrap();
+    let reasons: Vec<&str> = errs.iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    assert!(
+        reasons[0].contains("exterior ring crosses itself")
+            && reasons[0].contains("vertex 1 to 2")
+            && reasons[0].contains("vertex 3 to 0"),
+        "{}",
+        reasons[0]
+    );
+    // The bow tie's crossing is its centre, given in the file's CRS (through EPSG:3006 and back).
+    let at: Vec<f64> = errs[0]["value"]
+        .as_str()
+        .unwrap()
+        .split(", ")
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(
+        (at[0] - 18.06).abs() < 1e-5 && (at[1] - 59.435).abs() < 1e-5,
+        "{at:?}"
+    );
+    assert!(
+        reasons[1].contains("interior ring at index 0 is not contained"),
+        "{}",
+        reasons[1]
+    );
+    assert!(
+        reasons[2].contains("fewer than 3 distinct"),
+        "{}",
+        reasons[2]
+    );
+    // The repaired one: closed, without the repeated vertex, counter-clockwise.
+    let store = lagesbild::store::open(db.to_str().unwrap()).await.unwrap();
+    let areas = store.load_areas().await.unwrap();
+    let a = &areas[0];
+    assert_eq!(a.name, "Repaired");
+    let ext = a.geometry.0[0].exterior();
+    assert_eq!(ext.0.len(), 5);
+    assert_eq!(ext.0.first(), ext.0.last());
+    assert!(
+        a.geometry.signed_area() > 0.0,
+        "exterior is counter-clockwise"
+    );
+    drop(store);
+    let again = import(&db, &["areas", file.to_str().unwrap()]);
+    assert_eq!(n(&again.summary, "unchanged"), 1);
+}
+
+/// `rows` incidents with ids `<prefix><i>`, scattered over Täby.
+fn big_csv(path: &Path, prefix: &str, rows: usize) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(f, "{HEADER}").unwrap();
+    for i in 0..rows {
+        let lat = 59.40 + (i % 997) as f64 * 0.00008;
+        let lon = 18.00 + (i % 1009) as f64 * 0.00012;
+        writeln!(
+            f,
+            "{prefix}{i},2026-03-0{} 22:10,Stöld,{lat:.6},{lon:.6},Täby",
+            1 + i % 9
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn two_imports_at_once_both_store_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    // Schema first, so both start writing rather than migrating.
+    drop(lagesbild::store::open(db.to_str().unwrap()).await.unwrap());
+    let rows = 3 * lagesbild::ingest::BATCH_SIZE;
+    let (fa, fb) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    big_csv(&fa, "A", rows);
+    big_csv(&fb, "B", rows);
+    let (da, db2) = (db.clone(), db.clone());
+    let a = tokio::task::spawn_blocking(move || import_incidents(&da, &fa, &[]));
+    let b = tokio::task::spawn_blocking(move || import_incidents(&db2, &fb, &[]));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert!(a.ok, "{}", a.stderr);
+    assert!(b.ok, "{}", b.stderr);
+    assert_eq!(n(&a.summary, "imported"), rows as u64);
+    assert_eq!(n(&b.summary, "imported"), rows as u64);
+    assert_eq!(counts(&db).await.incidents, 2 * rows as u64);
+}
+
+#[tokio::test]
+async fn an_import_waits_for_a_writer_that_holds_the_lock() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    drop(lagesbild::store::open(db.to_str().unwrap()).await.unwrap());
+    let file = dir.path().join("w.csv");
+    big_csv(&file, "W", 5_000);
+    // Another writer (as the server storing a report would) holds the write lock for 3 s.
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO meta (key, value) VALUES ('lock_test', '1')")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let d = db.clone();
+    let started = std::time::Instant::now();
+    let import_task = tokio::task::spawn_blocking(move || import_incidents(&d, &file, &[]));
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let r = import_task.await.unwrap();
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(n(&r.summary, "imported"), 5_000);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
+    assert_eq!(counts(&db).await.incidents, 5_000);
+}

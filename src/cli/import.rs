@@ -21,6 +21,10 @@ pub struct ImportArgs {
     /// Accept coordinates anywhere, not only inside the service area (for foreign test data).
     #[arg(long, global = true)]
     pub anywhere: bool,
+    /// Text encoding of the file when it is not UTF-8, e.g. windows-1252 (Excel's default in
+    /// Sweden), iso-8859-15, utf-16le. UTF-16 with a byte order mark is recognised without it.
+    #[arg(long, global = true, value_parser = ingest::textio::parse_encoding)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     #[command(subcommand)]
     pub kind: ImportKind,
 }
@@ -237,7 +241,7 @@ pub async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
         cfg.service_area()
     };
     let started = Instant::now();
-    let summaries = run_kind(store, area, args.kind).await?;
+    let summaries = run_kind(store, area, args.encoding, args.kind).await?;
     for s in &summaries {
         for e in &s.errors {
             eprintln!("{}: {e}", s.file);
@@ -283,6 +287,7 @@ fn merge(parts: &[ImportSummary]) -> ImportSummary {
 async fn run_kind(
     store: Arc<dyn Store>,
     area: ServiceArea,
+    encoding: Option<&'static encoding_rs::Encoding>,
     kind: ImportKind,
 ) -> anyhow::Result<Vec<ImportSummary>> {
     use ingest::geojson_file::{GeoJsonOptions, IncidentFields};
@@ -292,7 +297,7 @@ async fn run_kind(
     match kind {
         ImportKind::Polisen { source, poll } => {
             if source.starts_with("http://") || source.starts_with("https://") {
-                return polisen_url(store, area, &source, poll).await;
+                return polisen_url(store, area, encoding, &source, poll).await;
             }
             if poll.is_some() {
                 anyhow::bail!("--poll needs a URL, not a file");
@@ -300,7 +305,7 @@ async fn run_kind(
             let path = PathBuf::from(&source);
             let p2 = path.clone();
             one(ingest::run(store, &path, move |em| {
-                ingest::polisen::parse(&p2, &area, em)
+                ingest::polisen::parse(&p2, &area, encoding, em)
             })
             .await)
         }
@@ -324,6 +329,7 @@ async fn run_kind(
                 coords: coords.columns()?,
                 epsg: coords.epsg()?,
                 delimiter: coords.delimiter,
+                encoding,
                 time_format,
                 precision: precision.into(),
                 place,
@@ -354,6 +360,7 @@ async fn run_kind(
                     .transpose()
                     .map_err(|e| anyhow::anyhow!("--crs: {e}"))?,
                 area,
+                encoding,
             };
             match kind {
                 GeoJsonKind::Incidents => {
@@ -389,6 +396,7 @@ async fn run_kind(
                     .transpose()
                     .map_err(|e| anyhow::anyhow!("--crs: {e}"))?,
                 area,
+                encoding,
             };
             one(ingest::run(store, &file, move |em| {
                 ingest::geojson_file::parse_areas(opts, name_field, em)
@@ -396,6 +404,11 @@ async fn run_kind(
             .await)
         }
         ImportKind::Osm { file } => {
+            if encoding.is_some() {
+                anyhow::bail!(
+                    "--encoding does not apply to OSM files: OSM XML is UTF-8 and PBF is binary"
+                );
+            }
             let opts = ingest::osm::OsmOptions {
                 path: file.clone(),
                 area,
@@ -425,6 +438,7 @@ async fn run_kind(
                 watt,
                 status,
                 delimiter: coords.delimiter,
+                encoding,
                 area,
             };
             one(ingest::run(store, &file, move |em| ingest::lamps::parse(opts, em)).await)
@@ -433,6 +447,7 @@ async fn run_kind(
             let opts = ingest::bra::BraOptions {
                 path: file.clone(),
                 year,
+                encoding,
             };
             one(ingest::run(store, &file, move |em| ingest::bra::parse(opts, em)).await)
         }
@@ -443,6 +458,7 @@ async fn run_kind(
 async fn polisen_url(
     store: Arc<dyn Store>,
     area: ServiceArea,
+    encoding: Option<&'static encoding_rs::Encoding>,
     url: &str,
     poll: Option<Duration>,
 ) -> anyhow::Result<Vec<ImportSummary>> {
@@ -456,7 +472,7 @@ async fn polisen_url(
                 tracing::info!(url, bytes, "fetched Polisen events");
                 let (p2, a2) = (path.clone(), area.clone());
                 let mut s = ingest::run(store.clone(), &path, move |em| {
-                    ingest::polisen::parse(&p2, &a2, em)
+                    ingest::polisen::parse(&p2, &a2, encoding, em)
                 })
                 .await?;
                 s.file = url.to_string();

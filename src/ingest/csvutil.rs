@@ -1,53 +1,189 @@
 //! What CSV importers share: finding columns by name, numbers with decimal commas, times in
 //! the formats municipal and police extracts use, and the service-area check.
 
-use std::path::Path;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+use encoding_rs::Encoding;
 
-use super::{ImportError, RowError};
+use super::textio::{self, RecordMark, TextOptions, TextReader};
+use super::{
+    ImportError, MAX_COLUMNS, MAX_FIELD_CHARS, RowError, SHOWN_VALUE_CHARS, check_len, truncate,
+};
 use crate::crs::{self, ServiceArea};
 use crate::time::ZONE;
 
-/// Opens a CSV file with the given delimiter, tolerating a UTF-8 byte order mark.
-pub fn reader(
+/// A CSV file opened for import: decoded and checked by [`textio`], its header read and checked,
+/// records read with their physical line numbers.
+pub struct CsvSource {
+    path: PathBuf,
+    rdr: csv::Reader<TextReader>,
+    mark: Arc<RecordMark>,
+    headers: csv::StringRecord,
+}
+
+/// What [`CsvSource::next`] found.
+pub enum Next {
+    /// A record, read into the caller's buffer, starting on this physical line (header = 1).
+    Record(u64),
+    /// A record that cannot be parsed as CSV; the file goes on.
+    Bad(RowError),
+    End,
+}
+
+/// Opens a CSV file: `delimiter` or one guessed from the header, `encoding` or UTF-8 (UTF-16
+/// with a BOM is recognised). Fails when the file is not text, has no header, or a header that
+/// cannot be one.
+pub fn open(
     path: &Path,
-    delimiter: u8,
-) -> Result<csv::Reader<Box<dyn std::io::Read + Send>>, ImportError> {
+    delimiter: Option<u8>,
+    encoding: Option<&'static Encoding>,
+) -> Result<CsvSource, ImportError> {
     let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-    let mut buf = std::io::BufReader::with_capacity(1 << 20, file);
-    use std::io::BufRead;
-    let head = buf.fill_buf().map_err(|e| ImportError::io(path, e))?;
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        buf.consume(3);
-    }
-    Ok(csv::ReaderBuilder::new()
+    open_reader(path, file, delimiter, encoding)
+}
+
+/// [`open`] for any source of bytes; `path` names it in messages.
+pub fn open_reader<R: std::io::Read + Send + 'static>(
+    path: &Path,
+    source: R,
+    delimiter: Option<u8>,
+    encoding: Option<&'static Encoding>,
+) -> Result<CsvSource, ImportError> {
+    let mark = Arc::new(RecordMark::default());
+    let opts = TextOptions {
+        encoding,
+        line_limit: true,
+    };
+    let mut text = textio::open(source, opts, Some(mark.clone()))
+        .map_err(|e| textio::read_failure(path, &e))?;
+    let delimiter = match delimiter {
+        Some(d) => d,
+        None => {
+            let head = text
+                .fill_buf()
+                .map_err(|e| textio::read_failure(path, &e))?;
+            let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+            sniff(first)
+        }
+    };
+    // Records end at LF only, so that the line numbers csv counts are physical lines in CRLF
+    // files too; the CR left at the end of a line's last field is trimmed with the field.
+    let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
         .flexible(true)
         .has_headers(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(Box::new(buf) as Box<dyn std::io::Read + Send>))
+        .buffer_capacity(64 * 1024)
+        .from_reader(text);
+    let headers = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            return Err(match e.kind() {
+                csv::ErrorKind::Io(io) => textio::read_failure(path, io),
+                _ => ImportError::format(path, format!("cannot read the header: {e}")),
+            });
+        }
+    };
+    if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
+        return Err(ImportError::format(
+            path,
+            "the file is empty: no header line",
+        ));
+    }
+    if headers.len() > MAX_COLUMNS {
+        return Err(ImportError::format(
+            path,
+            format!(
+                "the header has {} columns, at most {MAX_COLUMNS} allowed (wrong --delimiter?)",
+                headers.len()
+            ),
+        ));
+    }
+    if let Some((i, h)) = headers
+        .iter()
+        .enumerate()
+        .find(|(_, h)| h.trim().chars().count() > MAX_FIELD_CHARS)
+    {
+        return Err(ImportError::format(
+            path,
+            format!(
+                "header column {} is {} characters long, at most {MAX_FIELD_CHARS} allowed: {:?}",
+                i + 1,
+                h.trim().chars().count(),
+                truncate(h.trim(), SHOWN_VALUE_CHARS)
+            ),
+        ));
+    }
+    let p = rdr.position();
+    mark.set(p.byte(), p.line());
+    Ok(CsvSource {
+        path: path.to_path_buf(),
+        rdr,
+        mark,
+        headers,
+    })
+}
+
+impl CsvSource {
+    pub fn headers(&self) -> &csv::StringRecord {
+        &self.headers
+    }
+
+    /// Bytes of (decoded) text read so far, for the progress bar.
+    pub fn byte(&self) -> u64 {
+        self.rdr.position().byte()
+    }
+
+    /// The next record into `rec`. Blank lines are passed over. `Err` when the file cannot be
+    /// read on (not UTF-8 from here on, an overlong line or record, an I/O error).
+    pub fn next(&mut self, rec: &mut csv::StringRecord) -> Result<Next, ImportError> {
+        loop {
+            let r = self.rdr.read_record(rec);
+            // csv's own line count passes over blank lines without counting them; the physical
+            // line is where the record ends, less the line breaks inside its quoted fields.
+            let end = self.rdr.position().byte();
+            let last = self.mark.last_line_before(end);
+            self.mark.set(end, last + 1);
+            match r {
+                Ok(false) => return Ok(Next::End),
+                Ok(true) => {
+                    if rec.iter().all(|f| f.trim().is_empty()) {
+                        continue;
+                    }
+                    let inner: u64 = rec.iter().map(|f| f.matches('\n').count() as u64).sum();
+                    return Ok(Next::Record(last.saturating_sub(inner).max(1)));
+                }
+                Err(e) => {
+                    return match e.kind() {
+                        csv::ErrorKind::Io(io) => Err(textio::read_failure(&self.path, io)),
+                        _ => Ok(Next::Bad(RowError::new(
+                            last,
+                            "",
+                            "",
+                            format!("unreadable row: {e}"),
+                        ))),
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// Guesses the delimiter from the header line when none is given: `;` if the header has more
-/// semicolons than commas (Swedish spreadsheet exports), else `,`.
-pub fn sniff_delimiter(path: &Path) -> Result<u8, ImportError> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-    let mut first = String::new();
-    std::io::BufReader::new(file)
-        .read_line(&mut first)
-        .map_err(|e| ImportError::io(path, e))?;
-    let semis = first.matches(';').count();
-    let commas = first.matches(',').count();
-    let tabs = first.matches('\t').count();
-    Ok(if tabs > semis && tabs > commas {
+/// semicolons than commas (Swedish spreadsheet exports), tab if it has more tabs, else `,`.
+fn sniff(first: &[u8]) -> u8 {
+    let count = |c: u8| first.iter().filter(|&&b| b == c).count();
+    let (semis, commas, tabs) = (count(b';'), count(b','), count(b'\t'));
+    if tabs > semis && tabs > commas {
         b'\t'
     } else if semis > commas {
         b';'
     } else {
         b','
-    })
+    }
 }
 
 /// Parses `--delimiter` values: a single character, or `tab`.
@@ -84,15 +220,17 @@ impl Columns {
             ImportError::format(
                 path,
                 format!(
-                    "no column {name:?} (given by {flag}); the header has: {}",
-                    self.headers.join(", ")
+                    "no column {:?} (given by {flag}); the header has: {}",
+                    truncate(name, SHOWN_VALUE_CHARS),
+                    truncate(&self.headers.join(", "), 300)
                 ),
             )
         })
     }
 }
 
-/// The field at `idx`, trimmed; a row error when the row is too short or the field empty.
+/// The field at `idx`, trimmed; a row error when the row is too short, the field empty or
+/// longer than [`MAX_FIELD_CHARS`].
 pub fn field<'r>(
     rec: &'r csv::StringRecord,
     idx: usize,
@@ -100,7 +238,10 @@ pub fn field<'r>(
     line: u64,
 ) -> Result<&'r str, RowError> {
     match rec.get(idx).map(str::trim) {
-        Some(v) if !v.is_empty() => Ok(v),
+        Some(v) if !v.is_empty() => {
+            check_len(line, name, v, MAX_FIELD_CHARS)?;
+            Ok(v)
+        }
         Some(_) => Err(RowError::new(line, name, "", "empty")),
         None => Err(RowError::new(
             line,
@@ -111,11 +252,22 @@ pub fn field<'r>(
     }
 }
 
-/// An optional field: `None` when absent or empty.
-pub fn opt_field(rec: &csv::StringRecord, idx: Option<usize>) -> Option<&str> {
-    idx.and_then(|i| rec.get(i))
+/// An optional field: `None` when absent or empty; a row error when longer than
+/// [`MAX_FIELD_CHARS`].
+pub fn opt_field<'r>(
+    rec: &'r csv::StringRecord,
+    idx: Option<usize>,
+    name: &str,
+    line: u64,
+) -> Result<Option<&'r str>, RowError> {
+    let v = idx
+        .and_then(|i| rec.get(i))
         .map(str::trim)
-        .filter(|v| !v.is_empty())
+        .filter(|v| !v.is_empty());
+    if let Some(v) = v {
+        check_len(line, name, v, MAX_FIELD_CHARS)?;
+    }
+    Ok(v)
 }
 
 /// Parses a number as Swedish and English spreadsheets write it: `153891,94`, `153 891,94`,

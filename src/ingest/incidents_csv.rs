@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 use geo::Point;
 
-use super::csvutil::{self, Columns};
+use super::csvutil::{self, Columns, Next};
 use super::{DuplicateGuard, Emitter, ImportError, RowError};
 use crate::category::{self, CategoryGroup};
 use crate::crs::{self, ServiceArea};
@@ -32,6 +32,8 @@ pub struct IncidentCsvOptions {
     pub coords: CoordColumns,
     pub epsg: u32,
     pub delimiter: Option<u8>,
+    /// `--encoding`; `None`: UTF-8 (UTF-16 with a BOM is recognised).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     pub time_format: Option<String>,
     pub precision: LocationPrecision,
     /// Optional column with a place or municipality name.
@@ -51,25 +53,25 @@ struct Pending {
 
 const BLOCK: usize = 4096;
 
+/// Where the fields of an incident row are (column indices), and how to read them.
+#[derive(Debug, Clone)]
+pub struct RowLayout {
+    pub id: usize,
+    pub time: usize,
+    pub category: usize,
+    pub place: Option<usize>,
+    /// (column read as x, column read as y).
+    pub xy: (usize, usize),
+    /// Their names, for messages.
+    pub xy_names: (String, String),
+    pub time_format: Option<String>,
+}
+
 pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(), ImportError> {
     let path = opts.path.clone();
     crs::check_epsg(opts.epsg).map_err(|e| ImportError::Usage(format!("--crs: {e}")))?;
-    let delimiter = match opts.delimiter {
-        Some(d) => d,
-        None => csvutil::sniff_delimiter(&path)?,
-    };
-    let mut rdr = csvutil::reader(&path, delimiter)?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| ImportError::format(&path, format!("cannot read the header: {e}")))?
-        .clone();
-    if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
-        return Err(ImportError::format(
-            &path,
-            "the file is empty: no header line",
-        ));
-    }
-    let cols = Columns::new(&headers);
+    let mut src = csvutil::open(&path, opts.delimiter, opts.encoding)?;
+    let cols = Columns::new(src.headers());
     let id_i = cols.require(&path, "--id", &opts.id)?;
     let time_i = cols.require(&path, "--time", &opts.time)?;
     let cat_i = cols.require(&path, "--category", &opts.category)?;
@@ -92,36 +94,30 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
             lat.clone(),
         ),
     };
+    let layout = RowLayout {
+        id: id_i,
+        time: time_i,
+        category: cat_i,
+        place: place_i,
+        xy: (xi, yi),
+        xy_names: (xname.clone(), yname.clone()),
+        time_format: opts.time_format.clone(),
+    };
     let mut dups = DuplicateGuard::default();
     let mut pending: Vec<Pending> = Vec::with_capacity(BLOCK);
     let mut rec = csv::StringRecord::new();
     loop {
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+        let line = match src.next(&mut rec)? {
+            Next::End => break,
+            Next::Bad(e) => {
                 em.read();
-                em.error(RowError::new(line, "", "", format!("unreadable row: {e}")));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
+                em.error(e);
                 continue;
             }
-        }
+            Next::Record(line) => line,
+        };
         em.read();
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        match parse_row(
-            &rec,
-            line,
-            id_i,
-            time_i,
-            cat_i,
-            place_i,
-            (xi, yi),
-            (&xname, &yname),
-            opts.time_format.as_deref(),
-        ) {
+        match parse_row(&rec, line, &layout) {
             Ok(p) => {
                 if let Some(first) = dups.check(&p.id, line) {
                     em.error(RowError::new(
@@ -134,7 +130,7 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
                 }
                 pending.push(p);
                 if pending.len() == BLOCK {
-                    em.position(rec.position().map(|p| p.byte()).unwrap_or(0));
+                    em.position(src.byte());
                     flush(&opts, &xname, &yname, &mut pending, em);
                     if em.is_closed() {
                         return Ok(());
@@ -148,30 +144,46 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn parse_row(
+/// One row as read, before its coordinates are transformed and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedRow {
+    pub id: String,
+    pub at: DateTime<FixedOffset>,
+    pub label: String,
+    pub place: Option<String>,
+    pub raw: (f64, f64),
+}
+
+/// Reads one incident row: every field checked for presence, length and form. Public for the
+/// property tests (tests/fuzz_import.rs).
+pub fn parse_record(
     rec: &csv::StringRecord,
     line: u64,
-    id_i: usize,
-    time_i: usize,
-    cat_i: usize,
-    place_i: Option<usize>,
-    (xi, yi): (usize, usize),
-    (xname, yname): (&str, &str),
-    time_format: Option<&str>,
-) -> Result<Pending, RowError> {
-    let id = csvutil::field(rec, id_i, "id", line)?.to_string();
-    let t = csvutil::field(rec, time_i, "time", line)?;
-    let at = csvutil::parse_time(t, time_format).map_err(|r| RowError::new(line, "time", t, r))?;
-    let label = csvutil::field(rec, cat_i, "category", line)?.to_string();
-    let x = csvutil::number(rec, xi, xname, line)?;
-    let y = csvutil::number(rec, yi, yname, line)?;
+    layout: &RowLayout,
+) -> Result<ParsedRow, RowError> {
+    parse_row(rec, line, layout).map(|p| ParsedRow {
+        id: p.id,
+        at: p.at,
+        label: p.label,
+        place: p.place,
+        raw: p.raw,
+    })
+}
+
+fn parse_row(rec: &csv::StringRecord, line: u64, layout: &RowLayout) -> Result<Pending, RowError> {
+    let id = csvutil::field(rec, layout.id, "id", line)?.to_string();
+    let t = csvutil::field(rec, layout.time, "time", line)?;
+    let at = csvutil::parse_time(t, layout.time_format.as_deref())
+        .map_err(|r| RowError::new(line, "time", t, r))?;
+    let label = csvutil::field(rec, layout.category, "category", line)?.to_string();
+    let x = csvutil::number(rec, layout.xy.0, &layout.xy_names.0, line)?;
+    let y = csvutil::number(rec, layout.xy.1, &layout.xy_names.1, line)?;
     Ok(Pending {
         line,
         id,
         at,
         label,
-        place: csvutil::opt_field(rec, place_i).map(str::to_string),
+        place: csvutil::opt_field(rec, layout.place, "place", line)?.map(str::to_string),
         raw: (x, y),
     })
 }

@@ -11,15 +11,24 @@ pub enum StreamError {
     Truncated { line: u64 },
     #[error("line {line}: {message}")]
     Syntax { line: u64, message: String },
-    #[error("read error: {0}")]
+    #[error("line {line}: the record that starts here is longer than {limit} bytes")]
+    TooLarge { line: u64, limit: usize },
+    #[error("{0}")]
     Io(String),
 }
+
+/// Elements nested deeper than this are refused (and end the file): no real event or feature
+/// comes close, and `[[[[…` must not cost more than reading it.
+pub const MAX_DEPTH: usize = 64;
 
 pub struct ArrayElements<R> {
     rdr: R,
     line: u64,
     done: bool,
     first: bool,
+    /// Longest element kept; longer ones are read past and reported as [`StreamError::TooLarge`].
+    limit: usize,
+    overflow: bool,
     /// Top-level members captured before the array (e.g. a GeoJSON `crs`).
     pub captured: Vec<(String, Vec<u8>)>,
 }
@@ -56,6 +65,8 @@ impl<R: BufRead> ArrayElements<R> {
                 });
             }
         }
+        // Members before the array are read past, and kept only when asked for and small.
+        s.limit = 1 << 20;
         loop {
             s.skip_ws()?;
             match s.next_byte()? {
@@ -78,13 +89,17 @@ impl<R: BufRead> ArrayElements<R> {
             s.skip_ws()?;
             if name == key {
                 match s.next_byte()? {
-                    Some(b'[') => return Ok(s),
+                    Some(b'[') => {
+                        s.limit = usize::MAX;
+                        return Ok(s);
+                    }
                     _ => return Err(s.syntax(format!("member {key:?} is not an array"))),
                 }
             }
             let mut value = Vec::new();
+            s.overflow = false;
             s.read_value(&mut value)?;
-            if capture.contains(&name.as_str()) {
+            if capture.contains(&name.as_str()) && !s.overflow {
                 s.captured.push((name, value));
             }
             s.skip_ws()?;
@@ -102,7 +117,23 @@ impl<R: BufRead> ArrayElements<R> {
             line: 1,
             done: false,
             first: true,
+            limit: usize::MAX,
+            overflow: false,
             captured: Vec::new(),
+        }
+    }
+
+    /// Elements longer than `bytes` are skipped (each reported once) instead of held in memory.
+    pub fn with_limit(mut self, bytes: usize) -> Self {
+        self.limit = bytes;
+        self
+    }
+
+    fn put(&mut self, out: &mut Vec<u8>, c: u8) {
+        if out.len() < self.limit {
+            out.push(c);
+        } else {
+            self.overflow = true;
         }
     }
 
@@ -152,13 +183,13 @@ impl<R: BufRead> ArrayElements<R> {
                 None => return Err(StreamError::Truncated { line: self.line }),
                 Some(b'"') => return Ok(()),
                 Some(b'\\') => {
-                    out.push(b'\\');
+                    self.put(out, b'\\');
                     match self.next_byte()? {
-                        Some(c) => out.push(c),
+                        Some(c) => self.put(out, c),
                         None => return Err(StreamError::Truncated { line: self.line }),
                     }
                 }
-                Some(c) => out.push(c),
+                Some(c) => self.put(out, c),
             }
         }
     }
@@ -176,17 +207,20 @@ impl<R: BufRead> ArrayElements<R> {
             match c {
                 b'"' => {
                     self.next_byte()?;
-                    out.push(b'"');
+                    self.put(out, b'"');
                     self.read_string_body(out)?;
-                    out.push(b'"');
+                    self.put(out, b'"');
                     if depth == 0 {
                         return Ok(());
                     }
                 }
                 b'{' | b'[' => {
                     self.next_byte()?;
-                    out.push(c);
+                    self.put(out, c);
                     depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(self.syntax(format!("nested deeper than {MAX_DEPTH} levels")));
+                    }
                 }
                 b'}' | b']' => {
                     if depth == 0 {
@@ -198,7 +232,7 @@ impl<R: BufRead> ArrayElements<R> {
                         };
                     }
                     self.next_byte()?;
-                    out.push(c);
+                    self.put(out, c);
                     depth -= 1;
                     if depth == 0 {
                         return Ok(());
@@ -214,7 +248,7 @@ impl<R: BufRead> ArrayElements<R> {
                 c if depth == 0 && c.is_ascii_whitespace() && !out.is_empty() => return Ok(()),
                 _ => {
                     self.next_byte()?;
-                    out.push(c);
+                    self.put(out, c);
                 }
             }
         }
@@ -226,7 +260,7 @@ impl<R: BufRead> ArrayElements<R> {
             return None;
         }
         let r = self.step();
-        if !matches!(r, Some(Ok(_))) {
+        if !matches!(r, Some(Ok(_)) | Some(Err(StreamError::TooLarge { .. }))) {
             self.done = true;
         }
         r
@@ -254,8 +288,13 @@ impl<R: BufRead> ArrayElements<R> {
             self.first = false;
             let line = self.line;
             let mut out = Vec::new();
+            self.overflow = false;
             match self.read_value(&mut out) {
                 Err(StreamError::Truncated { .. }) => Err(StreamError::Truncated { line }),
+                Ok(()) if self.overflow => Err(StreamError::TooLarge {
+                    line,
+                    limit: self.limit,
+                }),
                 other => other.map(|()| Some((line, out))),
             }
         })();
@@ -315,6 +354,26 @@ mod tests {
         let els: Vec<_> = s.map(|r| r.unwrap().1).collect();
         assert_eq!(els.len(), 2);
         assert_eq!(els[1], br#"{"type":"Feature","x":[1,2]}"#.to_vec());
+    }
+
+    #[test]
+    fn oversized_elements_are_skipped_and_deep_nesting_refused() {
+        let doc = "[{\"a\": \"short\"},\n{\"a\": \"a much longer string\"},\n3]";
+        let got: Vec<_> = ArrayElements::top_level(doc.as_bytes())
+            .unwrap()
+            .with_limit(14)
+            .collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0], Ok((1, b"{\"a\": \"short\"}".to_vec())));
+        assert_eq!(got[1], Err(StreamError::TooLarge { line: 2, limit: 14 }));
+        assert_eq!(got[2], Ok((3, b"3".to_vec())));
+        let deep = "[".repeat(100_000);
+        let got: Vec<_> = ArrayElements::top_level(deep.as_bytes()).unwrap().collect();
+        assert_eq!(got.len(), 1);
+        assert!(
+            matches!(&got[0], Err(StreamError::Syntax { message, .. }) if message.contains("deeper")),
+            "{got:?}"
+        );
     }
 
     #[test]

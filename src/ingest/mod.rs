@@ -15,6 +15,7 @@ pub mod jsonstream;
 pub mod lamps;
 pub mod osm;
 pub mod polisen;
+pub mod textio;
 
 use std::hash::{BuildHasher, Hash};
 use std::path::Path;
@@ -31,6 +32,49 @@ use crate::store::{Store, StoreError, StoreResult, WriteCounts};
 pub const BATCH_SIZE: usize = 20_000;
 /// Errors kept in the summary; more are counted, not listed.
 pub const MAX_LISTED_ERRORS: usize = 1_000;
+
+/// Characters of a value from the file shown in an error; the rest is counted, not printed.
+pub const SHOWN_VALUE_CHARS: usize = 80;
+/// Longest reason text kept in an error (reasons are ours, but may quote the file).
+pub const SHOWN_REASON_CHARS: usize = 400;
+/// Longest file-level error message.
+pub const SHOWN_MESSAGE_CHARS: usize = 600;
+
+/// Field length limits, in characters. Ids, labels, categories, names, times, numbers and
+/// statuses are short in every real register; anything longer is a broken or hostile file, and
+/// the record is skipped with its line and field rather than stored.
+pub const MAX_FIELD_CHARS: usize = 200;
+/// Longer free text: Polisen's event `name`.
+pub const MAX_NAME_CHARS: usize = 500;
+/// Summaries and descriptions (Polisen `summary`; Open311 allows 4 000 for a description).
+pub const MAX_SUMMARY_CHARS: usize = 4_000;
+/// A CSV header: at most this many columns, each at most [`MAX_FIELD_CHARS`].
+pub const MAX_COLUMNS: usize = 1_000;
+
+/// `s` cut to `max` characters; when cut, `… (N bytes)` says how long it was.
+pub fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes)", &s[..at], s.len()),
+    }
+}
+
+/// `Err` naming the field when `value` is longer than `max` characters.
+pub fn check_len(line: u64, field: &str, value: &str, max: usize) -> Result<(), RowError> {
+    // Bytes bound characters from above: only long values need counting.
+    if value.len() <= max || value.chars().count() <= max {
+        return Ok(());
+    }
+    Err(RowError::new(
+        line,
+        field,
+        value,
+        format!(
+            "too long: {} characters, at most {max} allowed",
+            value.chars().count()
+        ),
+    ))
+}
 
 /// One skipped record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,15 +93,11 @@ impl RowError {
         value: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
-        let mut value: String = value.into();
-        if value.chars().count() > 200 {
-            value = value.chars().take(200).collect::<String>() + "…";
-        }
         Self {
             line,
-            field: field.into(),
-            value,
-            reason: reason.into(),
+            field: truncate(&field.into(), SHOWN_VALUE_CHARS),
+            value: truncate(&value.into(), SHOWN_VALUE_CHARS),
+            reason: truncate(&reason.into(), SHOWN_REASON_CHARS),
         }
     }
 }
@@ -141,10 +181,11 @@ impl ImportError {
         }
     }
 
+    /// The file as a whole cannot be used; the message is cut to [`SHOWN_MESSAGE_CHARS`].
     pub fn format(path: &Path, message: impl Into<String>) -> Self {
         Self::Format {
-            path: path.display().to_string(),
-            message: message.into(),
+            path: truncate(&path.display().to_string(), SHOWN_MESSAGE_CHARS),
+            message: truncate(&message.into(), SHOWN_MESSAGE_CHARS),
         }
     }
 }

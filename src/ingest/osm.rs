@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use geo::{Coord, LineString, Point};
 
-use super::{Emitter, ImportError, RowError};
+use super::{Emitter, ImportError, RowError, check_len};
 use crate::crs::{self, ServiceArea};
 use crate::model::{Lamp, LampStatus, Walkway};
 
@@ -136,8 +136,9 @@ fn scan_pbf(path: &Path, node_tags: bool, f: &mut dyn FnMut(Element)) -> Result<
 
 fn scan_xml(path: &Path, node_tags: bool, f: &mut dyn FnMut(Element)) -> Result<(), ImportError> {
     use quick_xml::events::{BytesStart, Event};
-    let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-    let mut rdr = quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(1 << 16, file));
+    // Through the text checks: a binary file or one that is not UTF-8 fails at once.
+    let text = super::textio::open_file(path, Default::default(), None)?;
+    let mut rdr = quick_xml::Reader::from_reader(text);
     let mut buf = Vec::new();
     let attr = |e: &BytesStart, name: &[u8]| -> Option<String> {
         e.attributes()
@@ -269,6 +270,11 @@ pub fn parse(
         }
         Element::Way { id, refs, tags } => {
             if let Some(kind) = walkway_kind(&tags) {
+                if let Err(e) = check_tags(&format!("way/{id}"), &tags) {
+                    ways.read();
+                    ways.error(e);
+                    return;
+                }
                 needed.extend(refs.iter().copied());
                 pending.push(PendingWay {
                     id,
@@ -299,18 +305,32 @@ pub fn parse(
     Ok(())
 }
 
-fn lamp(
+/// OpenStreetMap allows 255 characters in a tag value; longer ones come from a broken or crafted
+/// file, and the element is skipped.
+pub const MAX_TAG_CHARS: usize = 255;
+
+/// `Err` naming the element and tag when a tag kept by the importer is longer than
+/// [`MAX_TAG_CHARS`].
+pub fn check_tags(element: &str, tags: &[(String, String)]) -> Result<(), RowError> {
+    for key in ["name", "lit", "ref", "highway"] {
+        if let Some(v) = tag(tags, key) {
+            check_len(0, &format!("{element} {key}"), v, MAX_TAG_CHARS)?;
+        }
+    }
+    Ok(())
+}
+
+/// A street lamp node as a lamp. Public for the property tests (tests/fuzz_import.rs).
+pub fn lamp(
     id: i64,
     lon: f64,
     lat: f64,
     tags: &[(String, String)],
     area: &ServiceArea,
 ) -> Result<Lamp, RowError> {
+    check_tags(&format!("node/{id}"), tags)?;
     let (x, y) = super::csvutil::locate(crs::WGS84_EPSG, lon, lat, ("lon", "lat"), area, 0)
-        .map_err(|e| RowError {
-            field: format!("node/{id}"),
-            ..e
-        })?;
+        .map_err(|e| RowError::new(0, format!("node/{id}"), e.value, e.reason))?;
     let height_m = tag(tags, "height")
         .or(tag(tags, "light:height"))
         .and_then(|h| h.trim_end_matches('m').trim().parse::<f64>().ok())

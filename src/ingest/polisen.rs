@@ -6,15 +6,20 @@
 //! `name`; hours may have one digit (`7:32:06`); offsets are +01:00 or +02:00; an edited event is
 //! re-published with the same id and replaces the stored one.
 
-use std::io::BufReader;
 use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
 use geo::Point;
 use serde_json::Value;
 
+use encoding_rs::Encoding;
+
 use super::jsonstream::{ArrayElements, StreamError};
-use super::{DuplicateGuard, Emitter, ImportError, RowError};
+use super::textio::{self, TextOptions};
+use super::{
+    DuplicateGuard, Emitter, ImportError, MAX_FIELD_CHARS, MAX_NAME_CHARS, MAX_SUMMARY_CHARS,
+    RowError, check_len,
+};
 use crate::category::{self, CategoryGroup};
 use crate::crs::{self, ServiceArea};
 use crate::model::{Incident, LocationPrecision};
@@ -23,28 +28,52 @@ pub const SOURCE: &str = "polisen";
 /// The live feed. Polisen asks for at least 10 seconds between calls.
 pub const DEFAULT_URL: &str = "https://polisen.se/api/events";
 pub const MIN_POLL_SECONDS: u64 = 10;
+/// The longest event read; a real one is about a kilobyte.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
 pub fn parse(
     path: &Path,
     area: &ServiceArea,
+    encoding: Option<&'static Encoding>,
     em: &mut Emitter<Incident>,
 ) -> Result<(), ImportError> {
-    let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-    let stream = ArrayElements::top_level(BufReader::with_capacity(1 << 16, file))
-        .map_err(|e| ImportError::format(path, format!("not a Polisen events file: {e}")))?;
+    let text = textio::open_file(
+        path,
+        TextOptions {
+            encoding,
+            line_limit: false,
+        },
+        None,
+    )?;
+    let stream = ArrayElements::top_level(text)
+        .map_err(|e| ImportError::format(path, format!("not a Polisen events file: {e}")))?
+        .with_limit(MAX_EVENT_BYTES);
     let mut dups = DuplicateGuard::default();
+    // Elements seen whole; a file that breaks before the first one is not a Polisen file.
+    let mut complete = 0u64;
     for item in stream {
         let (line, bytes) = match item {
             Ok(x) => x,
-            Err(StreamError::Io(e)) => {
-                return Err(ImportError::format(path, format!("read error: {e}")));
+            Err(StreamError::Io(e)) => return Err(ImportError::format(path, e)),
+            Err(e @ StreamError::TooLarge { line, .. }) => {
+                complete += 1;
+                em.read();
+                em.error(RowError::new(line, "", "", e.to_string()));
+                continue;
             }
             Err(e @ (StreamError::Truncated { line } | StreamError::Syntax { line, .. })) => {
+                if complete == 0 {
+                    return Err(ImportError::format(
+                        path,
+                        format!("not a readable Polisen events file: {e}"),
+                    ));
+                }
                 em.read();
                 em.error(RowError::new(line, "", "", e.to_string()));
                 break;
             }
         };
+        complete += 1;
         em.read();
         match event(line, &bytes, area) {
             Ok(inc) => {
@@ -68,19 +97,33 @@ pub fn parse(
     Ok(())
 }
 
-fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, RowError> {
+/// Reads one event (one element of the array, as bytes). Public for the property tests
+/// (tests/fuzz_import.rs).
+pub fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, RowError> {
     let v: Value = serde_json::from_slice(bytes)
         .map_err(|e| RowError::new(line, "", "", format!("not valid JSON: {e}")))?;
-    let text = |field: &str| -> Option<String> {
-        v.get(field)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
+    if !v.is_object() {
+        return Err(RowError::new(
+            line,
+            "",
+            v.to_string(),
+            "expected an event object",
+        ));
+    }
+    let text = |field: &str, max: usize| -> Result<Option<String>, RowError> {
+        match v.get(field).and_then(Value::as_str).map(str::trim) {
+            Some(s) if !s.is_empty() => {
+                check_len(line, field, s, max)?;
+                Ok(Some(s.to_string()))
+            }
+            _ => Ok(None),
+        }
     };
     let id = match v.get("id") {
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
-        Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => s.trim().to_string(),
+        Some(Value::String(s)) if s.len() <= 40 && s.trim().parse::<u64>().is_ok() => {
+            s.trim().to_string()
+        }
         Some(other) => {
             return Err(RowError::new(
                 line,
@@ -91,10 +134,12 @@ fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, RowErr
         }
         None => return Err(RowError::new(line, "id", "", "missing")),
     };
-    let dt = text("datetime").ok_or_else(|| RowError::new(line, "datetime", "", "missing"))?;
+    let dt = text("datetime", MAX_FIELD_CHARS)?
+        .ok_or_else(|| RowError::new(line, "datetime", "", "missing"))?;
     let occurred_at = parse_datetime(&dt).map_err(|r| RowError::new(line, "datetime", &dt, r))?;
-    let typ = text("type").ok_or_else(|| RowError::new(line, "type", "", "missing"))?;
-    let name = text("name");
+    let typ =
+        text("type", MAX_FIELD_CHARS)?.ok_or_else(|| RowError::new(line, "type", "", "missing"))?;
+    let name = text("name", MAX_NAME_CHARS)?;
     let loc = v
         .get("location")
         .ok_or_else(|| RowError::new(line, "location", "", "missing"))?;
@@ -103,10 +148,12 @@ fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, RowErr
         .and_then(Value::as_str)
         .map(str::trim)
         .unwrap_or("");
+    check_len(line, "location.name", loc_name, MAX_FIELD_CHARS)?;
     let gps = loc
         .get("gps")
         .and_then(Value::as_str)
         .ok_or_else(|| RowError::new(line, "location.gps", "", "missing"))?;
+    check_len(line, "location.gps", gps, MAX_FIELD_CHARS)?;
     let (lat, lon) = parse_gps(gps).ok_or_else(|| {
         RowError::new(
             line,
@@ -116,11 +163,7 @@ fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, RowErr
         )
     })?;
     let (x, y) = super::csvutil::locate(crs::WGS84_EPSG, lon, lat, ("lon", "lat"), area, line)
-        .map_err(|e| RowError {
-            field: "location.gps".into(),
-            value: gps.into(),
-            ..e
-        })?;
+        .map_err(|e| RowError::new(e.line, "location.gps", gps, e.reason))?;
     let precision =
         if loc_name.to_lowercase().ends_with(" län") || loc_name.eq_ignore_ascii_case("sverige") {
             LocationPrecision::County
@@ -146,7 +189,7 @@ fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, RowErr
         location: Point::new(x, y),
         precision,
         place,
-        summary: text("summary"),
+        summary: text("summary", MAX_SUMMARY_CHARS)?,
     })
 }
 

@@ -21,6 +21,45 @@ use crate::model::{Area, BraStat, Incident, Lamp, LampStatus, LocationPrecision,
 /// SQLite allows 32 766 bound parameters per statement; rows per upsert statement stay below it.
 const MAX_PARAMS: usize = 30_000;
 
+/// How long one statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts at a batch transaction that finds the database busy or locked, and the first pause
+/// between them (doubled each time, so about 6 s of backoff on top of the busy timeouts).
+const BUSY_ATTEMPTS: u32 = 6;
+const BUSY_BACKOFF: Duration = Duration::from_millis(200);
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), with any extended code (BUSY_SNAPSHOT, …).
+fn is_busy(e: &StoreError) -> bool {
+    match e {
+        StoreError::Db(sqlx::Error::Database(d)) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
+/// Runs `attempt` (one whole transaction) again when it fails because the database is busy or
+/// locked: the failed attempt rolled back, so a retry writes the batch exactly once.
+async fn retry_busy<T, F, Fut>(mut attempt: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut pause = BUSY_BACKOFF;
+    for _ in 1..BUSY_ATTEMPTS {
+        match attempt().await {
+            Err(e) if is_busy(&e) => {
+                tracing::warn!(error = %e, "database busy; retrying the batch in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -35,7 +74,10 @@ impl SqliteStore {
             // can take back the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30))
+            // Another process (the server taking a report, a second import) may hold the write
+            // lock: wait for it rather than fail. Import batches also begin IMMEDIATE (below), so
+            // the wait happens here and not as an instant SQLITE_BUSY on a read-to-write upgrade.
+            .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
@@ -78,11 +120,26 @@ impl SqliteStore {
         counting: Counting,
         push: impl Fn(sqlx::query_builder::Separated<'_, Sqlite, &'static str>, &T) + Copy,
     ) -> StoreResult<WriteCounts> {
+        retry_busy(|| self.upsert_chunks_once(batch, params_per_row, head, tail, counting, push))
+            .await
+    }
+
+    /// One attempt of [`Self::upsert_chunks`]: one IMMEDIATE transaction, which takes the write
+    /// lock at its start (waiting up to the busy timeout) instead of failing on its first write.
+    async fn upsert_chunks_once<T>(
+        &self,
+        batch: &[T],
+        params_per_row: usize,
+        head: &str,
+        tail: &str,
+        counting: Counting,
+        push: impl Fn(sqlx::query_builder::Separated<'_, Sqlite, &'static str>, &T) + Copy,
+    ) -> StoreResult<WriteCounts> {
         let mut counts = WriteCounts::default();
         if batch.is_empty() {
             return Ok(counts);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // `table` is a &'static name from this file, never input.
         let max_rowid = |table: &'static str| {
             sqlx::AssertSqlSafe(format!("SELECT coalesce(max(rowid), 0) FROM {table}"))
