@@ -78,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        .layer(web::security_headers(&state.config))
         .with_state(state)
 }
 

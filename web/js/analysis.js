@@ -5,7 +5,7 @@ import { h } from './util.js';
 import { t, fmtNumber, fmtDate, fmtDateTime, groupLabel, categoryLabel } from './i18n.js';
 import { getJson } from './api.js';
 import { DataLayer, swatch } from './map.js';
-import { crimeLayer, popupTable, excludedCount } from './layers.js';
+import { crimeLayer, popupTable, excludedCount, tip } from './layers.js';
 import { profileTable } from './profile.js';
 
 const L = window.L;
@@ -34,7 +34,7 @@ export function incidentLayer(map, filters) {
         iconCreateFunction: (c) =>
           L.divIcon({
             className: 'incident-cluster',
-            html: `<span>${c.getChildCount()}</span>`,
+            html: h('span', {}, String(c.getChildCount())),
             iconSize: [36, 36],
           }),
       });
@@ -114,7 +114,7 @@ export function clusterLayer(map, filters) {
           fillOpacity: 0.2 + 0.45 * ((f.properties.count || 0) / max),
         }),
         onEachFeature: (f, l) => {
-          l.bindTooltip(`${t('f.count')} ${f.properties.count}${f.properties.peak ? ` · ${f.properties.peak}` : ''}`, {
+          l.bindTooltip(() => tip(`${t('f.count')} ${f.properties.count}${f.properties.peak ? ` · ${f.properties.peak}` : ''}`), {
             sticky: true,
           });
           l.bindPopup(() => clusterPopup(f.properties), { maxWidth: 560 });
@@ -193,7 +193,7 @@ export function compareLayer(map, filters) {
         },
         onEachFeature: (f, l) => {
           const p = f.properties;
-          l.bindTooltip(`${t(`change.${p.change}`)}: ${p.count_a ?? 0} → ${p.count_b ?? 0}`, { sticky: true });
+          l.bindTooltip(() => tip(`${t(`change.${p.change}`)}: ${p.count_a ?? 0} → ${p.count_b ?? 0}`), { sticky: true });
         },
       }).addTo(group);
       return fc.features.length;

@@ -42,7 +42,7 @@ export function exportCsv(layers, name) {
   const keys = new Set();
   const rows = fc.features.map((f) => {
     const c = geometryCentre(f.geometry) || [null, null];
-    const row = { layer: f.properties.layer, geometry: f.geometry?.type, lon: c[0]?.toFixed(6), lat: c[1]?.toFixed(6) };
+    const row = { layer: f.properties.layer, geometry: f.geometry?.type, lon: round6(c[0]), lat: round6(c[1]) };
     for (const [k, v] of Object.entries(f.properties)) {
       if (k === 'layer' || k === 'profile') continue;
       row[k] = v;
@@ -54,6 +54,9 @@ export function exportCsv(layers, name) {
   download(`${name}.csv`, '\uFEFF' + csv(rows, columns), 'text/csv;charset=utf-8');
   return rows.length;
 }
+
+/** A coordinate as a number (CSV cells of numbers are never neutralised, see csvField). */
+const round6 = (v) => (v == null ? undefined : Number(v.toFixed(6)));
 
 export function renderExport(container, { layers, filters }) {
   const name = () => `lagesbild-${filters.from}-${filters.to}${filters.area ? `-${filters.area}` : ''}`;

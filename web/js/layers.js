@@ -92,6 +92,15 @@ export function stretchPopup(p) {
   return popupTable(t('layer.stretches'), rows, p.reasons);
 }
 
+/**
+ * A tooltip's content: the text as a text node in an element. Leaflet's bindTooltip(string)
+ * and bindPopup(string) set innerHTML, so every tooltip and popup gets an element (or a
+ * function returning one), whatever its text.
+ */
+export function tip(...text) {
+  return h('span', {}, ...text);
+}
+
 export function popupTable(title, rows, list) {
   return h(
     'div',
@@ -124,13 +133,20 @@ export function reportStatus(r) {
 export function reportIcon(r, highlight = false) {
   const status = reportStatus(r);
   const glyph = SERVICE_GLYPHS[r.service_code] || '?';
+  // An element, not an HTML string (Leaflet would set it as innerHTML); its colour is set
+  // through the style object, which the Content-Security-Policy allows (a style="" would not).
+  const badge = h('span', {}, glyph);
+  badge.style.background = STATUS_COLOURS[status] || STATUS_COLOURS.open;
   return L.divIcon({
-    className: `report-icon status-${status}${highlight ? ' highlight' : ''}`,
-    html: `<span style="background:${STATUS_COLOURS[status] || STATUS_COLOURS.open}">${glyph}</span>`,
+    className: `report-icon status-${cssToken(status)}${highlight ? ' highlight' : ''}`,
+    html: badge,
     iconSize: highlight ? [34, 34] : [26, 26],
     iconAnchor: highlight ? [17, 17] : [13, 13],
   });
 }
+
+/** A value from the API as one class name token (a status is a code, but trust no data). */
+export const cssToken = (v) => String(v).replace(/[^A-Za-z0-9_-]/g, '_');
 
 export function reportsLegend() {
   return h(
@@ -211,7 +227,9 @@ export function stretchLayer(map, config) {
         style: stretchStyle,
         onEachFeature: (f, layer) => {
           layer.bindPopup(() => stretchPopup(f.properties));
-          layer.bindTooltip(`${f.properties.name || t('f.unnamed')} · ${t(`state.${f.properties.state}`)}`, {
+          // The name is OSM data: text in an element, never an HTML string (Leaflet sets a
+          // string tooltip as innerHTML).
+          layer.bindTooltip(() => tip(`${f.properties.name || t('f.unnamed')} · ${t(`state.${f.properties.state}`)}`), {
             sticky: true,
           });
         },
@@ -245,7 +263,7 @@ export function lampLayer(map) {
                 pane: 'pointPane',
                 keyboard: true,
                 title: t('legend.lampBroken'),
-                icon: L.divIcon({ className: 'lamp-broken', html: '✕', iconSize: [20, 20] }),
+                icon: L.divIcon({ className: 'lamp-broken', html: h('span', {}, '✕'), iconSize: [20, 20] }),
               })
             : L.circleMarker(latlng, {
                 renderer,
@@ -395,7 +413,10 @@ export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gis
         onEachFeature: (f, l) => {
           const p = f.properties;
           l.bindTooltip(
-            `${t(`bin.${p.bin ?? 0}`)} · ${t('f.count')} ${p.count ?? t('f.fewerThanK', { k: layer.meta?.k ?? 3 })}${p.z != null ? ` · z ${fmtNumber(p.z, 2)}` : ''}`,
+            () =>
+              tip(
+                `${t(`bin.${p.bin ?? 0}`)} · ${t('f.count')} ${p.count ?? t('f.fewerThanK', { k: layer.meta?.k ?? 3 })}${p.z != null ? ` · z ${fmtNumber(p.z, 2)}` : ''}`,
+              ),
             { sticky: true },
           );
         },

@@ -150,7 +150,7 @@ export class LightingTool {
       draggable: true,
       keyboard: true,
       title: t('whatif.proposed'),
-      icon: L.divIcon({ className: 'proposed-lamp', html: '✚', iconSize: [22, 22] }),
+      icon: L.divIcon({ className: 'proposed-lamp', html: h('span', {}, '✚'), iconSize: [22, 22] }),
     }).addTo(this.proposalGroup);
     marker.on('dragend', () => {
       const p = marker.getLatLng();

@@ -21,9 +21,9 @@ export function createMap(el, config) {
     maxBounds: bounds.pad(0.5),
     minZoom: 5,
     maxZoom: 19,
-    attributionControl: true,
+    attributionControl: false,
   });
-  map.attributionControl.setPrefix('<a href="https://leafletjs.com" title="Leaflet">Leaflet</a>');
+  attribution(config.tile_attribution).addTo(map);
   // Start on the districts when there are any (the data), else on the service area.
   const districts = (config.districts || []).filter((d) => Array.isArray(d.bbox));
   if (districts.length) {
@@ -38,7 +38,6 @@ export function createMap(el, config) {
   map.createPane('pointPane').style.zIndex = 450;
 
   const tiles = L.tileLayer(config.tile_url, {
-    attribution: config.tile_attribution,
     maxZoom: 19,
     crossOrigin: true,
   });
@@ -56,6 +55,29 @@ export function createMap(el, config) {
   map.getContainer().setAttribute('aria-label', t('map.aria'));
   onLanguageChange(() => map.getContainer().setAttribute('aria-label', t('map.aria')));
   return map;
+}
+
+/**
+ * The map's attribution control, built from DOM nodes. Leaflet's own control joins its prefix
+ * and the layers' attributions into innerHTML, and the base map's attribution comes from the
+ * configuration through the API: here it is text, whatever it holds.
+ */
+export function attribution(text, { prefix = true } = {}) {
+  const Control = L.Control.extend({
+    options: { position: 'bottomright' },
+    onAdd() {
+      const el = h(
+        'div',
+        { class: 'leaflet-control-attribution' },
+        prefix ? h('a', { href: 'https://leafletjs.com', title: 'Leaflet' }, 'Leaflet') : null,
+        prefix && text ? h('span', { 'aria-hidden': 'true' }, ' | ') : null,
+        text || null,
+      );
+      L.DomEvent.disableClickPropagation(el);
+      return el;
+    },
+  });
+  return new Control();
 }
 
 /** bbox=w,s,e,n of the map's view, padded so small pans need no new request. */

@@ -91,7 +91,7 @@ export class PoliceView {
       L.marker([c[1], c[0]], {
         keyboard: true,
         title: `${p.rank ?? i + 1}. ${p.peak || ''}`,
-        icon: L.divIcon({ className: 'patrol-rank', html: String(p.rank ?? i + 1), iconSize: [28, 28] }),
+        icon: L.divIcon({ className: 'patrol-rank', html: h('span', {}, String(p.rank ?? i + 1)), iconSize: [28, 28] }),
         zIndexOffset: 500,
       }).addTo(this.group);
     });

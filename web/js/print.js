@@ -7,6 +7,7 @@ import { h, replaceChildren } from './util.js';
 import { t, applyI18n, fmtNumber, fmtDate, fmtDateTime, groupLabel, statusLabel, setCategoryNames, categoryLabel } from './i18n.js';
 import { getJson, token } from './api.js';
 import { stretchStyle, BIN_COLOURS } from './layers.js';
+import { attribution } from './map.js';
 
 const L = window.L;
 const $ = (id) => document.getElementById(id);
@@ -147,9 +148,9 @@ function render(lb, config) {
 function drawMap(lb, config, hotspots, stretches) {
   const el = $('print-map');
   el.setAttribute('aria-label', t('map.aria'));
-  const map = L.map(el, { zoomControl: false, attributionControl: true, keyboard: false, dragging: false, scrollWheelZoom: false });
-  map.attributionControl.setPrefix(false);
-  L.tileLayer(config.tile_url, { attribution: config.tile_attribution, crossOrigin: true }).addTo(map);
+  const map = L.map(el, { zoomControl: false, attributionControl: false, keyboard: false, dragging: false, scrollWheelZoom: false });
+  attribution(config.tile_attribution, { prefix: false }).addTo(map);
+  L.tileLayer(config.tile_url, { crossOrigin: true }).addTo(map);
   const all = L.featureGroup().addTo(map);
   if (lb.area_geometry) {
     L.geoJSON(lb.area_geometry, { style: { color: '#0b3d5c', weight: 2, fill: false, dashArray: '4 4' } }).addTo(all);
@@ -164,7 +165,7 @@ function drawMap(lb, config, hotspots, stretches) {
     const at = c ? L.latLng(c[1], c[0]) : layer.getBounds().getCenter();
     L.marker(at, {
       interactive: false,
-      icon: L.divIcon({ className: 'print-rank', html: String(f.properties.rank ?? i + 1), iconSize: [20, 20] }),
+      icon: L.divIcon({ className: 'print-rank', html: h('span', {}, String(f.properties.rank ?? i + 1)), iconSize: [20, 20] }),
     }).addTo(all);
   });
   const b = all.getBounds();

@@ -94,7 +94,7 @@ export class ReportForm {
         draggable: true,
         keyboard: true,
         title: t('report.markerTitle'),
-        icon: L.divIcon({ className: 'report-pin', html: '<span></span>', iconSize: [30, 42], iconAnchor: [15, 40] }),
+        icon: L.divIcon({ className: 'report-pin', html: h('span'), iconSize: [30, 42], iconAnchor: [15, 40] }),
         zIndexOffset: 2000,
       }).addTo(this.map);
       this.marker.on('dragend', () => this.updatePlace());

@@ -52,10 +52,29 @@ export function download(filename, text, mime) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** A CSV field as RFC 4180 wants it. */
+/** What makes a spreadsheet read a cell as a formula. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A CSV field as RFC 4180 wants it, and safe to open in a spreadsheet.
+ *
+ * CSV injection: a cell whose text starts with `=`, `+`, `-`, `@`, a tab or a carriage return is
+ * read as a formula by Excel, LibreOffice and Google Sheets (`=HYPERLINK(…)`, `-1+cmd|…`). Such a
+ * cell gets a leading single quote (OWASP's advice), so it is shown as the text it is.
+ *
+ * Only JavaScript numbers pass unchanged: the values the app itself emits as numbers (a Gi* bin
+ * of -2, a z score, a coordinate) stay numbers a spreadsheet can sum. Every string is checked,
+ * even one that looks like a number: "-1 lampa trasig", "-1" or "+46…" typed by a citizen is
+ * text and stays text.
+ */
 export function csvField(v) {
   if (v === undefined || v === null) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  let s;
+  if (typeof v === 'number') s = String(v);
+  else {
+    s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    if (FORMULA_START.test(s)) s = `'${s}`;
+  }
   return /[",\r\n;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

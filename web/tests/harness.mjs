@@ -27,13 +27,19 @@ export function binary() {
 
 /**
  * Starts `lagesbild --db <tmp> demo --addr 127.0.0.1:0`. `roles` lists the tokens to create
- * first (`lagesbild token create --role R`); they are returned by role.
+ * first (`lagesbild token create --role R`); they are returned by role. `imports` lists
+ * `lagesbild import …` argument lists to run before the server starts, e.g.
+ * `[['osm', file, '--anywhere']]`: a database that holds imported data is served as it is,
+ * without the demo dataset.
  */
-export async function startServer({ roles = [] } = {}) {
+export async function startServer({ roles = [], imports = [] } = {}) {
   const bin = binary();
   const dir = mkdtempSync(path.join(tmpdir(), 'lagesbild-web-'));
   const db = path.join(dir, 'demo.sqlite');
   const env = { ...process.env, NO_COLOR: '1', LAGESBILD_LOG: process.env.LAGESBILD_LOG || 'info,sqlx=warn' };
+  for (const args of imports) {
+    execFileSync(bin, ['--db', db, 'import', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
   const tokens = {};
   for (const role of roles) {
     tokens[role] = execFileSync(bin, ['--db', db, 'token', 'create', '--role', role, '--label', 'browser test'], {
