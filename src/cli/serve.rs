@@ -7,8 +7,8 @@
 //! - at most `max_connections` connections are served at once; one beyond that is answered
 //!   `503` with `Retry-After` and closed at once (it does not wait in a queue);
 //! - at shutdown the listener closes, running analyses are cancelled, idle connections close,
-//!   and requests in flight get at most `shutdown_grace_s` (less half a second for the runtime
-//!   to wind down) before their connections are dropped.
+//!   and requests in flight get at most `shutdown_grace_s` less a second (for the runtime to
+//!   wind down and the process to exit) before their connections are dropped.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,9 +56,12 @@ pub async fn prepare(cfg: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(store, spatial, cfg))
 }
 
-/// What the runtime gets after the drain to end its blocking threads (see `cli::main`); the
-/// drain is shorter by as much, so that the process is gone within `shutdown_grace_s`.
+/// What the runtime gets after the drain to end its blocking threads (see `cli::main`).
 pub const RUNTIME_WIND_DOWN: Duration = Duration::from_millis(500);
+
+/// The drain is shorter than `shutdown_grace_s` by this much (the runtime's wind-down and the
+/// process's exit), so that the process is gone within `shutdown_grace_s` of the signal.
+const DRAIN_MARGIN: Duration = Duration::from_secs(1);
 
 /// The answer to a connection beyond `max_connections`, written without reading its request.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 68\r\nConnection: close\r\n\r\n{\"error\":\"too many connections; try again in a moment\",\"status\":503}";
@@ -116,7 +119,7 @@ pub async fn serve_on(
     drop(listener);
     state.shutdown.cancel();
     let _ = closing_tx.send(true);
-    let grace = Duration::from_secs(cfg.shutdown_grace_s).saturating_sub(RUNTIME_WIND_DOWN);
+    let grace = Duration::from_secs(cfg.shutdown_grace_s).saturating_sub(DRAIN_MARGIN);
     let open = connections.len();
     let drained = tokio::time::timeout(grace, async {
         while connections.join_next().await.is_some() {}
