@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 ADDR ?= 127.0.0.1:8080
 DEMO_DB ?= lagesbild-demo.sqlite
 
-.PHONY: run test setup check bench
+.PHONY: run test setup check bench schemathesis
 
 setup:
 	./scripts/setup.sh
@@ -26,3 +26,8 @@ check:
 
 bench: setup
 	cargo bench
+
+# Generated requests from /api/openapi.json against a demo server; fails on any 5xx (~3 min).
+schemathesis: setup
+	cargo build --bin lagesbild
+	./scripts/schemathesis.sh
