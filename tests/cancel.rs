@@ -89,7 +89,10 @@ fn cancel_midway<T>(after: Duration, f: impl FnOnce(&Cancel) -> T) -> (T, Durati
     let out = f(&c);
     let done = Instant::now();
     trip.join().unwrap();
-    let at = tripped.lock().unwrap().expect("the token was tripped before the work ended");
+    let at = tripped
+        .lock()
+        .unwrap()
+        .expect("the token was tripped before the work ended");
     let stop = done.duration_since(at);
     eprintln!("stopped {stop:?} after the cancel");
     (out, stop)
@@ -104,7 +107,11 @@ fn gistar_stops_when_cancelled_and_is_unchanged_otherwise() {
     let t = Instant::now();
     let r = gistar::hot_spots_with(&pts, &GiStarParams::default(), None, &cancelled());
     assert_eq!(r.unwrap_err(), Cancelled);
-    assert!(t.elapsed() < QUICK, "pre-cancelled Gi* took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < QUICK,
+        "pre-cancelled Gi* took {:?}",
+        t.elapsed()
+    );
 
     // The request from the report: 10 m cells and a 5 km band (here 5 km: 785 000 offsets for
     // each of the tens of thousands of cells, minutes of work).
@@ -188,7 +195,11 @@ fn kde_stops_when_cancelled_and_is_unchanged_otherwise() {
     let t = Instant::now();
     let r = kde::density_with(&pts, &KdeParams::default(), &cancelled());
     assert_eq!(r.unwrap_err(), Cancelled);
-    assert!(t.elapsed() < QUICK, "pre-cancelled KDE took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < QUICK,
+        "pre-cancelled KDE took {:?}",
+        t.elapsed()
+    );
 
     // A 2 km bandwidth on 5 m cells: each point touches a million cells.
     let heavy = KdeParams {
@@ -232,7 +243,11 @@ fn dbscan_and_clusters_stop_when_cancelled_and_are_unchanged_otherwise() {
         hotspot::clusters_with(&refs, 30.0, 5, &cancelled()).unwrap_err(),
         Cancelled
     );
-    assert!(t.elapsed() < QUICK, "pre-cancelled DBSCAN took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < QUICK,
+        "pre-cancelled DBSCAN took {:?}",
+        t.elapsed()
+    );
 
     // 100 000 points on 5 × 5 cells, none of them holding min_points: every point counts its
     // neighbours in up to 24 cells of 4 000 points each, billions of distances.
@@ -327,7 +342,11 @@ fn lighting_stops_when_cancelled_and_is_unchanged_otherwise() {
         lighting::analyze_with(&inputs, &params, &cancelled()).unwrap_err(),
         Cancelled
     );
-    assert!(t.elapsed() < QUICK, "pre-cancelled lighting took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < QUICK,
+        "pre-cancelled lighting took {:?}",
+        t.elapsed()
+    );
 
     let plain = lighting::analyze(&inputs, &params);
     let with = lighting::analyze_with(&inputs, &params, &Cancel::never()).unwrap();
@@ -352,5 +371,8 @@ fn lighting_stops_when_cancelled_and_is_unchanged_otherwise() {
     assert!(whatif::what_if_with(&plain, &inputs, &proposed, &cancelled()).is_err());
     let a = whatif::what_if(&plain, &inputs, &proposed);
     let b = whatif::what_if_with(&plain, &inputs, &proposed, &Cancel::never()).unwrap();
-    assert_eq!((a.fixed, a.improved, a.walkways), (b.fixed, b.improved, b.walkways));
+    assert_eq!(
+        (a.fixed, a.improved, a.walkways),
+        (b.fixed, b.improved, b.walkways)
+    );
 }

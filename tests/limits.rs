@@ -25,7 +25,10 @@ use tokio::net::TcpStream;
 const SLOW_PLAN: &str = "/api/v1/patrol-plan.json?eps=2000&min_points=10000";
 /// An analysis that is quick (nothing in the period) but not cached.
 fn quick_plan(k: usize) -> String {
-    format!("/api/v1/patrol-plan.json?from=2001-01-{:02}&to=2001-02-01", k % 28 + 1)
+    format!(
+        "/api/v1/patrol-plan.json?from=2001-01-{:02}&to=2001-02-01",
+        k % 28 + 1
+    )
 }
 
 /// 500 000 incidents spread evenly over 30 × 30 km around Täby, all in the last year: some
@@ -136,7 +139,10 @@ async fn a_busy_slot_gives_503_while_health_and_cached_answers_are_served_and_a_
     let cached = t.elapsed();
     assert_eq!(status, 200);
     assert!(health < Duration::from_secs(1), "/health took {health:?}");
-    assert!(cached < Duration::from_secs(1), "the cached answer took {cached:?}");
+    assert!(
+        cached < Duration::from_secs(1),
+        "the cached answer took {cached:?}"
+    );
 
     // The client goes away: the work stops and the slot is free again.
     assert_eq!(srv.state.analyses.available_permits(), 0, "still computing");
@@ -197,7 +203,8 @@ async fn a_client_trickling_headers_is_cut_off() {
     let srv = TestServer::start_with(|c| c.header_read_timeout_s = 2).await;
     let mut s = TcpStream::connect(srv.addr).await.unwrap();
     let t0 = Instant::now();
-    let request = b"GET /health HTTP/1.1\r\nHost: test\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let request =
+        b"GET /health HTTP/1.1\r\nHost: test\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let mut closed = None;
     let mut buf = [0u8; 512];
     for byte in request.iter().take(20) {
@@ -287,7 +294,13 @@ fn sigterm_stops_the_server_within_ten_seconds_whatever_runs() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.sqlite");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
-        .args(["--db", db.to_str().unwrap(), "demo", "--addr", "127.0.0.1:0"])
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "demo",
+            "--addr",
+            "127.0.0.1:0",
+        ])
         .env("LAGESBILD_LOG", "info,sqlx=warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -297,7 +310,10 @@ fn sigterm_stops_the_server_within_ten_seconds_whatever_runs() {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });

@@ -31,8 +31,8 @@ use geo::{Contains, Point};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::auth::Caller;
 use super::analysis;
+use super::auth::Caller;
 use super::geometry::{lonlat, polygon_json};
 use super::lagesbild::SummaryQuery;
 use super::{ApiResult, AppError, AppState};

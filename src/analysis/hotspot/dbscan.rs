@@ -415,42 +415,46 @@ fn grid_dbscan(
     cancel.check()?;
     let label_chunks: Vec<Vec<Option<usize>>> = (0..cells)
         .into_par_iter()
-        .map_init(Vec::new, |nbrs, c| -> Result<Vec<Option<usize>>, Cancelled> {
-            cancel.check()?;
-            let (a, b) = cell_ranges[c];
-            let own = cluster_of_root[root[c] as usize];
-            let mut looked = false;
-            (a..b)
-                .map(|k| {
-                    if is_core[k as usize] {
-                        return Ok(Some(own as usize));
-                    }
-                    cancel.check()?;
-                    if !looked {
-                        neighbour_cells(c, nbrs);
-                        looked = true;
-                    }
-                    let p = xs[k as usize];
-                    let mut best = u32::MAX;
-                    for &nc in nbrs.iter() {
-                        let nc = nc as usize;
-                        if !cell_has_core[nc] {
-                            continue;
+        .map_init(
+            Vec::new,
+            |nbrs, c| -> Result<Vec<Option<usize>>, Cancelled> {
+                cancel.check()?;
+                let (a, b) = cell_ranges[c];
+                let own = cluster_of_root[root[c] as usize];
+                let mut looked = false;
+                (a..b)
+                    .map(|k| {
+                        if is_core[k as usize] {
+                            return Ok(Some(own as usize));
                         }
-                        let cid = cluster_of_root[root[nc] as usize];
-                        if cid >= best {
-                            continue;
+                        cancel.check()?;
+                        if !looked {
+                            neighbour_cells(c, nbrs);
+                            looked = true;
                         }
-                        let (na, nb) = cell_ranges[nc];
-                        if (na..nb).any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
-                        {
-                            best = cid;
+                        let p = xs[k as usize];
+                        let mut best = u32::MAX;
+                        for &nc in nbrs.iter() {
+                            let nc = nc as usize;
+                            if !cell_has_core[nc] {
+                                continue;
+                            }
+                            let cid = cluster_of_root[root[nc] as usize];
+                            if cid >= best {
+                                continue;
+                            }
+                            let (na, nb) = cell_ranges[nc];
+                            if (na..nb)
+                                .any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
+                            {
+                                best = cid;
+                            }
                         }
-                    }
-                    Ok((best != u32::MAX).then_some(best as usize))
-                })
-                .collect()
-        })
+                        Ok((best != u32::MAX).then_some(best as usize))
+                    })
+                    .collect()
+            },
+        )
         .collect::<Result<_, Cancelled>>()?;
 
     let mut labels = vec![None; n];

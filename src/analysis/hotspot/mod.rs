@@ -176,28 +176,30 @@ pub fn top_hotspots_with(
     cancel: &Cancel,
 ) -> Result<Vec<HotspotSummary>, Cancelled> {
     let sel = filter.select(&snapshot.incidents.items);
-    Ok(clusters_with(&sel.points, DEFAULT_EPS, DEFAULT_MIN_POINTS, cancel)?
-        .into_iter()
-        .take(n)
-        .map(|c| HotspotSummary {
-            centre_wgs84: crate::crs::to_wgs84(c.centre[0], c.centre[1])
-                .ok()
-                .map(|(lon, lat)| [crate::crs::round7(lon), crate::crs::round7(lat)]),
-            district: snapshot
-                .areas
-                .containing(geo::Point::new(c.centre[0], c.centre[1]))
-                .map(|a| a.name.clone()),
-            top_category: c
-                .categories
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                .map(|(k, _)| k.clone()),
-            peak: c.peak.as_ref().map(|p| p.text.clone()),
-            count: c.count(),
-            centre: c.centre,
-            id: c.id,
-        })
-        .collect())
+    Ok(
+        clusters_with(&sel.points, DEFAULT_EPS, DEFAULT_MIN_POINTS, cancel)?
+            .into_iter()
+            .take(n)
+            .map(|c| HotspotSummary {
+                centre_wgs84: crate::crs::to_wgs84(c.centre[0], c.centre[1])
+                    .ok()
+                    .map(|(lon, lat)| [crate::crs::round7(lon), crate::crs::round7(lat)]),
+                district: snapshot
+                    .areas
+                    .containing(geo::Point::new(c.centre[0], c.centre[1]))
+                    .map(|a| a.name.clone()),
+                top_category: c
+                    .categories
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                    .map(|(k, _)| k.clone()),
+                peak: c.peak.as_ref().map(|p| p.text.clone()),
+                count: c.count(),
+                centre: c.centre,
+                id: c.id,
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

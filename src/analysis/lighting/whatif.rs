@@ -225,48 +225,50 @@ pub(crate) fn darkened_by_off_lamps(
     jobs.sort_unstable();
     let found: Vec<(usize, Vec<usize>)> = jobs
         .par_iter()
-        .map(|(wi, list)| -> Result<Vec<(usize, Vec<usize>)>, Cancelled> {
-            cancel.check()?;
-            let base = &profiles[*wi];
-            let all_on = eval.walkway(
-                *wi,
-                ExtraLight {
-                    switched_on: &off,
-                    added: &[],
-                },
-            );
-            let mut single: HashMap<usize, WalkwayProfile> = HashMap::new();
-            let mut out = Vec::new();
-            for &si in list {
-                let s = &stretches[si];
-                let all_fixed = (s.first..=s.last).all(|i| all_on.state(i) == LightState::Lit);
-                if !all_fixed {
-                    continue;
-                }
-                let mut by: Vec<usize> = Vec::new();
-                for &k in &s.lamps_off_idx {
-                    let p = single.entry(k).or_insert_with(|| {
-                        eval.walkway(
-                            *wi,
-                            ExtraLight {
-                                switched_on: std::slice::from_ref(&k),
-                                added: &[],
-                            },
-                        )
-                    });
-                    if (s.first..=s.last)
-                        .any(|i| base.state(i) == LightState::Dark && p.state(i) == LightState::Lit)
-                    {
-                        by.push(k);
+        .map(
+            |(wi, list)| -> Result<Vec<(usize, Vec<usize>)>, Cancelled> {
+                cancel.check()?;
+                let base = &profiles[*wi];
+                let all_on = eval.walkway(
+                    *wi,
+                    ExtraLight {
+                        switched_on: &off,
+                        added: &[],
+                    },
+                );
+                let mut single: HashMap<usize, WalkwayProfile> = HashMap::new();
+                let mut out = Vec::new();
+                for &si in list {
+                    let s = &stretches[si];
+                    let all_fixed = (s.first..=s.last).all(|i| all_on.state(i) == LightState::Lit);
+                    if !all_fixed {
+                        continue;
                     }
+                    let mut by: Vec<usize> = Vec::new();
+                    for &k in &s.lamps_off_idx {
+                        let p = single.entry(k).or_insert_with(|| {
+                            eval.walkway(
+                                *wi,
+                                ExtraLight {
+                                    switched_on: std::slice::from_ref(&k),
+                                    added: &[],
+                                },
+                            )
+                        });
+                        if (s.first..=s.last).any(|i| {
+                            base.state(i) == LightState::Dark && p.state(i) == LightState::Lit
+                        }) {
+                            by.push(k);
+                        }
+                    }
+                    if by.is_empty() {
+                        by = s.lamps_off_idx.clone();
+                    }
+                    out.push((si, by));
                 }
-                if by.is_empty() {
-                    by = s.lamps_off_idx.clone();
-                }
-                out.push((si, by));
-            }
-            Ok(out)
-        })
+                Ok(out)
+            },
+        )
         .collect::<Result<Vec<_>, Cancelled>>()?
         .into_iter()
         .flatten()
