@@ -73,7 +73,8 @@ run() {
   local name="$1"
   shift
   echo "schemathesis: pass '$name'" >&2
-  "$venv/bin/schemathesis" run "http://$addr/api/openapi.json" \
+  # From the work directory: schemathesis keeps a cache in .schemathesis/ where it runs.
+  (cd "$work" && "$venv/bin/schemathesis" run "http://$addr/api/openapi.json" \
     --url "http://$addr" \
     --checks not_a_server_error \
     --max-examples "${ST_MAX_EXAMPLES:-8}" \
@@ -84,7 +85,7 @@ run() {
     --generation-database none \
     --no-color \
     --report junit --report-dir "$work/$name" \
-    "$@"
+    "$@")
 }
 
 status=0
