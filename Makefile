@@ -6,7 +6,7 @@ export CARGO_TERM_COLOR ?= never
 ADDR ?= 127.0.0.1:8080
 DEMO_DB ?= lagesbild-demo.sqlite
 
-.PHONY: run test setup check bench fuzz fuzz-open311
+.PHONY: run test setup check bench fuzz fuzz-open311 schemathesis
 
 setup:
 	./scripts/setup.sh
@@ -42,3 +42,8 @@ fuzz:
 # The Open311 form parser alone (tests/fuzz_open311.rs).
 fuzz-open311:
 	$(MAKE) fuzz FUZZ_TESTS=fuzz_open311
+
+# Generated requests from /api/openapi.json against a demo server; fails on any 5xx (~3 min).
+schemathesis: setup
+	cargo build --bin lagesbild
+	./scripts/schemathesis.sh

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::api::client::{ProxyHeader, TrustedProxies};
 use crate::crs::ServiceArea;
 
+/// The longest `shutdown_grace_s` accepted.
+pub const MAX_SHUTDOWN_GRACE_S: u64 = 10;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -44,6 +47,20 @@ pub struct Config {
     pub lighting_class: String,
     /// Classes for particular walkway kinds, e.g. `steps=P3,cycleway=P4`.
     pub lighting_kind_classes: Option<String>,
+
+    // -- Load and shutdown limits (the server on the internet) --
+    /// Analyses computed at once (requests whose answer is not cached); absent: one per CPU.
+    pub max_concurrent_analyses: Option<usize>,
+    /// How long a request waits for a free analysis slot before it is answered 503.
+    pub analysis_wait_ms: u64,
+    /// On SIGTERM or Ctrl-C: the longest the server drains open requests before it exits
+    /// anyway. Running analyses are cancelled at once.
+    pub shutdown_grace_s: u64,
+    /// A connection that has not sent a request's complete headers within this many seconds
+    /// (also: an idle keep-alive connection) is closed.
+    pub header_read_timeout_s: u64,
+    /// Open connections served at once; a connection beyond it is answered 503 and closed.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -65,6 +82,12 @@ impl Default for Config {
             reload_interval_s: 5,
             lighting_class: "P5".into(),
             lighting_kind_classes: None,
+
+            max_concurrent_analyses: None,
+            analysis_wait_ms: 500,
+            shutdown_grace_s: 10,
+            header_read_timeout_s: 10,
+            max_connections: 1024,
         }
     }
 }
@@ -144,6 +167,7 @@ impl Config {
                 self.public_min_bandwidth_m
             )));
         }
+        self.validate_limits()?;
         Ok(())
     }
 
@@ -154,6 +178,43 @@ impl Config {
             self.public_cell_m,
             self.public_min_bandwidth_m,
         )
+    }
+
+    /// The load and shutdown limits.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.max_concurrent_analyses == Some(0) {
+            return bad("max_concurrent_analyses = 0 would refuse every analysis; use 1 or more, or leave it out for one per CPU".into());
+        }
+        if self.analysis_wait_ms > 10_000 {
+            return bad(format!(
+                "analysis_wait_ms = {}: at most 10000 (a request waiting longer for a slot is better told to come back)",
+                self.analysis_wait_ms
+            ));
+        }
+        if self.shutdown_grace_s > MAX_SHUTDOWN_GRACE_S {
+            return bad(format!(
+                "shutdown_grace_s = {}: at most {MAX_SHUTDOWN_GRACE_S} (the server must be gone soon after SIGTERM)",
+                self.shutdown_grace_s
+            ));
+        }
+        if !(1..=300).contains(&self.header_read_timeout_s) {
+            return bad(format!(
+                "header_read_timeout_s = {}: expected 1 to 300 seconds",
+                self.header_read_timeout_s
+            ));
+        }
+        if self.max_connections == 0 {
+            return bad("max_connections = 0 would refuse every connection; use 1 or more".into());
+        }
+        Ok(())
+    }
+
+    /// Analyses computed at once: `max_concurrent_analyses`, or one per CPU.
+    pub fn analysis_slots(&self) -> usize {
+        self.max_concurrent_analyses.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
     }
 
     fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -297,6 +358,60 @@ mod tests {
         };
         assert!(zero.validate().is_err());
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn load_limits_are_checked() {
+        let d = Config::default();
+        assert_eq!(d.shutdown_grace_s, 10);
+        assert_eq!(d.header_read_timeout_s, 10);
+        assert!(d.analysis_slots() >= 1);
+        for (c, says) in [
+            (
+                Config {
+                    max_concurrent_analyses: Some(0),
+                    ..Config::default()
+                },
+                "max_concurrent_analyses",
+            ),
+            (
+                Config {
+                    shutdown_grace_s: 11,
+                    ..Config::default()
+                },
+                "shutdown_grace_s",
+            ),
+            (
+                Config {
+                    header_read_timeout_s: 0,
+                    ..Config::default()
+                },
+                "header_read_timeout_s",
+            ),
+            (
+                Config {
+                    max_connections: 0,
+                    ..Config::default()
+                },
+                "max_connections",
+            ),
+            (
+                Config {
+                    analysis_wait_ms: 60_000,
+                    ..Config::default()
+                },
+                "analysis_wait_ms",
+            ),
+        ] {
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+        let one = Config {
+            max_concurrent_analyses: Some(1),
+            ..Config::default()
+        };
+        assert_eq!(one.analysis_slots(), 1);
+        assert!(one.validate().is_ok());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! HTTP or global state inside, so that each can be tested against reference numbers and
 //! benchmarked alone.
 //!
+//! - [`cancel`]: the token long analyses look at to stop early (request dropped, shutdown).
 //! - [`filter`]: the filters every method shares (dates, categories, hours, weekdays, area) and
 //!   the split of incidents into point-level ones and those known only to a municipality or
 //!   county.
@@ -13,6 +14,7 @@
 //!   may carry.
 //! - [`limits`]: how much work one request may cause, checked before an analysis starts.
 
+pub mod cancel;
 pub mod filter;
 pub mod hotspot;
 pub mod lighting;

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::analysis::cancel::Cancelled;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,17 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// Every analysis slot is taken: 503 with `Retry-After`.
+    #[error("the server is busy with other analyses; try again in {retry_after_s} s")]
+    Busy { retry_after_s: u64 },
+    /// An analysis was stopped at the request's deadline: 408, as the time-out layer answers.
+    #[error(
+        "the analysis did not finish within the time allowed; narrow the request (a shorter period, an area, a coarser cell or a smaller band) or try again later"
+    )]
+    Timeout,
+    /// An analysis was stopped because the server is shutting down: 503 with `Retry-After`.
+    #[error("the server is shutting down; try again in a moment")]
+    ShuttingDown,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
     #[error("storage error")]
@@ -34,6 +46,15 @@ impl AppError {
         Self::Internal(anyhow::anyhow!("{e}"))
     }
 
+    /// Seconds for a `Retry-After` header, for the errors that have one.
+    pub fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            Self::Busy { retry_after_s } => Some(*retry_after_s),
+            Self::ShuttingDown => Some(SHUTDOWN_RETRY_AFTER_S),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -42,6 +63,8 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::Internal(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -64,9 +87,19 @@ impl AppError {
     }
 }
 
+/// `Retry-After` while the server shuts down: about the time a restart takes.
+const SHUTDOWN_RETRY_AFTER_S: u64 = 5;
+
+impl From<Cancelled> for AppError {
+    fn from(_: Cancelled) -> Self {
+        Self::Timeout
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = self.retry_after_s();
         let message = self.public_message();
         let mut resp = (
             status,
@@ -77,6 +110,12 @@ impl IntoResponse for AppError {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if let Some(s) = retry_after {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(s),
             );
         }
         resp

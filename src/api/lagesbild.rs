@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use super::geometry::{lonlat, multipolygon_json, polygon_json};
 use super::hotspots::FILTER_PARAMS;
-use super::{ApiResult, AppError, AppState, blocking};
+use super::{ApiResult, AppError, AppState, analysis};
 use crate::analysis::filter::{
     AreaFilter, HourSet, IncidentFilter, WeekdaySet, parse_bbox, parse_categories, parse_date,
     parse_groups,
@@ -246,7 +246,7 @@ async fn lagesbild(
     let plan = crate::api::lighting::class_plan(None, None, &state.config)
         .map_err(AppError::BadRequest)?;
     let (lsnap, lighting) = crate::api::lighting::analysis(&state, plan).await?;
-    let body = blocking(move || {
+    let body = analysis(&state, move |cancel| {
         let filter = &query.filter;
         let (pf, pt) = query.previous();
         let now = count_period(&snap.incidents.items, filter, &snap.areas);
@@ -298,8 +298,12 @@ async fn lagesbild(
             .collect();
 
         let sel = filter.select(&snap.incidents.items);
-        let clusters =
-            hotspot::clusters(&sel.points, hotspot::DEFAULT_EPS, hotspot::DEFAULT_MIN_POINTS);
+        let clusters = hotspot::clusters_with(
+            &sel.points,
+            hotspot::DEFAULT_EPS,
+            hotspot::DEFAULT_MIN_POINTS,
+            cancel,
+        )?;
         let mut hotspots = Vec::new();
         for (i, c) in clusters.iter().take(TOP_N).enumerate() {
             let district = snap

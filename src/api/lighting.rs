@@ -76,7 +76,9 @@ fn cache_cell(snapshot: &Arc<Snapshot>, classes: &ClassPlan) -> Cell {
     cell
 }
 
-/// The analysis of the current snapshot for these classes, computed once.
+/// The analysis of the current snapshot for these classes, computed once (in an analysis slot,
+/// see [`super::analysis`]); later requests get the cached result without a slot. When the
+/// request computing it is dropped, the computation stops and the next request starts anew.
 pub async fn analysis(
     state: &AppState,
     classes: ClassPlan,
@@ -86,15 +88,15 @@ pub async fn analysis(
     let snap = snapshot.clone();
     let rules = state.config.public_rules();
     let result = cell
-        .get_or_try_init(|| async move {
-            tokio::task::spawn_blocking(move || {
+        .get_or_try_init(|| {
+            super::analysis(state, move |cancel| {
                 let t0 = std::time::Instant::now();
                 let inputs = LightingInputs::from_snapshot(&snap);
                 let params = LightingParams {
                     public: rules,
                     ..LightingParams::with_classes(classes)
                 };
-                let r = lighting::analyze(&inputs, &params);
+                let r = lighting::analyze_with(&inputs, &params, cancel)?;
                 tracing::info!(
                     version = snap.version,
                     walkways = inputs.walkways.len(),
@@ -103,10 +105,8 @@ pub async fn analysis(
                     ms = t0.elapsed().as_millis() as u64,
                     "lighting analysis"
                 );
-                Arc::new(r)
+                Ok(Arc::new(r))
             })
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("lighting analysis panicked: {e}")))
         })
         .await?
         .clone();
@@ -690,9 +690,9 @@ async fn post_what_if(
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
     let (snap, result) = analysis(&state, plan).await?;
-    let body = tokio::task::spawn_blocking(move || {
+    let body = super::analysis(&state, move |cancel| {
         let inputs = LightingInputs::from_snapshot(&snap);
-        let w = whatif::what_if(&result, &inputs, &proposed);
+        let w = whatif::what_if_with(&result, &inputs, &proposed, cancel)?;
         let proposed_out: Vec<Value> = w
             .proposed
             .iter()
@@ -705,7 +705,7 @@ async fn post_what_if(
                 })
             })
             .collect();
-        json!({
+        Ok(json!({
             "class": result.params.classes.default,
             "fixed": w.fixed,
             "improved": w.improved,
@@ -716,10 +716,9 @@ async fn post_what_if(
             "proposed": proposed_out,
             "walkways_recomputed": w.walkways.len(),
             "assumptions": result.assumptions,
-        })
+        }))
     })
-    .await
-    .map_err(AppError::internal)?;
+    .await?;
     Ok(Json(body))
 }
 

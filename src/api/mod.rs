@@ -27,6 +27,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::analysis::cancel::Cancel;
 use crate::config::Config;
 use crate::spatial::Spatial;
 use crate::store::Store;
@@ -40,6 +41,10 @@ pub struct AppState {
     pub spatial: Arc<Spatial>,
     pub config: Arc<Config>,
     pub tokens: Arc<auth::TokenCache>,
+    /// One permit per analysis that may run at once (`max_concurrent_analyses`).
+    pub analyses: Arc<tokio::sync::Semaphore>,
+    /// Tripped at shutdown: every running analysis holds a child of it.
+    pub shutdown: Cancel,
 }
 
 impl AppState {
@@ -47,8 +52,10 @@ impl AppState {
         Self {
             store,
             spatial,
+            analyses: Arc::new(tokio::sync::Semaphore::new(config.analysis_slots())),
             config: Arc::new(config),
             tokens: Arc::new(auth::TokenCache::default()),
+            shutdown: Cancel::new(),
         }
     }
 }
@@ -82,7 +89,67 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Runs CPU-bound work (an analysis) on the blocking pool, off the async threads.
+/// `Retry-After` when every analysis slot is taken.
+pub const BUSY_RETRY_AFTER_S: u64 = 2;
+
+/// Runs an analysis on the blocking pool, bounded and cancellable:
+///
+/// - it first takes one of `max_concurrent_analyses` slots; when none frees up within
+///   `analysis_wait_ms` the answer is 503 with `Retry-After` ([`AppError::Busy`]);
+/// - `f` gets a [`Cancel`] that is tripped when the future of this call is dropped (the
+///   time-out layer gave up on the request, or the client went away), when
+///   `request_timeout_s` has passed, and when the server shuts down. The kernels' `*_with`
+///   functions look at it; their [`Cancelled`](crate::analysis::cancel::Cancelled) converts
+///   into [`AppError::Timeout`] with `?`;
+/// - the slot is held by the work itself, not by the request: it is free again only when `f`
+///   has returned, so cancelled work still counts until it has stopped.
+///
+/// Answers from a cache should not come through here: they need no slot.
+pub(crate) async fn analysis<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Cancel) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    if state.shutdown.is_cancelled() {
+        return Err(AppError::ShuttingDown);
+    }
+    let wait = Duration::from_millis(state.config.analysis_wait_ms);
+    let permit = match tokio::time::timeout(wait, state.analyses.clone().acquire_owned()).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => return Err(AppError::ShuttingDown),
+        Err(_) => {
+            tracing::warn!(
+                slots = state.config.analysis_slots(),
+                "every analysis slot is taken: answering 503"
+            );
+            return Err(AppError::Busy {
+                retry_after_s: BUSY_RETRY_AFTER_S,
+            });
+        }
+    };
+    let cancel = state.shutdown.child();
+    // Dropping this future (time-out, disconnect) drops the guard, which stops the work.
+    let _guard = cancel.cancel_on_drop();
+    let token = cancel.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f(&token)
+    });
+    let deadline = tokio::time::sleep(Duration::from_secs(state.config.request_timeout_s));
+    let result = tokio::select! {
+        r = task => r.map_err(|e| AppError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?,
+        () = deadline => {
+            cancel.cancel();
+            Err(AppError::Timeout)
+        }
+    };
+    match result {
+        Err(AppError::Timeout) if state.shutdown.is_cancelled() => Err(AppError::ShuttingDown),
+        other => other,
+    }
+}
+
+/// Runs CPU-bound work that is not an analysis (rendering a cached result) on the blocking
+/// pool, off the async threads. Analyses go through [`analysis`].
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {

@@ -31,8 +31,8 @@ use geo::{Contains, Point};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::analysis;
 use super::auth::Caller;
-use super::blocking;
 use super::geometry::{lonlat, polygon_json};
 use super::lagesbild::SummaryQuery;
 use super::{ApiResult, AppError, AppState};
@@ -198,12 +198,12 @@ async fn patrol_plan(
     let min_points =
         num(&q, "min_points", 2.0, 10_000.0)?.map_or(hotspot::DEFAULT_MIN_POINTS, |v| v as usize);
     let limit = num(&q, "limit", 1.0, 500.0)?.map_or(DEFAULT_LIMIT, |v| v as usize);
-    let plan = blocking(move || {
+    let plan = analysis(&state, move |cancel| {
         let filter = &query.filter;
         let sel = filter.select(&snap.incidents.items);
-        let clusters = hotspot::clusters(&sel.points, eps, min_points);
+        let clusters = hotspot::clusters_with(&sel.points, eps, min_points, cancel)?;
         let area = filter.area.as_ref().map(|a| a as &dyn gistar::StudyArea);
-        let gi = gistar::hot_spots(&sel.coords(), &GiStarParams::default(), area);
+        let gi = gistar::hot_spots_with(&sel.coords(), &GiStarParams::default(), area, cancel)?;
         let ranked = rank_hotspots(&clusters, &gi, limit);
         let mut hotspots = Vec::with_capacity(ranked.len());
         for h in &ranked {

@@ -92,7 +92,11 @@ pub fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // Dropping the runtime would wait for every blocking task: a bounded wait instead, so that
+    // work that ignores cancellation cannot keep the process alive after `serve` returned.
+    runtime.shutdown_timeout(serve::RUNTIME_WIND_DOWN);
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

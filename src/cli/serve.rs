@@ -1,10 +1,28 @@
 //! `lagesbild serve`: binds, serves until Ctrl-C or SIGTERM, then drains in-flight requests.
+//!
+//! The accept loop is ours (hyper's HTTP/1 connections, one task each) rather than
+//! `axum::serve`, for the limits a server on the internet needs:
+//! - a client must send a request's complete headers within `header_read_timeout_s` (the same
+//!   bound closes keep-alive connections idle for as long), so trickling sockets are cut;
+//! - at most `max_connections` connections are served at once; one beyond that is answered
+//!   `503` with `Retry-After` and closed at once (it does not wait in a queue);
+//! - at shutdown the listener closes, running analyses are cancelled, idle connections close,
+//!   and requests in flight get at most `shutdown_grace_s` less a second (for the runtime to
+//!   wind down and the process to exit) before their connections are dropped.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::net::TcpListener;
+use axum::Router;
+use axum::extract::connect_info::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 use crate::api::{AppState, app};
 use crate::config::Config;
@@ -38,8 +56,19 @@ pub async fn prepare(cfg: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(store, spatial, cfg))
 }
 
-/// Serves `state` on a bound listener until `shutdown` resolves. Also watches the store for
-/// data written by other processes and reloads the snapshot when it changes.
+/// What the runtime gets after the drain to end its blocking threads (see `cli::main`).
+pub const RUNTIME_WIND_DOWN: Duration = Duration::from_millis(500);
+
+/// The drain is shorter than `shutdown_grace_s` by this much (the runtime's wind-down and the
+/// process's exit), so that the process is gone within `shutdown_grace_s` of the signal.
+const DRAIN_MARGIN: Duration = Duration::from_secs(1);
+
+/// The answer to a connection beyond `max_connections`, written without reading its request.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 68\r\nConnection: close\r\n\r\n{\"error\":\"too many connections; try again in a moment\",\"status\":503}";
+
+/// Serves `state` on a bound listener until `shutdown` resolves (see the module
+/// documentation). Also watches the store for data written by other processes and reloads
+/// the snapshot when it changes.
 pub async fn serve_on(
     listener: TcpListener,
     state: AppState,
@@ -48,15 +77,135 @@ pub async fn serve_on(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, db = %state.config.db, "serving Lägesbild at http://{addr}/");
     let watcher = tokio::spawn(watch_store(state.clone()));
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let router = app(state.clone());
+    let cfg = state.config.clone();
+    let header_timeout = Duration::from_secs(cfg.header_read_timeout_s);
+    let slots = Arc::new(Semaphore::new(cfg.max_connections));
+    let (closing_tx, closing) = watch::channel(false);
+    let mut connections: JoinSet<()> = JoinSet::new();
+    let mut refused = Refusals::default();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: do not spin on it.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        connections.spawn(connection(
+                            stream,
+                            peer,
+                            router.clone(),
+                            slot,
+                            closing.clone(),
+                            header_timeout,
+                        ));
+                    }
+                    Err(_) => refused.refuse(stream, cfg.max_connections),
+                }
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    let started = Instant::now();
+    drop(listener);
+    state.shutdown.cancel();
+    let _ = closing_tx.send(true);
+    let grace = Duration::from_secs(cfg.shutdown_grace_s).saturating_sub(DRAIN_MARGIN);
+    let open = connections.len();
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    if !drained {
+        tracing::warn!(
+            left = connections.len(),
+            "shutdown: requests still open after the grace period; closing their connections"
+        );
+        connections.shutdown().await;
+    }
     watcher.abort();
-    tracing::info!("stopped");
+    tracing::info!(
+        connections = open,
+        ms = started.elapsed().as_millis() as u64,
+        "stopped"
+    );
     Ok(())
+}
+
+/// Serves one connection until it ends, or until `closing` turns true: then it finishes the
+/// request in flight, if any, and closes.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    _slot: OwnedSemaphorePermit,
+    mut closing: watch::Receiver<bool>,
+    header_timeout: Duration,
+) {
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        // The handlers (the rate limiter) read the peer address as axum's ConnectInfo.
+        req.extensions_mut().insert(ConnectInfo(peer));
+        router.clone().oneshot(req)
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let conn = http.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        _ = closing.wait_for(|c| *c) => None,
+    };
+    let result = match ended {
+        Some(r) => r,
+        None => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        // Header time-outs, resets, clients that went away: theirs, not ours.
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Connections turned away at `max_connections`, logged at most every ten seconds.
+#[derive(Default)]
+struct Refusals {
+    count: u64,
+    logged: Option<Instant>,
+}
+
+impl Refusals {
+    fn refuse(&mut self, stream: TcpStream, limit: usize) {
+        // Best effort and never waiting: the socket's send buffer takes these few bytes.
+        let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+        drop(stream);
+        self.count += 1;
+        if self
+            .logged
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+        {
+            tracing::warn!(
+                max_connections = limit,
+                refused = self.count,
+                "connection limit reached: refusing new connections"
+            );
+            self.logged = Some(Instant::now());
+            self.count = 0;
+        }
+    }
 }
 
 async fn watch_store(state: AppState) {

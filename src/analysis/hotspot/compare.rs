@@ -27,8 +27,9 @@
 use geo::{Intersects, Polygon};
 use serde::Serialize;
 
-use super::gistar::{GiStarParams, StudyArea, derive_cell, hot_spots};
+use super::gistar::{GiStarParams, StudyArea, derive_cell_with, hot_spots_with};
 use super::grid::CellId;
+use crate::analysis::cancel::{Cancel, Cancelled};
 
 /// What happened between the periods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,13 +152,28 @@ pub fn compare_gistar(
     params: &GiStarParams,
     study_area: Option<&dyn StudyArea>,
 ) -> GiStarComparison {
+    compare_gistar_with(a, b, days, params, study_area, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`compare_gistar`], stopping with [`Cancelled`] soon after `cancel` is tripped.
+pub fn compare_gistar_with(
+    a: &[[f64; 2]],
+    b: &[[f64; 2]],
+    days: (f64, f64),
+    params: &GiStarParams,
+    study_area: Option<&dyn StudyArea>,
+    cancel: &Cancel,
+) -> Result<GiStarComparison, Cancelled> {
     let both: Vec<[f64; 2]> = a.iter().chain(b).copied().collect();
     let cell_derived = params.cell.is_none();
-    let cell = params.cell.unwrap_or_else(|| derive_cell(&both));
+    let cell = match params.cell {
+        Some(c) => c,
+        None => derive_cell_with(&both, cancel)?,
+    };
     let band = match params.band {
         Some(b) => b,
         None => {
-            hot_spots(
+            hot_spots_with(
                 &both,
                 &GiStarParams {
                     grid: params.grid,
@@ -165,7 +181,8 @@ pub fn compare_gistar(
                     band: None,
                 },
                 study_area,
-            )
+                cancel,
+            )?
             .band
         }
     };
@@ -174,8 +191,8 @@ pub fn compare_gistar(
         cell: Some(cell),
         band: Some(band),
     };
-    let ra = hot_spots(a, &fixed, study_area);
-    let rb = hot_spots(b, &fixed, study_area);
+    let ra = hot_spots_with(a, &fixed, study_area, cancel)?;
+    let rb = hot_spots_with(b, &fixed, study_area, cancel)?;
     let mut by_id: std::collections::BTreeMap<(i32, i32), CellChange> = Default::default();
     let empty = |id: CellId, centre: [f64; 2]| CellChange {
         id,
@@ -213,13 +230,13 @@ pub fn compare_gistar(
             Some(c)
         })
         .collect();
-    GiStarComparison {
+    Ok(GiStarComparison {
         cell,
         band,
         cell_derived,
         band_derived: params.band.is_none(),
         cells,
-    }
+    })
 }
 
 /// A cluster as the comparison sees it.
@@ -251,9 +268,20 @@ pub fn compare_clusters(
     b: &[ClusterOutline],
     days: (f64, f64),
 ) -> Vec<ClusterChange> {
+    compare_clusters_with(a, b, days, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`compare_clusters`], stopping with [`Cancelled`] soon after `cancel` is tripped.
+pub fn compare_clusters_with(
+    a: &[ClusterOutline],
+    b: &[ClusterOutline],
+    days: (f64, f64),
+    cancel: &Cancel,
+) -> Result<Vec<ClusterChange>, Cancelled> {
     let mut matched_a = vec![false; a.len()];
     let mut out = Vec::new();
     for cb in b {
+        cancel.check()?;
         let mut count_a = 0;
         let mut continues = Vec::new();
         for (i, ca) in a.iter().enumerate() {
@@ -291,7 +319,7 @@ pub fn compare_clusters(
             });
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ use rayon::prelude::*;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
+use crate::analysis::cancel::{Cancel, Cancelled};
+
 /// Labels and core flags, one per input point, in input order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbscanLabels {
@@ -59,6 +61,18 @@ pub struct DbscanLabels {
 
 /// Runs DBSCAN on points in metres. Non-finite points are noise and nobody's neighbour.
 pub fn dbscan(points: &[[f64; 2]], eps: f64, min_points: usize) -> DbscanLabels {
+    dbscan_with(points, eps, min_points, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`dbscan`], stopping with [`Cancelled`] soon after `cancel` is tripped (it looks once per
+/// cell and per point counted).
+pub fn dbscan_with(
+    points: &[[f64; 2]],
+    eps: f64,
+    min_points: usize,
+    cancel: &Cancel,
+) -> Result<DbscanLabels, Cancelled> {
+    cancel.check()?;
     let n = points.len();
     let noise = || DbscanLabels {
         labels: vec![None; n],
@@ -66,13 +80,13 @@ pub fn dbscan(points: &[[f64; 2]], eps: f64, min_points: usize) -> DbscanLabels 
         clusters: 0,
     };
     if n == 0 || min_points == 0 || min_points > n || !eps.is_finite() || eps < 0.0 {
-        return noise();
+        return Ok(noise());
     }
     let finite: Vec<usize> = (0..n)
         .filter(|&i| points[i][0].is_finite() && points[i][1].is_finite())
         .collect();
     if finite.is_empty() {
-        return noise();
+        return Ok(noise());
     }
     let (mut minx, mut miny, mut maxx, mut maxy) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     for &i in &finite {
@@ -84,9 +98,9 @@ pub fn dbscan(points: &[[f64; 2]], eps: f64, min_points: usize) -> DbscanLabels 
     }
     let extent = (maxx - minx).max(maxy - miny);
     if eps > 0.0 && extent / eps < 1e8 {
-        grid_dbscan(points, &finite, eps, min_points, [minx, miny])
+        grid_dbscan(points, &finite, eps, min_points, [minx, miny], cancel)
     } else {
-        tree_dbscan(points, &finite, eps, min_points)
+        tree_dbscan(points, &finite, eps, min_points, cancel)
     }
 }
 
@@ -206,7 +220,8 @@ fn grid_dbscan(
     eps: f64,
     min_points: usize,
     origin: [f64; 2],
-) -> DbscanLabels {
+    cancel: &Cancel,
+) -> Result<DbscanLabels, Cancelled> {
     let n = points.len();
     let eps2 = eps * eps;
     let side = eps / std::f64::consts::SQRT_2 * (1.0 - 1e-6);
@@ -223,6 +238,7 @@ fn grid_dbscan(
         ny = ny.max(cy + 1);
     }
     let m = finite.len();
+    cancel.check()?;
 
     // Bucket the points by cell: `order[k]` is the k-th point in cell order (an index into
     // `finite`), cells are runs in that order.
@@ -314,17 +330,20 @@ fn grid_dbscan(
     };
 
     // 1. Core points.
+    cancel.check()?;
     let core_chunks: Vec<Vec<bool>> = (0..cells)
         .into_par_iter()
-        .map_init(Vec::new, |nbrs, c| {
+        .map_init(Vec::new, |nbrs, c| -> Result<Vec<bool>, Cancelled> {
+            cancel.check()?;
             let (a, b) = cell_ranges[c];
             let here = (b - a) as usize;
             if here >= min_points {
-                return vec![true; here];
+                return Ok(vec![true; here]);
             }
             neighbour_cells(c, nbrs);
             (a..b)
                 .map(|k| {
+                    cancel.check()?;
                     let p = xs[k as usize];
                     let mut count = here;
                     for &nc in nbrs.iter() {
@@ -338,14 +357,14 @@ fn grid_dbscan(
                             }
                         }
                         if count >= min_points {
-                            return true;
+                            return Ok(true);
                         }
                     }
-                    count >= min_points
+                    Ok(count >= min_points)
                 })
                 .collect()
         })
-        .collect();
+        .collect::<Result<_, Cancelled>>()?;
     let is_core: Vec<bool> = core_chunks.into_iter().flatten().collect();
     let cell_has_core: Vec<bool> = cell_ranges
         .iter()
@@ -359,6 +378,7 @@ fn grid_dbscan(
         if !cell_has_core[c] {
             continue;
         }
+        cancel.check()?;
         neighbour_cells(c, &mut nbrs);
         let (a, b) = cell_ranges[c];
         for &nc in &nbrs {
@@ -392,43 +412,50 @@ fn grid_dbscan(
 
     // 3. Labels: cores take their cell's cluster, border points the lowest cluster among the
     // cores within eps.
+    cancel.check()?;
     let label_chunks: Vec<Vec<Option<usize>>> = (0..cells)
         .into_par_iter()
-        .map_init(Vec::new, |nbrs, c| {
-            let (a, b) = cell_ranges[c];
-            let own = cluster_of_root[root[c] as usize];
-            let mut looked = false;
-            (a..b)
-                .map(|k| {
-                    if is_core[k as usize] {
-                        return Some(own as usize);
-                    }
-                    if !looked {
-                        neighbour_cells(c, nbrs);
-                        looked = true;
-                    }
-                    let p = xs[k as usize];
-                    let mut best = u32::MAX;
-                    for &nc in nbrs.iter() {
-                        let nc = nc as usize;
-                        if !cell_has_core[nc] {
-                            continue;
+        .map_init(
+            Vec::new,
+            |nbrs, c| -> Result<Vec<Option<usize>>, Cancelled> {
+                cancel.check()?;
+                let (a, b) = cell_ranges[c];
+                let own = cluster_of_root[root[c] as usize];
+                let mut looked = false;
+                (a..b)
+                    .map(|k| {
+                        if is_core[k as usize] {
+                            return Ok(Some(own as usize));
                         }
-                        let cid = cluster_of_root[root[nc] as usize];
-                        if cid >= best {
-                            continue;
+                        cancel.check()?;
+                        if !looked {
+                            neighbour_cells(c, nbrs);
+                            looked = true;
                         }
-                        let (na, nb) = cell_ranges[nc];
-                        if (na..nb).any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
-                        {
-                            best = cid;
+                        let p = xs[k as usize];
+                        let mut best = u32::MAX;
+                        for &nc in nbrs.iter() {
+                            let nc = nc as usize;
+                            if !cell_has_core[nc] {
+                                continue;
+                            }
+                            let cid = cluster_of_root[root[nc] as usize];
+                            if cid >= best {
+                                continue;
+                            }
+                            let (na, nb) = cell_ranges[nc];
+                            if (na..nb)
+                                .any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
+                            {
+                                best = cid;
+                            }
                         }
-                    }
-                    (best != u32::MAX).then_some(best as usize)
-                })
-                .collect()
-        })
-        .collect();
+                        Ok((best != u32::MAX).then_some(best as usize))
+                    })
+                    .collect()
+            },
+        )
+        .collect::<Result<_, Cancelled>>()?;
 
     let mut labels = vec![None; n];
     let mut core = vec![false; n];
@@ -436,16 +463,22 @@ fn grid_dbscan(
         labels[orig[k]] = l;
         core[orig[k]] = is_core[k];
     }
-    DbscanLabels {
+    Ok(DbscanLabels {
         labels,
         core,
         clusters,
-    }
+    })
 }
 
 /// The same three steps with R-tree queries: for ε = 0 and for extents where cell indices
 /// would be unreliable.
-fn tree_dbscan(points: &[[f64; 2]], finite: &[usize], eps: f64, min_points: usize) -> DbscanLabels {
+fn tree_dbscan(
+    points: &[[f64; 2]],
+    finite: &[usize],
+    eps: f64,
+    min_points: usize,
+    cancel: &Cancel,
+) -> Result<DbscanLabels, Cancelled> {
     let n = points.len();
     let eps2 = eps * eps;
     let tree: RTree<GeomWithData<[f64; 2], usize>> = RTree::bulk_load(
@@ -455,18 +488,20 @@ fn tree_dbscan(points: &[[f64; 2]], finite: &[usize], eps: f64, min_points: usiz
             .collect(),
     );
     let mut core = vec![false; n];
+    cancel.check()?;
     let flags: Vec<(usize, bool)> = finite
         .par_iter()
-        .map(|&i| {
-            (
+        .map(|&i| -> Result<(usize, bool), Cancelled> {
+            cancel.check()?;
+            Ok((
                 i,
                 tree.locate_within_distance(points[i], eps2)
                     .take(min_points)
                     .count()
                     >= min_points,
-            )
+            ))
         })
-        .collect();
+        .collect::<Result<_, Cancelled>>()?;
     for (i, c) in flags {
         core[i] = c;
     }
@@ -475,6 +510,7 @@ fn tree_dbscan(points: &[[f64; 2]], finite: &[usize], eps: f64, min_points: usiz
         if !core[i] {
             continue;
         }
+        cancel.check()?;
         for q in tree.locate_within_distance(points[i], eps2) {
             if core[q.data] {
                 sets.union(i as u32, q.data as u32);
@@ -486,6 +522,7 @@ fn tree_dbscan(points: &[[f64; 2]], finite: &[usize], eps: f64, min_points: usiz
         number_clusters((0..n).filter(|&i| core[i]).map(|i| (i, root[i])), n);
     let mut labels = vec![None; n];
     for &i in finite {
+        cancel.check()?;
         labels[i] = if core[i] {
             Some(cluster_of_root[root[i] as usize] as usize)
         } else {
@@ -495,11 +532,11 @@ fn tree_dbscan(points: &[[f64; 2]], finite: &[usize], eps: f64, min_points: usiz
                 .min()
         };
     }
-    DbscanLabels {
+    Ok(DbscanLabels {
         labels,
         core,
         clusters,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -534,7 +571,7 @@ mod tests {
             assert_eq!(ours.core, brute_core(points, eps, min));
         }
         let finite: Vec<usize> = (0..points.len()).collect();
-        let tree = tree_dbscan(points, &finite, eps, min);
+        let tree = tree_dbscan(points, &finite, eps, min, &Cancel::never()).unwrap();
         if min > 0 && min <= points.len() {
             assert_eq!(tree.labels, ours.labels);
         }

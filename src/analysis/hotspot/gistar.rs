@@ -59,6 +59,7 @@ use rstar::RTree;
 use serde::Serialize;
 
 use super::grid::{CellCounts, CellId, Grid, GridKind};
+use crate::analysis::cancel::{CHECK_EVERY, Cancel, Cancelled};
 
 /// Confidence levels of the bins ±1, ±2, ±3.
 pub const ALPHAS: [f64; 3] = [0.10, 0.05, 0.01];
@@ -129,24 +130,43 @@ pub fn hot_spots(
     params: &GiStarParams,
     study_area: Option<&dyn StudyArea>,
 ) -> GiStarResult {
+    hot_spots_with(points, params, study_area, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`hot_spots`], stopping with [`Cancelled`] soon after `cancel` is tripped.
+pub fn hot_spots_with(
+    points: &[[f64; 2]],
+    params: &GiStarParams,
+    study_area: Option<&dyn StudyArea>,
+    cancel: &Cancel,
+) -> Result<GiStarResult, Cancelled> {
+    cancel.check()?;
     let (cell, cell_derived) = match params.cell {
         Some(c) => (c, false),
-        None => (derive_cell(points), true),
+        None => (derive_cell_with(points, cancel)?, true),
     };
     let grid = Grid::new(params.grid, cell);
     let counts = CellCounts::count(grid, points);
+    cancel.check()?;
     let mut cells: Vec<(CellId, f64)> = Vec::new();
     let mut study_area_used = false;
     if let Some(area) = study_area {
         let (lo, hi) = area.bounds();
-        let ids = cells_covering(&grid, lo, hi);
+        let ids = cells_covering(&grid, lo, hi, cancel)?;
         if let Some(ids) = ids {
             study_area_used = true;
             let mut inside: Vec<(CellId, f64)> = ids
-                .into_par_iter()
-                .filter(|id| area.contains(grid.centre(*id)) || counts.get(*id) > 0)
-                .map(|id| (id, counts.get(id) as f64))
-                .collect();
+                .par_chunks(CHECK_EVERY)
+                .map(|chunk| -> Result<Vec<(CellId, f64)>, Cancelled> {
+                    cancel.check()?;
+                    Ok(chunk
+                        .iter()
+                        .filter(|id| area.contains(grid.centre(**id)) || counts.get(**id) > 0)
+                        .map(|id| (*id, counts.get(*id) as f64))
+                        .collect::<Vec<_>>())
+                })
+                .collect::<Result<Vec<Vec<_>>, Cancelled>>()?
+                .concat();
             // Cells with incidents outside the area's cells (their centre is outside but a
             // point is inside) are kept as well.
             let have: std::collections::HashSet<CellId> = inside.iter().map(|c| c.0).collect();
@@ -167,12 +187,14 @@ pub fn hot_spots(
             .map(|(s, n)| (counts.id_of_slot(s), *n as f64))
             .collect();
     }
+    cancel.check()?;
     cells.sort_unstable_by_key(|c| (c.0.1, c.0.0));
     let (band, band_derived) = match params.band {
         Some(b) => (b, false),
-        None => (derive_band(&grid, &cells), true),
+        None => (derive_band_with(&grid, &cells, cancel)?, true),
     };
-    let stats = gi_star_on_cells(&grid, &cells, band);
+    let stats = gi_star_on_cells_with(&grid, &cells, band, cancel)?;
+    cancel.check()?;
     let p: Vec<f64> = stats.iter().map(|s| two_sided_p(s.0)).collect();
     let z: Vec<f64> = stats.iter().map(|s| s.0).collect();
     let (bins, fdr_cutoffs) = fdr_bins(&z, &p);
@@ -189,7 +211,7 @@ pub fn hot_spots(
             bin: bins[i],
         })
         .collect();
-    GiStarResult {
+    Ok(GiStarResult {
         grid: params.grid,
         cell,
         band,
@@ -199,10 +221,15 @@ pub fn hot_spots(
         fdr_cutoffs,
         cells: out,
         study_area_used,
-    }
+    })
 }
 
-fn cells_covering(grid: &Grid, lo: [f64; 2], hi: [f64; 2]) -> Option<Vec<CellId>> {
+fn cells_covering(
+    grid: &Grid,
+    lo: [f64; 2],
+    hi: [f64; 2],
+    cancel: &Cancel,
+) -> Result<Option<Vec<CellId>>, Cancelled> {
     // Pad by a cell so that hexagons whose centre is just inside are not missed.
     let pad = grid.cell;
     let a = grid.cell_of([lo[0] - pad, lo[1] - pad]);
@@ -226,10 +253,11 @@ fn cells_covering(grid: &Grid, lo: [f64; 2], hi: [f64; 2]) -> Option<Vec<CellId>
     let w = (max0 - min0 + 1 + 2 * extra) as usize;
     let h = (max1 - min1 + 1) as usize;
     if w.saturating_mul(h) > MAX_STUDY_CELLS {
-        return None;
+        return Ok(None);
     }
     let mut out = Vec::with_capacity(w * h);
     for r in min1..=max1 {
+        cancel.check()?;
         for q in (min0 - extra)..=(max0 + extra) {
             let ctr = grid.centre((q, r));
             if ctr[0] >= lo[0] - pad
@@ -241,23 +269,46 @@ fn cells_covering(grid: &Grid, lo: [f64; 2], hi: [f64; 2]) -> Option<Vec<CellId>
             }
         }
     }
-    Some(out)
+    Ok(Some(out))
 }
 
 /// Gi* z-scores and neighbour counts Wᵢ for the given cells and values, with binary
 /// distance-band weights (centre distance ≤ `band`) and the cell itself included: exactly
 /// esda's `G_Local(star=True, transform="B")` over these cells.
 pub fn gi_star_on_cells(grid: &Grid, cells: &[(CellId, f64)], band: f64) -> Vec<(f64, u32)> {
+    gi_star_on_cells_with(grid, cells, band, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`gi_star_on_cells`], stopping with [`Cancelled`] soon after `cancel` is tripped: it looks
+/// every [`CHECK_EVERY`] neighbour offsets of every cell, so a band of millions of cells stops
+/// as promptly as many small ones.
+pub fn gi_star_on_cells_with(
+    grid: &Grid,
+    cells: &[(CellId, f64)],
+    band: f64,
+    cancel: &Cancel,
+) -> Result<Vec<(f64, u32)>, Cancelled> {
     let n = cells.len();
     if n == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let (mut lo, mut hi) = ((i32::MAX, i32::MAX), (i32::MIN, i32::MIN));
     for (id, _) in cells {
         lo = (lo.0.min(id.0), lo.1.min(id.1));
         hi = (hi.0.max(id.0), hi.1.max(id.1));
     }
-    let offsets: Vec<CellId> = grid.offsets_within(band).into_iter().map(|o| o.0).collect();
+    // The sum over a neighbourhood is exact in any order when the values are whole numbers
+    // with an exact total (counts always are): then the offsets need not be sorted, which
+    // for wide bands saves seconds that could not be interrupted. Other values keep the
+    // nearest-first order, and with it the summation order, of `offsets_within`.
+    let y_total: f64 = cells.iter().map(|c| c.1.abs()).sum();
+    let exact = y_total < 2f64.powi(53) && cells.iter().all(|c| c.1.fract() == 0.0);
+    let mut with_distance = grid.offsets_within_unsorted(band, cancel)?;
+    if !exact {
+        with_distance.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)));
+    }
+    let offsets: Vec<CellId> = with_distance.into_iter().map(|o| o.0).collect();
+    cancel.check()?;
     let width = (hi.0 - lo.0 + 1) as i64;
     let height = (hi.1 - lo.1 + 1) as i64;
     // Dense lookup when the rectangle is not much larger than the cells; a hash map otherwise.
@@ -291,13 +342,16 @@ pub fn gi_star_on_cells(grid: &Grid, cells: &[(CellId, f64)], band: f64) -> Vec<
 
     cells
         .par_iter()
-        .map(|(id, _)| {
+        .map(|(id, _)| -> Result<(f64, u32), Cancelled> {
             let mut card = 0u32;
             let mut lag = 0.0;
-            for off in &offsets {
-                if let Some(v) = value_at((id.0 + off.0, id.1 + off.1)) {
-                    card += 1;
-                    lag += v;
+            for chunk in offsets.chunks(CHECK_EVERY) {
+                cancel.check()?;
+                for off in chunk {
+                    if let Some(v) = value_at((id.0 + off.0, id.1 + off.1)) {
+                        card += 1;
+                        lag += v;
+                    }
                 }
             }
             let w = card as f64;
@@ -308,7 +362,7 @@ pub fn gi_star_on_cells(grid: &Grid, cells: &[(CellId, f64)], band: f64) -> Vec<
             var *= 1.0 / (nf * nf);
             var *= ratio;
             let z = (statistic - expected) / var.sqrt();
-            (if z.is_finite() { z } else { 0.0 }, card)
+            Ok((if z.is_finite() { z } else { 0.0 }, card))
         })
         .collect()
 }
@@ -385,6 +439,14 @@ pub fn nice_round(v: f64) -> f64 {
 /// three standard deviations above the mean) set aside. Large inputs are thinned to 200 000
 /// locations and the distances scaled by √(sample fraction), as for a Poisson process.
 pub fn nearest_neighbour_stats(points: &[[f64; 2]]) -> Option<NearestNeighbourStats> {
+    nearest_neighbour_stats_with(points, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`nearest_neighbour_stats`], stopping with [`Cancelled`] soon after `cancel` is tripped.
+pub fn nearest_neighbour_stats_with(
+    points: &[[f64; 2]],
+    cancel: &Cancel,
+) -> Result<Option<NearestNeighbourStats>, Cancelled> {
     let mut distinct: Vec<[f64; 2]> = points
         .iter()
         .copied()
@@ -393,8 +455,9 @@ pub fn nearest_neighbour_stats(points: &[[f64; 2]]) -> Option<NearestNeighbourSt
     distinct.sort_unstable_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
     distinct.dedup();
     if distinct.len() < 2 {
-        return None;
+        return Ok(None);
     }
+    cancel.check()?;
     const SAMPLE: usize = 200_000;
     let (sample, scale) = if distinct.len() > SAMPLE {
         let step = distinct.len() as f64 / SAMPLE as f64;
@@ -406,14 +469,22 @@ pub fn nearest_neighbour_stats(points: &[[f64; 2]]) -> Option<NearestNeighbourSt
         (distinct.clone(), 1.0)
     };
     let tree = RTree::bulk_load(sample.clone());
+    cancel.check()?;
     let d: Vec<f64> = sample
-        .par_iter()
-        .map(|p| {
-            tree.nearest_neighbor_iter_with_distance_2(p)
-                .nth(1)
-                .map_or(0.0, |(_, d2)| d2.sqrt())
+        .par_chunks(CHECK_EVERY)
+        .map(|chunk| -> Result<Vec<f64>, Cancelled> {
+            cancel.check()?;
+            Ok(chunk
+                .iter()
+                .map(|p| {
+                    tree.nearest_neighbor_iter_with_distance_2(p)
+                        .nth(1)
+                        .map_or(0.0, |(_, d2)| d2.sqrt())
+                })
+                .collect::<Vec<f64>>())
         })
-        .collect();
+        .collect::<Result<Vec<Vec<f64>>, Cancelled>>()?
+        .concat();
     let mean = d.iter().sum::<f64>() / d.len() as f64;
     let sd = (d.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / d.len() as f64).sqrt();
     let keep: Vec<usize> = (0..d.len()).filter(|&i| d[i] <= mean + 3.0 * sd).collect();
@@ -424,11 +495,11 @@ pub fn nearest_neighbour_stats(points: &[[f64; 2]]) -> Option<NearestNeighbourSt
         lo = [lo[0].min(p[0]), lo[1].min(p[1])];
         hi = [hi[0].max(p[0]), hi[1].max(p[1])];
     }
-    Some(NearestNeighbourStats {
+    Ok(Some(NearestNeighbourStats {
         mean_distance: kept_mean * scale,
         outliers: d.len() - keep.len(),
         extent: (lo, hi),
-    })
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -441,23 +512,37 @@ pub struct NearestNeighbourStats {
 
 /// The default cell size (see the module documentation).
 pub fn derive_cell(points: &[[f64; 2]]) -> f64 {
-    let Some(nn) = nearest_neighbour_stats(points) else {
-        return 100.0;
+    derive_cell_with(points, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`derive_cell`], stopping with [`Cancelled`] soon after `cancel` is tripped.
+pub fn derive_cell_with(points: &[[f64; 2]], cancel: &Cancel) -> Result<f64, Cancelled> {
+    let Some(nn) = nearest_neighbour_stats_with(points, cancel)? else {
+        return Ok(100.0);
     };
     let (lo, hi) = nn.extent;
     let area = (hi[0] - lo[0]).max(1.0) * (hi[1] - lo[1]).max(1.0);
     let cell = (2.0 * nn.mean_distance)
         .max((area / 40_000.0).sqrt())
         .max(10.0);
-    nice_round(cell)
+    Ok(nice_round(cell))
 }
 
 /// The default band: the average distance at which each analysed cell has K analysed
 /// neighbours, K = 5 % of the cells within [3, 30] (see the module documentation).
 pub fn derive_band(grid: &Grid, cells: &[(CellId, f64)]) -> f64 {
+    derive_band_with(grid, cells, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`derive_band`], stopping with [`Cancelled`] soon after `cancel` is tripped.
+pub fn derive_band_with(
+    grid: &Grid,
+    cells: &[(CellId, f64)],
+    cancel: &Cancel,
+) -> Result<f64, Cancelled> {
     let n = cells.len();
     if n < 2 {
-        return grid.cell * 2.0;
+        return Ok(grid.cell * 2.0);
     }
     let k = ((0.05 * n as f64).round() as usize).clamp(3, 30).min(n - 1);
     let present: std::collections::HashSet<CellId> = cells.iter().map(|c| c.0).collect();
@@ -468,6 +553,10 @@ pub fn derive_band(grid: &Grid, cells: &[(CellId, f64)]) -> f64 {
     let total: f64 = sampled
         .par_iter()
         .map(|(id, _)| {
+            // A cancelled run adds zeros; the check after the sum turns it into `Cancelled`.
+            if cancel.is_cancelled() {
+                return 0.0;
+            }
             let mut found = 0;
             for (off, d) in offsets.iter().skip(1) {
                 if present.contains(&(id.0 + off.0, id.1 + off.1)) {
@@ -480,9 +569,10 @@ pub fn derive_band(grid: &Grid, cells: &[(CellId, f64)]) -> f64 {
             grid.cell * REACH_CELLS
         })
         .sum();
+    cancel.check()?;
     // Slightly above the average so that a cell at exactly that distance is inside the band.
     let band = total / sampled.len() as f64;
-    (band * 1e6).ceil() / 1e6
+    Ok((band * 1e6).ceil() / 1e6)
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ use geo::{Coord, LineString, Polygon};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::cancel::{Cancel, Cancelled};
+
 const SQRT3: f64 = 1.732_050_807_568_877_2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -172,9 +174,25 @@ impl Grid {
     /// Offsets of every cell whose centre lies within `band` metres of a cell's centre
     /// (inclusive, the cell itself included), nearest first.
     pub fn offsets_within(&self, band: f64) -> Vec<(CellId, f64)> {
+        let mut out = self
+            .offsets_within_unsorted(band, &Cancel::never())
+            .unwrap_or_default();
+        out.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)));
+        out
+    }
+
+    /// The offsets of [`Grid::offsets_within`] with their distances, row by row instead of
+    /// nearest first (sorting tens of millions of offsets for a wide band takes seconds that
+    /// cannot be interrupted); looks at `cancel` once per row.
+    pub fn offsets_within_unsorted(
+        &self,
+        band: f64,
+        cancel: &Cancel,
+    ) -> Result<Vec<(CellId, f64)>, Cancelled> {
         let reach = (band / self.cell).ceil() as i32 + 2;
         let mut out = Vec::new();
         for b in -reach..=reach {
+            cancel.check()?;
             for a in -reach..=reach {
                 let d = self.offset_distance((a, b));
                 if d <= band {
@@ -182,8 +200,7 @@ impl Grid {
                 }
             }
         }
-        out.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)));
-        out
+        Ok(out)
     }
 
     /// Distance between the centres of two cells `off` apart, computed from the absolute

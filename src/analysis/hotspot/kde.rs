@@ -29,6 +29,8 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::analysis::cancel::{CHECK_EVERY, Cancel, Cancelled};
+
 /// What to compute; `None` parameters are derived.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct KdeParams {
@@ -133,6 +135,17 @@ const MAX_CELLS: f64 = 1_000_000.0;
 
 /// Densities on a raster covering the points grown by the bandwidth.
 pub fn density(points: &[[f64; 2]], params: &KdeParams) -> DensityGrid {
+    density_with(points, params, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`density`], stopping with [`Cancelled`] soon after `cancel` is tripped (it looks every few
+/// thousand raster updates).
+pub fn density_with(
+    points: &[[f64; 2]],
+    params: &KdeParams,
+    cancel: &Cancel,
+) -> Result<DensityGrid, Cancelled> {
+    cancel.check()?;
     let (h, bandwidth_derived) = match params.bandwidth {
         Some(h) => (h, false),
         None => (default_bandwidth(points), true),
@@ -146,7 +159,7 @@ pub fn density(points: &[[f64; 2]], params: &KdeParams) -> DensityGrid {
         (lo, hi) = (flo, fhi);
     }
     if points.is_empty() && params.frame.is_none() {
-        return DensityGrid {
+        return Ok(DensityGrid {
             origin: [0.0, 0.0],
             cell: params.cell.unwrap_or(50.0),
             bandwidth: h,
@@ -156,7 +169,7 @@ pub fn density(points: &[[f64; 2]], params: &KdeParams) -> DensityGrid {
             support: Vec::new(),
             bandwidth_derived,
             cell_derived: params.cell.is_none(),
-        };
+        });
     }
     let (w_m, h_m) = (hi[0] - lo[0] + 2.0 * h, hi[1] - lo[1] + 2.0 * h);
     let (mut cell, cell_derived) = match params.cell {
@@ -178,15 +191,23 @@ pub fn density(points: &[[f64; 2]], params: &KdeParams) -> DensityGrid {
     let chunk = (points.len() / (rayon::current_num_threads() * 4)).max(4096);
     let (density, support) = points
         .par_chunks(chunk)
-        .map(|pts| {
+        .map(|pts| -> Result<(Vec<f64>, Vec<u32>), Cancelled> {
+            cancel.check()?;
             let mut dens = vec![0.0f64; width * height];
             let mut sup = vec![0u32; width * height];
+            // Raster cells visited since the last look at `cancel`.
+            let mut visited = 0usize;
             for p in pts {
                 let c0 = (((p[0] - h - origin[0]) / cell - 0.5).floor().max(0.0)) as usize;
                 let c1 = ((((p[0] + h - origin[0]) / cell - 0.5).ceil()) as usize).min(width - 1);
                 let r0 = (((p[1] - h - origin[1]) / cell - 0.5).floor().max(0.0)) as usize;
                 let r1 = ((((p[1] + h - origin[1]) / cell - 0.5).ceil()) as usize).min(height - 1);
                 for r in r0..=r1 {
+                    visited += c1.saturating_sub(c0) + 1;
+                    if visited >= CHECK_EVERY {
+                        visited = 0;
+                        cancel.check()?;
+                    }
                     let cy = origin[1] + (r as f64 + 0.5) * cell;
                     let dy = cy - p[1];
                     let dy2 = dy * dy;
@@ -205,17 +226,17 @@ pub fn density(points: &[[f64; 2]], params: &KdeParams) -> DensityGrid {
                     }
                 }
             }
-            (dens, sup)
+            Ok((dens, sup))
         })
-        .reduce(
+        .try_reduce(
             || (vec![0.0; width * height], vec![0; width * height]),
             |(mut a, mut sa), (b, sb)| {
                 a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
                 sa.iter_mut().zip(&sb).for_each(|(x, y)| *x += y);
-                (a, sa)
+                Ok((a, sa))
             },
-        );
-    DensityGrid {
+        )?;
+    Ok(DensityGrid {
         origin,
         cell,
         bandwidth: h,
@@ -225,7 +246,7 @@ pub fn density(points: &[[f64; 2]], params: &KdeParams) -> DensityGrid {
         support,
         bandwidth_derived,
         cell_derived,
-    }
+    })
 }
 
 /// A PNG overlay of a density raster for a web map, and its WGS84 bounds `[w, s, e, n]`.

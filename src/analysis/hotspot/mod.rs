@@ -26,6 +26,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::analysis::cancel::{Cancel, Cancelled};
 use crate::analysis::filter::IncidentFilter;
 use crate::model::Incident;
 use crate::spatial::Snapshot;
@@ -82,11 +83,21 @@ pub fn cluster_id<'a>(members: impl IntoIterator<Item = &'a Incident>) -> String
 
 /// DBSCAN clusters of `incidents` (which should be point-level), largest first.
 pub fn clusters(incidents: &[&Incident], eps: f64, min_points: usize) -> Vec<Cluster> {
+    clusters_with(incidents, eps, min_points, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`clusters`], stopping with [`Cancelled`] soon after `cancel` is tripped.
+pub fn clusters_with(
+    incidents: &[&Incident],
+    eps: f64,
+    min_points: usize,
+    cancel: &Cancel,
+) -> Result<Vec<Cluster>, Cancelled> {
     let pts: Vec<[f64; 2]> = incidents
         .iter()
         .map(|i| [i.location.x(), i.location.y()])
         .collect();
-    let labels = dbscan::dbscan(&pts, eps, min_points);
+    let labels = dbscan::dbscan_with(&pts, eps, min_points, cancel)?;
     let mut groups: Vec<Vec<usize>> = vec![Vec::new(); labels.clusters];
     for (i, l) in labels.labels.iter().enumerate() {
         if let Some(c) = l {
@@ -96,7 +107,8 @@ pub fn clusters(incidents: &[&Incident], eps: f64, min_points: usize) -> Vec<Clu
     let mut out: Vec<Cluster> = groups
         .into_par_iter()
         .filter(|m| !m.is_empty())
-        .map(|members| {
+        .map(|members| -> Result<Cluster, Cancelled> {
+            cancel.check()?;
             let incs: Vec<&Incident> = members.iter().map(|&i| incidents[i]).collect();
             let mut categories = BTreeMap::new();
             let mut first = NaiveDate::MAX;
@@ -114,7 +126,7 @@ pub fn clusters(incidents: &[&Incident], eps: f64, min_points: usize) -> Vec<Clu
             }
             let n = members.len() as f64;
             let member_pts: Vec<[f64; 2]> = members.iter().map(|&i| pts[i]).collect();
-            Cluster {
+            Ok(Cluster {
                 id: cluster_id(incs.iter().copied()),
                 core_points: members.iter().filter(|&&i| labels.core[i]).count(),
                 categories,
@@ -125,11 +137,11 @@ pub fn clusters(incidents: &[&Incident], eps: f64, min_points: usize) -> Vec<Clu
                 centre: [sx / n, sy / n],
                 hull: hull::cluster_hull(&member_pts, eps),
                 members,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, Cancelled>>()?;
     out.sort_by(|a, b| b.count().cmp(&a.count()).then_with(|| a.id.cmp(&b.id)));
-    out
+    Ok(out)
 }
 
 /// A hotspot in one line, for the lägesbild summary page.
@@ -153,29 +165,41 @@ pub struct HotspotSummary {
 /// selects from the snapshot, as one-line summaries. Events known only to a municipality or
 /// county never form a hotspot.
 pub fn top_hotspots(snapshot: &Snapshot, filter: &IncidentFilter, n: usize) -> Vec<HotspotSummary> {
+    top_hotspots_with(snapshot, filter, n, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`top_hotspots`], stopping with [`Cancelled`] soon after `cancel` is tripped.
+pub fn top_hotspots_with(
+    snapshot: &Snapshot,
+    filter: &IncidentFilter,
+    n: usize,
+    cancel: &Cancel,
+) -> Result<Vec<HotspotSummary>, Cancelled> {
     let sel = filter.select(&snapshot.incidents.items);
-    clusters(&sel.points, DEFAULT_EPS, DEFAULT_MIN_POINTS)
-        .into_iter()
-        .take(n)
-        .map(|c| HotspotSummary {
-            centre_wgs84: crate::crs::to_wgs84(c.centre[0], c.centre[1])
-                .ok()
-                .map(|(lon, lat)| [crate::crs::round7(lon), crate::crs::round7(lat)]),
-            district: snapshot
-                .areas
-                .containing(geo::Point::new(c.centre[0], c.centre[1]))
-                .map(|a| a.name.clone()),
-            top_category: c
-                .categories
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                .map(|(k, _)| k.clone()),
-            peak: c.peak.as_ref().map(|p| p.text.clone()),
-            count: c.count(),
-            centre: c.centre,
-            id: c.id,
-        })
-        .collect()
+    Ok(
+        clusters_with(&sel.points, DEFAULT_EPS, DEFAULT_MIN_POINTS, cancel)?
+            .into_iter()
+            .take(n)
+            .map(|c| HotspotSummary {
+                centre_wgs84: crate::crs::to_wgs84(c.centre[0], c.centre[1])
+                    .ok()
+                    .map(|(lon, lat)| [crate::crs::round7(lon), crate::crs::round7(lat)]),
+                district: snapshot
+                    .areas
+                    .containing(geo::Point::new(c.centre[0], c.centre[1]))
+                    .map(|a| a.name.clone()),
+                top_category: c
+                    .categories
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                    .map(|(k, _)| k.clone()),
+                peak: c.peak.as_ref().map(|p| p.text.clone()),
+                count: c.count(),
+                centre: c.centre,
+                id: c.id,
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use rayon::prelude::*;
 use rstar::RTree;
 use serde::Serialize;
 
+use crate::analysis::cancel::{Cancel, Cancelled};
 use crate::model::{Area, CitizenReport, Incident, Lamp, LitTag, Walkway};
 use crate::spatial::{IndexedPoint, IndexedSegment, Snapshot};
 
@@ -392,6 +393,17 @@ pub(crate) fn build_stretches(
 
 /// Runs the whole analysis.
 pub fn analyze(inputs: &LightingInputs<'_>, params: &LightingParams) -> LightingResult {
+    analyze_with(inputs, params, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`analyze`], stopping with [`Cancelled`] soon after `cancel` is tripped (it looks once per
+/// walkway).
+pub fn analyze_with(
+    inputs: &LightingInputs<'_>,
+    params: &LightingParams,
+    cancel: &Cancel,
+) -> Result<LightingResult, Cancelled> {
+    cancel.check()?;
     let lamps = lamp_models(inputs, &params.photometry);
     let query_m = query_radius(params, &lamps, &[]);
     let max_reach = lamps.iter().map(|l| l.reach2.sqrt()).fold(0.0, f64::max);
@@ -401,18 +413,20 @@ pub fn analyze(inputs: &LightingInputs<'_>, params: &LightingParams) -> Lighting
         lamps: &lamps,
         query_m,
     };
+    let per_walkway: Vec<(WalkwayProfile, Vec<Stretch>)> = (0..inputs.walkways.len())
+        .into_par_iter()
+        .map(|wi| -> Result<_, Cancelled> {
+            cancel.check()?;
+            let p = eval.walkway(wi, ExtraLight::default());
+            let s = build_stretches(inputs, params, &lamps, max_reach, wi, &p);
+            Ok((p, s))
+        })
+        .collect::<Result<_, Cancelled>>()?;
     let (profiles, per_walkway): (Vec<WalkwayProfile>, Vec<Vec<Stretch>>) =
-        (0..inputs.walkways.len())
-            .into_par_iter()
-            .map(|wi| {
-                let p = eval.walkway(wi, ExtraLight::default());
-                let s = build_stretches(inputs, params, &lamps, max_reach, wi, &p);
-                (p, s)
-            })
-            .unzip();
+        per_walkway.into_iter().unzip();
     let mut stretches: Vec<Stretch> = per_walkway.into_iter().flatten().collect();
 
-    let darkens = whatif::darkened_by_off_lamps(&eval, &profiles, &mut stretches);
+    let darkens = whatif::darkened_by_off_lamps(&eval, &profiles, &mut stretches, cancel)?;
 
     let mut ranking: Vec<usize> = (0..stretches.len())
         .filter(|&i| stretches[i].state != LightState::Lit)
@@ -450,7 +464,7 @@ pub fn analyze(inputs: &LightingInputs<'_>, params: &LightingParams) -> Lighting
         .enumerate()
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
-    LightingResult {
+    Ok(LightingResult {
         params: params.clone(),
         profiles,
         stretches,
@@ -460,7 +474,7 @@ pub fn analyze(inputs: &LightingInputs<'_>, params: &LightingParams) -> Lighting
         totals,
         assumptions: params.assumptions(),
         by_id,
-    }
+    })
 }
 
 /// The `n` stretches first in the action plan (for the lägesbild summary).

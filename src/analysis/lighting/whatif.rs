@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::stretches::{Evaluator, ExtraLight, LightState, WalkwayProfile};
 use super::{LampModel, LightingInputs, LightingResult, Stretch, build_stretches, query_radius};
+use crate::analysis::cancel::{Cancel, Cancelled};
 
 /// A lamp someone proposes to put up, in EPSG:3006.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +90,18 @@ pub fn what_if(
     inputs: &LightingInputs<'_>,
     proposed: &[ProposedLamp],
 ) -> WhatIf {
+    what_if_with(result, inputs, proposed, &Cancel::never()).expect("never cancelled")
+}
+
+/// [`what_if`], stopping with [`Cancelled`] soon after `cancel` is tripped (it looks once per
+/// walkway).
+pub fn what_if_with(
+    result: &LightingResult,
+    inputs: &LightingInputs<'_>,
+    proposed: &[ProposedLamp],
+    cancel: &Cancel,
+) -> Result<WhatIf, Cancelled> {
+    cancel.check()?;
     let params = &result.params;
     let ph = &params.photometry;
     let added: Vec<LampModel> = proposed
@@ -119,7 +132,8 @@ pub fn what_if(
         .fold(0.0, f64::max);
     let per_walkway: Vec<(Vec<String>, Vec<Improvement>, Vec<Stretch>)> = walkways
         .par_iter()
-        .map(|&wi| {
+        .map(|&wi| -> Result<_, Cancelled> {
+            cancel.check()?;
             let after = eval.walkway(
                 wi,
                 ExtraLight {
@@ -152,9 +166,9 @@ pub fn what_if(
                     .into_iter()
                     .filter(|s| s.state != LightState::Lit)
                     .collect();
-            (fixed, improved, new)
+            Ok((fixed, improved, new))
         })
-        .collect();
+        .collect::<Result<_, Cancelled>>()?;
     let mut out = WhatIf {
         fixed: Vec::new(),
         improved: Vec::new(),
@@ -167,7 +181,7 @@ pub fn what_if(
         out.improved.extend(i);
         out.new_stretches.extend(n);
     }
-    out
+    Ok(out)
 }
 
 fn round_summary(s: LuxSummary) -> LuxSummary {
@@ -192,13 +206,14 @@ pub(crate) fn darkened_by_off_lamps(
     eval: &Evaluator<'_>,
     profiles: &[WalkwayProfile],
     stretches: &mut [Stretch],
-) -> HashMap<usize, Vec<usize>> {
+    cancel: &Cancel,
+) -> Result<HashMap<usize, Vec<usize>>, Cancelled> {
     let off: Vec<usize> = (0..eval.lamps.len())
         .filter(|&k| !eval.lamps[k].is_on())
         .collect();
     let mut darkens: HashMap<usize, Vec<usize>> = HashMap::new();
     if off.is_empty() {
-        return darkens;
+        return Ok(darkens);
     }
     let mut by_walkway: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, s) in stretches.iter().enumerate() {
@@ -210,47 +225,53 @@ pub(crate) fn darkened_by_off_lamps(
     jobs.sort_unstable();
     let found: Vec<(usize, Vec<usize>)> = jobs
         .par_iter()
-        .flat_map_iter(|(wi, list)| {
-            let base = &profiles[*wi];
-            let all_on = eval.walkway(
-                *wi,
-                ExtraLight {
-                    switched_on: &off,
-                    added: &[],
-                },
-            );
-            let mut single: HashMap<usize, WalkwayProfile> = HashMap::new();
-            let mut out = Vec::new();
-            for &si in list {
-                let s = &stretches[si];
-                let all_fixed = (s.first..=s.last).all(|i| all_on.state(i) == LightState::Lit);
-                if !all_fixed {
-                    continue;
-                }
-                let mut by: Vec<usize> = Vec::new();
-                for &k in &s.lamps_off_idx {
-                    let p = single.entry(k).or_insert_with(|| {
-                        eval.walkway(
-                            *wi,
-                            ExtraLight {
-                                switched_on: std::slice::from_ref(&k),
-                                added: &[],
-                            },
-                        )
-                    });
-                    if (s.first..=s.last)
-                        .any(|i| base.state(i) == LightState::Dark && p.state(i) == LightState::Lit)
-                    {
-                        by.push(k);
+        .map(
+            |(wi, list)| -> Result<Vec<(usize, Vec<usize>)>, Cancelled> {
+                cancel.check()?;
+                let base = &profiles[*wi];
+                let all_on = eval.walkway(
+                    *wi,
+                    ExtraLight {
+                        switched_on: &off,
+                        added: &[],
+                    },
+                );
+                let mut single: HashMap<usize, WalkwayProfile> = HashMap::new();
+                let mut out = Vec::new();
+                for &si in list {
+                    let s = &stretches[si];
+                    let all_fixed = (s.first..=s.last).all(|i| all_on.state(i) == LightState::Lit);
+                    if !all_fixed {
+                        continue;
                     }
+                    let mut by: Vec<usize> = Vec::new();
+                    for &k in &s.lamps_off_idx {
+                        let p = single.entry(k).or_insert_with(|| {
+                            eval.walkway(
+                                *wi,
+                                ExtraLight {
+                                    switched_on: std::slice::from_ref(&k),
+                                    added: &[],
+                                },
+                            )
+                        });
+                        if (s.first..=s.last).any(|i| {
+                            base.state(i) == LightState::Dark && p.state(i) == LightState::Lit
+                        }) {
+                            by.push(k);
+                        }
+                    }
+                    if by.is_empty() {
+                        by = s.lamps_off_idx.clone();
+                    }
+                    out.push((si, by));
                 }
-                if by.is_empty() {
-                    by = s.lamps_off_idx.clone();
-                }
-                out.push((si, by));
-            }
-            out
-        })
+                Ok(out)
+            },
+        )
+        .collect::<Result<Vec<_>, Cancelled>>()?
+        .into_iter()
+        .flatten()
         .collect();
     for (si, by) in found {
         for &k in &by {
@@ -264,5 +285,5 @@ pub(crate) fn darkened_by_off_lamps(
     for v in darkens.values_mut() {
         v.sort_unstable();
     }
-    darkens
+    Ok(darkens)
 }
