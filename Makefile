@@ -19,6 +19,7 @@ test:
 	cargo test --all-targets --no-fail-fast
 	cargo test --doc
 	cd web && npm test
+	./scripts/schemathesis.sh
 
 check:
 	cargo fmt --check
@@ -44,6 +45,8 @@ fuzz-open311:
 	$(MAKE) fuzz FUZZ_TESTS=fuzz_open311
 
 # Generated requests from /api/openapi.json against a demo server; fails on any 5xx (~3 min).
+# (--all-targets, as `make test` builds: a bin-only build would resolve other features and
+# rebuild PROJ.)
 schemathesis: setup
-	cargo build --bin lagesbild
+	cargo build --all-targets
 	./scripts/schemathesis.sh

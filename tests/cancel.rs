@@ -205,6 +205,7 @@ fn kde_stops_when_cancelled_and_is_unchanged_otherwise() {
     let heavy = KdeParams {
         bandwidth: Some(2_000.0),
         cell: Some(5.0),
+        frame: None,
     };
     let (r, stop) = cancel_midway(Duration::from_millis(300), |c| {
         kde::density_with(&pts[..20_000], &heavy, c)
@@ -217,6 +218,7 @@ fn kde_stops_when_cancelled_and_is_unchanged_otherwise() {
     let params = KdeParams {
         bandwidth: Some(150.0),
         cell: Some(20.0),
+        frame: None,
     };
     assert_eq!(
         kde::density(few, &params),

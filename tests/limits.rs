@@ -287,8 +287,8 @@ async fn connections_beyond_the_limit_are_refused_until_others_close() {
     srv.stop().await.unwrap();
 }
 
-/// The binary with the demo data: the outsider's request (10 m Gi* cells, a 5 km band) is
-/// running when SIGTERM comes, and the process is gone within 10 s.
+/// The binary with the demo data: a request that never finishes by itself is in flight when
+/// SIGTERM comes, and the process is gone within 10 s.
 #[test]
 fn sigterm_stops_the_server_within_ten_seconds_whatever_runs() {
     let dir = tempfile::tempdir().unwrap();
@@ -326,12 +326,35 @@ fn sigterm_stops_the_server_within_ten_seconds_whatever_runs() {
             break rest.split('/').next().unwrap().to_string();
         }
     };
+    // The outsider's analysis (10 m Gi* cells, a 5 km band) is now refused before it starts, so
+    // what runs when SIGTERM comes is a request that never ends by itself: a POST whose body
+    // trickles in a byte every 200 ms, with 100 kB announced.
+    let refused = {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(
+            b"GET /api/v1/hotspots?method=gistar&cell=10&band=5000 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = String::new();
+        use std::io::Read;
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.write_all(
-        b"GET /api/v1/hotspots?method=gistar&cell=10&band=5000 HTTP/1.1\r\nHost: test\r\n\r\n",
+        b"POST /api/v1/lighting/what-if HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"lamps\": [",
     )
     .unwrap();
-    // Let it get into the neighbour loop.
+    let mut trickle = s.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..500 {
+            if trickle.write_all(b" ").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
     std::thread::sleep(Duration::from_secs(2));
     assert!(child.try_wait().unwrap().is_none());
     let t = Instant::now();

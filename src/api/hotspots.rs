@@ -39,6 +39,7 @@ use super::auth::Caller;
 use super::geometry::{lonlat, polygon_json};
 use super::public_hotspots as public;
 use super::{ApiResult, AppError, AppState, blocking};
+use crate::analysis::cancel::Cancel;
 use crate::analysis::filter::{
     AreaFilter, FilterError, HourSet, IncidentFilter, Selection, WeekdaySet, parse_bbox,
     parse_categories, parse_groups, parse_period_bound,
@@ -480,10 +481,11 @@ fn run_dbscan(
     args: DbscanArgs,
     caller: &Caller,
     k: u32,
+    cancel: &Cancel,
 ) -> ApiResult<Value> {
     let sel = filter.select(&snap.incidents.items);
     limits::dbscan(&sel.coords(), args.eps, &WorkLimits::for_role(true)).map_err(too_much)?;
-    let clusters = hotspot::clusters(&sel.points, args.eps, args.min_points);
+    let clusters = hotspot::clusters_with(&sel.points, args.eps, args.min_points, cancel)?;
     let features = clusters
         .iter()
         .map(dbscan_feature)
@@ -507,12 +509,13 @@ fn run_gistar(
     params: GiStarParams,
     caller: &Caller,
     k: u32,
+    cancel: &Cancel,
 ) -> ApiResult<Value> {
     let sel = filter.select(&snap.incidents.items);
     let pts = sel.coords();
     let area = filter.area.as_ref().map(|a| a as &dyn StudyArea);
     check_gistar_work(&pts, &params, area)?;
-    let res = gistar::hot_spots(&pts, &params, area);
+    let res = gistar::hot_spots_with(&pts, &params, area, cancel)?;
     let grid = Grid::new(params.grid, res.cell);
     let mut features = Vec::with_capacity(res.cells.len());
     for c in &res.cells {
@@ -567,11 +570,12 @@ fn run_kde(
     params: KdeParams,
     caller: &Caller,
     k: u32,
+    cancel: &Cancel,
 ) -> ApiResult<(Value, kde::DensityGrid)> {
     let sel = filter.select(&snap.incidents.items);
     let pts = sel.coords();
     check_kde_work(&pts, &params)?;
-    let grid = kde::density(&pts, &params);
+    let grid = kde::density_with(&pts, &params, cancel)?;
     // Densities are given to 4 decimals (events per km²); cells that round to zero are left out.
     let shown = grid
         .density
@@ -640,6 +644,7 @@ pub fn compute(
     q: &HashMap<String, String>,
     role: Role,
     rules: &PublicRules,
+    cancel: &Cancel,
 ) -> ApiResult<Value> {
     let m = method(q, &[Method::Dbscan, Method::Gistar, Method::Kde])?;
     let extra: &[&str] = match m {
@@ -653,16 +658,16 @@ pub fn compute(
         public::check_filter(q, &filter, rules)?;
         return match m {
             Method::Dbscan => Err(AppError::BadRequest(DBSCAN_SIGNED_IN.into())),
-            Method::Gistar => public::gistar(snap, q, &filter, rules),
-            Method::Kde => public::kde(snap, q, &filter, rules),
+            Method::Gistar => public::gistar(snap, q, &filter, rules, cancel),
+            Method::Kde => public::kde(snap, q, &filter, rules, cancel),
         };
     }
     let caller = Caller { role };
     let k = rules.k;
     match m {
-        Method::Dbscan => run_dbscan(snap, &filter, dbscan_args(q)?, &caller, k),
-        Method::Gistar => run_gistar(snap, &filter, gistar_args(q)?, &caller, k),
-        Method::Kde => run_kde(snap, &filter, kde_args(q)?, &caller, k).map(|r| r.0),
+        Method::Dbscan => run_dbscan(snap, &filter, dbscan_args(q)?, &caller, k, cancel),
+        Method::Gistar => run_gistar(snap, &filter, gistar_args(q)?, &caller, k, cancel),
+        Method::Kde => run_kde(snap, &filter, kde_args(q)?, &caller, k, cancel).map(|r| r.0),
     }
 }
 
@@ -683,7 +688,7 @@ async fn cached_json(
     caller: Caller,
     q: Params,
     kind: &str,
-    compute: fn(&Snapshot, &Params, Role, &PublicRules) -> ApiResult<Value>,
+    compute: fn(&Snapshot, &Params, Role, &PublicRules, &Cancel) -> ApiResult<Value>,
 ) -> ApiResult<Response> {
     let snap = state.spatial.load();
     let key = cache_key(kind, &q, &caller);
@@ -692,7 +697,10 @@ async fn cached_json(
     }
     let rules = state.config.public_rules();
     let version = snap.version;
-    let value = blocking(move || compute(&snap, &q, caller.role, &rules)).await?;
+    let value = super::analysis(state, move |cancel| {
+        compute(&snap, &q, caller.role, &rules, cancel)
+    })
+    .await?;
     let c = json_cached(&value);
     cache.put(key, version, c.clone());
     Ok(respond(c))
@@ -705,6 +713,7 @@ pub fn render_kde_png(
     q: &HashMap<String, String>,
     role: Role,
     rules: &PublicRules,
+    cancel: &Cancel,
 ) -> ApiResult<kde::Overlay> {
     if let Some(m) = q.get("method")
         && m != "kde"
@@ -717,7 +726,7 @@ pub fn render_kde_png(
     let filter = parse_filter(q, snap, true)?;
     if !role.sees_points() {
         public::check_filter(q, &filter, rules)?;
-        let Some(d) = public::density(snap, q, &filter, rules)? else {
+        let Some(d) = public::density(snap, q, &filter, rules, cancel)? else {
             return Err(AppError::NotFound(
                 "no point-level incidents in the data: nothing to draw".into(),
             ));
@@ -728,7 +737,7 @@ pub fn render_kde_png(
     let sel = filter.select(&snap.incidents.items);
     let pts = sel.coords();
     check_kde_work(&pts, &params)?;
-    let grid = kde::density(&pts, &params);
+    let grid = kde::density_with(&pts, &params, cancel)?;
     if grid.width == 0 {
         return Err(AppError::NotFound(
             "no point-level incidents match these filters: nothing to draw".into(),
@@ -750,7 +759,10 @@ async fn kde_png(
     }
     let rules = state.config.public_rules();
     let version = snap.version;
-    let o = blocking(move || render_kde_png(&snap, &q, caller.role, &rules)).await?;
+    let o = super::analysis(&state, move |cancel| {
+        render_kde_png(&snap, &q, caller.role, &rules, cancel)
+    })
+    .await?;
     let c = Cached {
         body: Bytes::from(o.png),
         content_type: "image/png",
@@ -794,6 +806,7 @@ pub fn compute_compare(
     q: &HashMap<String, String>,
     role: Role,
     rules: &PublicRules,
+    cancel: &Cancel,
 ) -> ApiResult<Value> {
     let m = method(q, &[Method::Gistar, Method::Dbscan])?;
     let mut extra: Vec<&str> = vec!["a_from", "a_to", "b_from", "b_to"];
@@ -810,7 +823,15 @@ pub fn compute_compare(
             return Err(AppError::BadRequest(DBSCAN_SIGNED_IN.into()));
         }
         public::check_filter(q, &filter, rules)?;
-        return public::compare(snap, q, &filter, rules, (a_from, a_to), (b_from, b_to));
+        return public::compare(
+            snap,
+            q,
+            &filter,
+            rules,
+            (a_from, a_to),
+            (b_from, b_to),
+            cancel,
+        );
     }
     let k = rules.k;
     let caller = Caller { role };
@@ -830,7 +851,7 @@ pub fn compute_compare(
                 let (pa, pb) = (sa.coords(), sb.coords());
                 check_gistar_work(&pa, &params, area)?;
                 check_gistar_work(&pb, &params, area)?;
-                let res = compare::compare_gistar(&pa, &pb, days, &params, area);
+                let res = compare::compare_gistar_with(&pa, &pb, days, &params, area, cancel)?;
                 let grid = Grid::new(params.grid, res.cell);
                 let mut features = Vec::new();
                 for c in &res.cells {
@@ -877,12 +898,12 @@ pub fn compute_compare(
                     centre: c.centre,
                 };
                 let ca: Vec<ClusterOutline> =
-                    hotspot::clusters(&sa.points, args.eps, args.min_points)
+                    hotspot::clusters_with(&sa.points, args.eps, args.min_points, cancel)?
                         .iter()
                         .map(outline)
                         .collect();
                 let cb: Vec<ClusterOutline> =
-                    hotspot::clusters(&sb.points, args.eps, args.min_points)
+                    hotspot::clusters_with(&sb.points, args.eps, args.min_points, cancel)?
                         .iter()
                         .map(outline)
                         .collect();

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::geometry::polygon_json;
 use super::hotspots::{Params, collection, filter_json, num, round_to};
 use super::{ApiResult, AppError};
+use crate::analysis::cancel::Cancel;
 use crate::analysis::filter::{IncidentFilter, Selection};
 use crate::analysis::hotspot::compare;
 use crate::analysis::hotspot::gistar::{self, GiStarParams, StudyArea};
@@ -143,6 +144,7 @@ pub fn gistar(
     q: &Params,
     filter: &IncidentFilter,
     rules: &PublicRules,
+    cancel: &Cancel,
 ) -> ApiResult<Value> {
     let cell = rules
         .gistar_cell(num(q, "cell", 10.0, 5_000.0)?)
@@ -179,7 +181,7 @@ pub fn gistar(
         cell: Some(cell),
         band: Some(band),
     };
-    let res = gistar::hot_spots(&pts, &params, Some(&study));
+    let res = gistar::hot_spots_with(&pts, &params, Some(&study), cancel)?;
     if !res.study_area_used {
         return Err(AppError::BadRequest(format!(
             "cell={cell}: the service area has too many cells of this size; choose a larger cell or an area"
@@ -238,6 +240,7 @@ pub fn density(
     q: &Params,
     filter: &IncidentFilter,
     rules: &PublicRules,
+    cancel: &Cancel,
 ) -> ApiResult<Option<PublicDensity>> {
     if let Some(c) = q.get("cell") {
         return Err(refused(PublicRefusal {
@@ -274,14 +277,15 @@ pub fn density(
     }
     let raster = ((hi[0] - lo[0] + 2.0 * h) / cell) * ((hi[1] - lo[1] + 2.0 * h) / cell);
     limits::kde_features(raster as usize, &WorkLimits::for_role(false)).map_err(too_much)?;
-    let mut grid = kde::density(
+    let mut grid = kde::density_with(
         &pts,
         &KdeParams {
             bandwidth: Some(h),
             cell: Some(cell),
             frame: Some((lo, hi)),
         },
-    );
+        cancel,
+    )?;
     for (d, s) in grid.density.iter_mut().zip(grid.support.iter_mut()) {
         if *s < rules.k {
             *d = 0.0;
@@ -311,8 +315,9 @@ pub fn kde(
     q: &Params,
     filter: &IncidentFilter,
     rules: &PublicRules,
+    cancel: &Cancel,
 ) -> ApiResult<Value> {
-    let Some(d) = density(snap, q, filter, rules)? else {
+    let Some(d) = density(snap, q, filter, rules, cancel)? else {
         return Ok(empty_answer("kde", rules, snap, filter));
     };
     let grid = &d.grid;
@@ -377,6 +382,7 @@ pub fn compare(
     rules: &PublicRules,
     (a_from, a_to): (NaiveDate, NaiveDate),
     (b_from, b_to): (NaiveDate, NaiveDate),
+    cancel: &Cancel,
 ) -> ApiResult<Value> {
     rules
         .period(Some(a_from), Some(a_to))
@@ -431,7 +437,7 @@ pub fn compare(
         cell: Some(cell),
         band: Some(band),
     };
-    let res = compare::compare_gistar(&pa, &pb, days, &params, Some(&study));
+    let res = compare::compare_gistar_with(&pa, &pb, days, &params, Some(&study), cancel)?;
     let mut features = Vec::new();
     for c in &res.cells {
         let change = match (c.bin_a >= 2, c.bin_b >= 2) {

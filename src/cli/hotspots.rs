@@ -135,8 +135,9 @@ pub async fn run(cfg: &Config, args: HotspotArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
     let result = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<u8>, String)> {
         let err = |e: crate::api::AppError| anyhow::anyhow!(e.public_message());
+        let never = crate::analysis::cancel::Cancel::never();
         if png {
-            let o = crate::api::hotspots::render_kde_png(&snap, &q, role, &rules).map_err(err)?;
+            let o = crate::api::hotspots::render_kde_png(&snap, &q, role, &rules, &never).map_err(err)?;
             let note = format!(
                 "bounds (WGS84 w,s,e,n): {:.7},{:.7},{:.7},{:.7}; {}x{} px; darkest colour = {:.1} events/km²",
                 o.bounds[0], o.bounds[1], o.bounds[2], o.bounds[3], o.width, o.height, o.max_density
@@ -144,9 +145,9 @@ pub async fn run(cfg: &Config, args: HotspotArgs) -> anyhow::Result<()> {
             return Ok((o.png, note));
         }
         let v = if comparing {
-            crate::api::hotspots::compute_compare(&snap, &q, role, &rules).map_err(err)?
+            crate::api::hotspots::compute_compare(&snap, &q, role, &rules, &never).map_err(err)?
         } else {
-            crate::api::hotspots::compute(&snap, &q, role, &rules).map_err(err)?
+            crate::api::hotspots::compute(&snap, &q, role, &rules, &never).map_err(err)?
         };
         let meta = &v["meta"];
         let note = format!(
