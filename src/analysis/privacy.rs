@@ -285,14 +285,6 @@ pub struct PublicExtent {
 }
 
 impl PublicExtent {
-    /// The extent grown to cover another (districts outside the data's box).
-    pub fn union(self, other: PublicExtent) -> PublicExtent {
-        PublicExtent {
-            lo: [self.lo[0].min(other.lo[0]), self.lo[1].min(other.lo[1])],
-            hi: [self.hi[0].max(other.hi[0]), self.hi[1].max(other.hi[1])],
-        }
-    }
-
     pub fn contains(&self, p: [f64; 2]) -> bool {
         p[0] >= self.lo[0] && p[0] < self.hi[0] && p[1] >= self.lo[1] && p[1] < self.hi[1]
     }

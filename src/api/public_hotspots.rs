@@ -247,7 +247,7 @@ pub fn density(
             param: "cell",
             value: c.clone(),
             rule: format!(
-                "the public heat map has a fixed raster of {} m",
+                "the public heat map has its own raster ({} m, coarser for a large service area)",
                 rules.kde_cell()
             ),
         }));
@@ -269,14 +269,25 @@ pub fn density(
         .map(|p| rules.cell_centre(p))
         .filter(|c| study.contains(*c))
         .collect();
-    let cell = rules.kde_cell();
-    limits::kde(pts.len(), h, cell, &WorkLimits::for_role(false)).map_err(too_much)?;
     let (lo, hi) = study.bounds();
     if lo[0] >= hi[0] || lo[1] >= hi[1] {
         return Ok(None);
     }
+    // The raster cell: a quarter of the public cell, or whole multiples of it where a large
+    // service area would otherwise need more than the answer limit of cells. It follows the
+    // extent of the data as a whole (and the district), never the filter.
+    let limits = WorkLimits::for_role(false);
+    let area = (hi[0] - lo[0] + 2.0 * h) * (hi[1] - lo[1] + 2.0 * h);
+    let base = rules.kde_cell();
+    let needed = (area / (0.9 * limits.kde_features as f64)).sqrt();
+    let cell = if needed <= base {
+        base
+    } else {
+        (needed / base).ceil() * base
+    };
+    limits::kde(pts.len(), h, cell, &limits).map_err(too_much)?;
     let raster = ((hi[0] - lo[0] + 2.0 * h) / cell) * ((hi[1] - lo[1] + 2.0 * h) / cell);
-    limits::kde_features(raster as usize, &WorkLimits::for_role(false)).map_err(too_much)?;
+    limits::kde_features(raster as usize, &limits).map_err(too_much)?;
     let mut grid = kde::density_with(
         &pts,
         &KdeParams {
