@@ -23,6 +23,8 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WorkLimits {
     pub gistar_pairs: f64,
+    /// Cells of the dense rectangle Gi\* counts events in (4 bytes each).
+    pub gistar_grid_cells: f64,
     pub kde_evaluations: f64,
     pub kde_features: usize,
     pub dbscan_checks: f64,
@@ -34,6 +36,7 @@ impl WorkLimits {
         if signed_in {
             Self {
                 gistar_pairs: 100e6,
+                gistar_grid_cells: 25e6,
                 kde_evaluations: 600e6,
                 kde_features: 250_000,
                 dbscan_checks: 1e9,
@@ -41,6 +44,7 @@ impl WorkLimits {
         } else {
             Self {
                 gistar_pairs: 20e6,
+                gistar_grid_cells: 4e6,
                 kde_evaluations: 150e6,
                 kde_features: 250_000,
                 dbscan_checks: 0.0,
@@ -78,6 +82,35 @@ pub fn gistar(
             estimate,
             limit: limits.gistar_pairs,
             hint: "use larger cells, a smaller band, or an area",
+        });
+    }
+    Ok(())
+}
+
+/// The dense rectangle of cells Gi\* counts `points` in, with cells of `cell_area`: memory that
+/// grows with the extent, not with the events.
+pub fn gistar_grid(
+    points: &[[f64; 2]],
+    cell_area: f64,
+    limits: &WorkLimits,
+) -> Result<(), TooMuchWork> {
+    if points.is_empty() {
+        return Ok(());
+    }
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for p in points {
+        lo = [lo[0].min(p[0]), lo[1].min(p[1])];
+        hi = [hi[0].max(p[0]), hi[1].max(p[1])];
+    }
+    let side = cell_area.sqrt();
+    let estimate = ((hi[0] - lo[0]) / side + 3.0) * ((hi[1] - lo[1]) / side + 3.0);
+    if estimate > limits.gistar_grid_cells {
+        return Err(TooMuchWork {
+            what: "gistar",
+            unit: "cells in the counting grid",
+            estimate,
+            limit: limits.gistar_grid_cells,
+            hint: "use larger cells, or an area",
         });
     }
     Ok(())
@@ -184,6 +217,18 @@ mod tests {
         assert!(kde(1_000_000, 200.0, 50.0, &signed_in).is_ok());
         assert!(kde_features(250_001, &signed_in).is_err());
         assert!(kde_features(250_000, &signed_in).is_ok());
+    }
+
+    #[test]
+    fn a_wide_extent_of_small_cells_is_refused_for_its_memory() {
+        let signed_in = WorkLimits::for_role(true);
+        // 100 km × 100 km of 10 m cells: (10 000 + 3)² ≈ 1e8 cells, 400 MB of counts.
+        let wide = [[0.0, 0.0], [100_000.0, 100_000.0]];
+        let e = gistar_grid(&wide, 100.0, &signed_in).unwrap_err();
+        assert!((e.estimate - 10_003.0f64.powi(2)).abs() < 1.0);
+        // The same extent with 100 m cells: ≈ 1e6 cells.
+        assert!(gistar_grid(&wide, 10_000.0, &signed_in).is_ok());
+        assert!(gistar_grid(&[], 1.0, &signed_in).is_ok());
     }
 
     #[test]

@@ -373,7 +373,11 @@ fn check_gistar_work(
             let (lo, hi) = a.bounds();
             ((hi[0] - lo[0]) / cell + 2.0) * ((hi[1] - lo[1]) / cell + 2.0)
         }
-        None => limits::gistar_cells_bound(pts, grid.cell_area()),
+        None => {
+            limits::gistar_grid(pts, grid.cell_area(), &WorkLimits::for_role(true))
+                .map_err(too_much)?;
+            limits::gistar_cells_bound(pts, grid.cell_area())
+        }
     };
     limits::gistar(cells, grid.cell_area(), band, &WorkLimits::for_role(true)).map_err(too_much)
 }
