@@ -87,6 +87,19 @@ pub fn gistar(
     Ok(())
 }
 
+/// The box `([min x, min y], [max x, max y])` of `points`; `None` for none.
+pub fn extent(points: &[[f64; 2]]) -> Option<([f64; 2], [f64; 2])> {
+    if points.is_empty() {
+        return None;
+    }
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for p in points {
+        lo = [lo[0].min(p[0]), lo[1].min(p[1])];
+        hi = [hi[0].max(p[0]), hi[1].max(p[1])];
+    }
+    Some((lo, hi))
+}
+
 /// The dense rectangle of cells Gi\* counts `points` in, with cells of `cell_area`: memory that
 /// grows with the extent, not with the events.
 pub fn gistar_grid(
@@ -94,14 +107,9 @@ pub fn gistar_grid(
     cell_area: f64,
     limits: &WorkLimits,
 ) -> Result<(), TooMuchWork> {
-    if points.is_empty() {
+    let Some((lo, hi)) = extent(points) else {
         return Ok(());
-    }
-    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for p in points {
-        lo = [lo[0].min(p[0]), lo[1].min(p[1])];
-        hi = [hi[0].max(p[0]), hi[1].max(p[1])];
-    }
+    };
     let side = cell_area.sqrt();
     let estimate = ((hi[0] - lo[0]) / side + 3.0) * ((hi[1] - lo[1]) / side + 3.0);
     if estimate > limits.gistar_grid_cells {
@@ -119,14 +127,9 @@ pub fn gistar_grid(
 /// The cells a Gi\* without a study area can have: no more than the events, nor than the cells
 /// of their extent.
 pub fn gistar_cells_bound(points: &[[f64; 2]], cell_area: f64) -> f64 {
-    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for p in points {
-        lo = [lo[0].min(p[0]), lo[1].min(p[1])];
-        hi = [hi[0].max(p[0]), hi[1].max(p[1])];
-    }
-    if points.is_empty() {
+    let Some((lo, hi)) = extent(points) else {
         return 0.0;
-    }
+    };
     let side = cell_area.sqrt();
     let extent_cells = ((hi[0] - lo[0]) / side + 2.0) * ((hi[1] - lo[1]) / side + 2.0);
     extent_cells.min(points.len() as f64)

@@ -390,15 +390,10 @@ fn check_kde_work(pts: &[[f64; 2]], params: &KdeParams) -> ApiResult<()> {
         .unwrap_or_else(|| kde::default_bandwidth(pts));
     let cell = match params.cell {
         Some(c) => c,
-        None => {
-            let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-            for p in pts {
-                lo = [lo[0].min(p[0]), lo[1].min(p[1])];
-                hi = [hi[0].max(p[0]), hi[1].max(p[1])];
-            }
-            let short = (hi[0] - lo[0]).min(hi[1] - lo[1]) + 2.0 * h;
-            (short / 250.0).max(5.0)
-        }
+        None => match limits::extent(pts) {
+            Some((lo, hi)) => (((hi[0] - lo[0]).min(hi[1] - lo[1]) + 2.0 * h) / 250.0).max(5.0),
+            None => return Ok(()),
+        },
     };
     limits::kde(pts.len(), h, cell, &WorkLimits::for_role(true)).map_err(too_much)
 }
@@ -552,15 +547,58 @@ fn run_gistar(
             "fdr_cutoffs": { "90": res.fdr_cutoffs[0], "95": res.fdr_cutoffs[1], "99": res.fdr_cutoffs[2] },
         }),
     );
+    hot_and_cold(&mut meta, &res.cells);
+    Ok(collection(features, meta))
+}
+
+/// The raster's cells as square GeoJSON features with the properties `props` gives a cell's
+/// index (`None`: the cell is left out).
+pub(super) fn kde_features(
+    grid: &kde::DensityGrid,
+    capacity: usize,
+    props: impl Fn(usize) -> Option<Value>,
+) -> ApiResult<Vec<Value>> {
+    let mut features = Vec::with_capacity(capacity);
+    let h = grid.cell / 2.0;
+    for row in 0..grid.height {
+        for col in 0..grid.width {
+            let Some(p) = props(row * grid.width + col) else {
+                continue;
+            };
+            let [cx, cy] = grid.centre(col, row);
+            let poly = Polygon::new(
+                geo::LineString::from(vec![
+                    (cx - h, cy - h),
+                    (cx + h, cy - h),
+                    (cx + h, cy + h),
+                    (cx - h, cy + h),
+                    (cx - h, cy - h),
+                ]),
+                vec![],
+            );
+            features.push(json!({
+                "type": "Feature",
+                "geometry": polygon_json(&poly)?,
+                "properties": p,
+            }));
+        }
+    }
+    Ok(features)
+}
+
+/// How many Gi* cells are hot and cold spots at 95 % or more.
+pub(super) fn hot_and_cold(
+    meta: &mut serde_json::Map<String, Value>,
+    cells: &[gistar::GiStarCell],
+) {
     meta.insert(
         "hot_cells_95".into(),
-        json!(res.cells.iter().filter(|c| c.bin >= 2).count()),
+        json!(cells.iter().filter(|c| c.bin >= 2).count()),
     );
     meta.insert(
         "cold_cells_95".into(),
-        json!(res.cells.iter().filter(|c| c.bin <= -2).count()),
+        json!(cells.iter().filter(|c| c.bin <= -2).count()),
     );
-    Ok(collection(features, meta))
 }
 
 pub(super) fn round_to(v: f64, digits: i32) -> f64 {
@@ -587,34 +625,10 @@ fn run_kde(
         .filter(|d| round_to(**d, 4) > 0.0)
         .count();
     limits::kde_features(shown, &WorkLimits::for_role(true)).map_err(too_much)?;
-    let mut features = Vec::with_capacity(shown);
-    for row in 0..grid.height {
-        for col in 0..grid.width {
-            let i = row * grid.width + col;
-            if round_to(grid.density[i], 4) <= 0.0 {
-                continue;
-            }
-            let [cx, cy] = grid.centre(col, row);
-            let h = grid.cell / 2.0;
-            let poly = Polygon::new(
-                geo::LineString::from(vec![
-                    (cx - h, cy - h),
-                    (cx + h, cy - h),
-                    (cx + h, cy + h),
-                    (cx - h, cy + h),
-                    (cx - h, cy - h),
-                ]),
-                vec![],
-            );
-            let props =
-                json!({ "density": round_to(grid.density[i], 4), "support": grid.support[i] });
-            features.push(json!({
-                "type": "Feature",
-                "geometry": polygon_json(&poly)?,
-                "properties": props,
-            }));
-        }
-    }
+    let features = kde_features(&grid, shown, |i| {
+        let d = round_to(grid.density[i], 4);
+        (d > 0.0).then(|| json!({ "density": d, "support": grid.support[i] }))
+    })?;
     let mut meta = base_meta("kde", &sel, k, caller, snap, filter);
     meta.insert(
         "parameters".into(),

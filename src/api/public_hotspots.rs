@@ -138,14 +138,23 @@ fn empty_answer(
     )
 }
 
-/// Anonymous Gi\*: the public cell (or a doubling), a band of one to ten cells.
-pub fn gistar(
+/// The grid of an anonymous Gi\* (one run, or two for a comparison): the public cell (or a
+/// doubling), a band of one to ten cells, the public extent cut to the district; `None` when
+/// the data has no point-level incidents at all.
+struct PublicGrid<'a> {
+    cell: f64,
+    band: f64,
+    study: PublicStudyArea<'a>,
+    grid: Grid,
+}
+
+fn public_grid<'a>(
     snap: &Snapshot,
     q: &Params,
-    filter: &IncidentFilter,
+    filter: &'a IncidentFilter,
     rules: &PublicRules,
-    cancel: &Cancel,
-) -> ApiResult<Value> {
+    runs: f64,
+) -> ApiResult<Option<PublicGrid<'a>>> {
     let cell = rules
         .gistar_cell(num(q, "cell", 10.0, 5_000.0)?)
         .map_err(refused)?;
@@ -153,7 +162,7 @@ pub fn gistar(
         .gistar_band(cell, num(q, "band", 10.0, 50_000.0)?)
         .map_err(refused)?;
     let Some(extent) = extent(snap, rules) else {
-        return Ok(empty_answer("gistar", rules, snap, filter));
+        return Ok(None);
     };
     let study = PublicStudyArea {
         extent,
@@ -164,12 +173,37 @@ pub fn gistar(
     let study_cells =
         ((hi[0] - lo[0]) / cell + 2.0).max(0.0) * ((hi[1] - lo[1]) / cell + 2.0).max(0.0);
     limits::gistar(
-        study_cells,
+        runs * study_cells,
         grid.cell_area(),
         band,
         &WorkLimits::for_role(false),
     )
     .map_err(too_much)?;
+    Ok(Some(PublicGrid {
+        cell,
+        band,
+        study,
+        grid,
+    }))
+}
+
+/// Anonymous Gi\*: the public cell (or a doubling), a band of one to ten cells.
+pub fn gistar(
+    snap: &Snapshot,
+    q: &Params,
+    filter: &IncidentFilter,
+    rules: &PublicRules,
+    cancel: &Cancel,
+) -> ApiResult<Value> {
+    let Some(PublicGrid {
+        cell,
+        band,
+        study,
+        grid,
+    }) = public_grid(snap, q, filter, rules, 1.0)?
+    else {
+        return Ok(empty_answer("gistar", rules, snap, filter));
+    };
     let sel = attributes_only(filter).select(&snap.incidents.items);
     let pts: Vec<[f64; 2]> = sel
         .coords()
@@ -214,14 +248,7 @@ pub fn gistar(
             "fdr": "Benjamini-Hochberg",
         }),
     );
-    meta.insert(
-        "hot_cells_95".into(),
-        json!(res.cells.iter().filter(|c| c.bin >= 2).count()),
-    );
-    meta.insert(
-        "cold_cells_95".into(),
-        json!(res.cells.iter().filter(|c| c.bin <= -2).count()),
-    );
+    super::hotspots::hot_and_cold(&mut meta, &res.cells);
     Ok(collection(features, meta))
 }
 
@@ -332,32 +359,9 @@ pub fn kde(
         return Ok(empty_answer("kde", rules, snap, filter));
     };
     let grid = &d.grid;
-    let mut features = Vec::new();
-    for row in 0..grid.height {
-        for col in 0..grid.width {
-            let i = row * grid.width + col;
-            if grid.density[i] <= 0.0 {
-                continue;
-            }
-            let [cx, cy] = grid.centre(col, row);
-            let h = grid.cell / 2.0;
-            let poly = geo::Polygon::new(
-                geo::LineString::from(vec![
-                    (cx - h, cy - h),
-                    (cx + h, cy - h),
-                    (cx + h, cy + h),
-                    (cx - h, cy + h),
-                    (cx - h, cy - h),
-                ]),
-                vec![],
-            );
-            features.push(json!({
-                "type": "Feature",
-                "geometry": polygon_json(&poly)?,
-                "properties": { "density": two_digits(grid.density[i]) },
-            }));
-        }
-    }
+    let features = super::hotspots::kde_features(grid, 0, |i| {
+        (grid.density[i] > 0.0).then(|| json!({ "density": two_digits(grid.density[i]) }))
+    })?;
     let sel = Selection {
         points: Vec::new(),
         municipality_only: d.sel_municipality,
@@ -401,30 +405,15 @@ pub fn compare(
     rules
         .period(Some(b_from), Some(b_to))
         .map_err(|e| refused(rename(e, "b_from", "b_to")))?;
-    let cell = rules
-        .gistar_cell(num(q, "cell", 10.0, 5_000.0)?)
-        .map_err(refused)?;
-    let band = rules
-        .gistar_band(cell, num(q, "band", 10.0, 50_000.0)?)
-        .map_err(refused)?;
-    let Some(extent) = extent(snap, rules) else {
+    let Some(PublicGrid {
+        cell,
+        band,
+        study,
+        grid,
+    }) = public_grid(snap, q, filter, rules, 2.0)?
+    else {
         return Ok(empty_answer("gistar", rules, snap, filter));
     };
-    let study = PublicStudyArea {
-        extent,
-        district: filter.area.as_ref().map(|a| a as &dyn StudyArea),
-    };
-    let grid = Grid::new(GridKind::Square, cell);
-    let (lo, hi) = study.bounds();
-    let study_cells =
-        ((hi[0] - lo[0]) / cell + 2.0).max(0.0) * ((hi[1] - lo[1]) / cell + 2.0).max(0.0);
-    limits::gistar(
-        2.0 * study_cells,
-        grid.cell_area(),
-        band,
-        &WorkLimits::for_role(false),
-    )
-    .map_err(too_much)?;
     let attrs = attributes_only(filter);
     let pick = |from, to| {
         let sel = attrs
