@@ -66,14 +66,33 @@ export function query(params) {
   return s ? `?${s}` : '';
 }
 
+/**
+ * A GET that waits and tries again (at most three times) when the server answers 503 with a
+ * short Retry-After: every analysis slot was taken, which passes within seconds.
+ */
+async function getWithRetry(url, init) {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(url, init);
+    const wait = Number(res.headers.get('Retry-After'));
+    if (res.status !== 503 || attempt >= 3 || !(wait > 0 && wait <= 10)) return res;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, wait * 1000);
+      init.signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(init.signal.reason);
+      });
+    });
+  }
+}
+
 export async function getJson(path, params, { signal } = {}) {
-  const res = await fetch(path + query(params), { headers: headers({ Accept: 'application/json' }), signal });
+  const res = await getWithRetry(path + query(params), { headers: headers({ Accept: 'application/json' }), signal });
   if (!res.ok) throw new ApiError(res.status, await errorText(res));
   return res.json();
 }
 
 export async function getResponse(path, params, { signal } = {}) {
-  const res = await fetch(path + query(params), { headers: headers(), signal });
+  const res = await getWithRetry(path + query(params), { headers: headers(), signal });
   if (!res.ok) throw new ApiError(res.status, await errorText(res));
   return res;
 }
