@@ -170,8 +170,17 @@ fn public_grid<'a>(
     };
     let grid = Grid::new(GridKind::Square, cell);
     let (lo, hi) = study.bounds();
+    // An upper bound of the cells `hot_spots` lays over the study area (it pads the box by a
+    // cell and one more on each side). Beyond its MAX_STUDY_CELLS it would fall back to the
+    // cells that hold events, whose set tells where events are: refused here instead, for a
+    // single run and a comparison alike.
     let study_cells =
-        ((hi[0] - lo[0]) / cell + 2.0).max(0.0) * ((hi[1] - lo[1]) / cell + 2.0).max(0.0);
+        ((hi[0] - lo[0]) / cell + 6.0).max(0.0) * ((hi[1] - lo[1]) / cell + 6.0).max(0.0);
+    if study_cells > gistar::MAX_STUDY_CELLS as f64 {
+        return Err(AppError::BadRequest(format!(
+            "cell={cell}: the service area has too many cells of this size; choose a larger cell or an area"
+        )));
+    }
     limits::gistar(
         runs * study_cells,
         grid.cell_area(),
@@ -187,6 +196,32 @@ fn public_grid<'a>(
     }))
 }
 
+impl PublicGrid<'_> {
+    /// The point-level incidents passing the filter's attributes whose cell's centre is in the
+    /// study area, and the selection they came from (for its precision counts).
+    fn select<'s>(
+        &self,
+        snap: &'s Snapshot,
+        attrs: &IncidentFilter,
+    ) -> (Selection<'s>, Vec<[f64; 2]>) {
+        let sel = attrs.select(&snap.incidents.items);
+        let pts = sel
+            .coords()
+            .into_iter()
+            .filter(|p| self.study.contains(self.grid.centre(self.grid.cell_of(*p))))
+            .collect();
+        (sel, pts)
+    }
+
+    fn params(&self) -> GiStarParams {
+        GiStarParams {
+            grid: GridKind::Square,
+            cell: Some(self.cell),
+            band: Some(self.band),
+        }
+    }
+}
+
 /// Anonymous Gi\*: the public cell (or a doubling), a band of one to ten cells.
 pub fn gistar(
     snap: &Snapshot,
@@ -195,32 +230,13 @@ pub fn gistar(
     rules: &PublicRules,
     cancel: &Cancel,
 ) -> ApiResult<Value> {
-    let Some(PublicGrid {
-        cell,
-        band,
-        study,
-        grid,
-    }) = public_grid(snap, q, filter, rules, 1.0)?
-    else {
+    let Some(pg) = public_grid(snap, q, filter, rules, 1.0)? else {
         return Ok(empty_answer("gistar", rules, snap, filter));
     };
-    let sel = attributes_only(filter).select(&snap.incidents.items);
-    let pts: Vec<[f64; 2]> = sel
-        .coords()
-        .into_iter()
-        .filter(|p| study.contains(grid.centre(grid.cell_of(*p))))
-        .collect();
-    let params = GiStarParams {
-        grid: GridKind::Square,
-        cell: Some(cell),
-        band: Some(band),
-    };
-    let res = gistar::hot_spots_with(&pts, &params, Some(&study), cancel)?;
-    if !res.study_area_used {
-        return Err(AppError::BadRequest(format!(
-            "cell={cell}: the service area has too many cells of this size; choose a larger cell or an area"
-        )));
-    }
+    let (sel, pts) = pg.select(snap, &attributes_only(filter));
+    let res = gistar::hot_spots_with(&pts, &pg.params(), Some(&pg.study), cancel)?;
+    debug_assert!(res.study_area_used, "public_grid bounds the study cells");
+    let (cell, band, grid) = (pg.cell, pg.band, pg.grid);
     let mut features = Vec::with_capacity(res.cells.len());
     for c in &res.cells {
         features.push(json!({
@@ -405,39 +421,18 @@ pub fn compare(
     rules
         .period(Some(b_from), Some(b_to))
         .map_err(|e| refused(rename(e, "b_from", "b_to")))?;
-    let Some(PublicGrid {
-        cell,
-        band,
-        study,
-        grid,
-    }) = public_grid(snap, q, filter, rules, 2.0)?
-    else {
+    let Some(pg) = public_grid(snap, q, filter, rules, 2.0)? else {
         return Ok(empty_answer("gistar", rules, snap, filter));
     };
     let attrs = attributes_only(filter);
-    let pick = |from, to| {
-        let sel = attrs
-            .with_dates(Some(from), Some(to))
-            .select(&snap.incidents.items);
-        let pts: Vec<[f64; 2]> = sel
-            .coords()
-            .into_iter()
-            .filter(|p| study.contains(grid.centre(grid.cell_of(*p))))
-            .collect();
-        (sel, pts)
-    };
-    let (sa, pa) = pick(a_from, a_to);
-    let (sb, pb) = pick(b_from, b_to);
+    let (sa, pa) = pg.select(snap, &attrs.with_dates(Some(a_from), Some(a_to)));
+    let (sb, pb) = pg.select(snap, &attrs.with_dates(Some(b_from), Some(b_to)));
     let days = (
         (a_to - a_from).num_days() as f64 + 1.0,
         (b_to - b_from).num_days() as f64 + 1.0,
     );
-    let params = GiStarParams {
-        grid: GridKind::Square,
-        cell: Some(cell),
-        band: Some(band),
-    };
-    let res = compare::compare_gistar_with(&pa, &pb, days, &params, Some(&study), cancel)?;
+    let res = compare::compare_gistar_with(&pa, &pb, days, &pg.params(), Some(&pg.study), cancel)?;
+    let (cell, band, grid) = (pg.cell, pg.band, pg.grid);
     let mut features = Vec::new();
     for c in &res.cells {
         let change = match (c.bin_a >= 2, c.bin_b >= 2) {

@@ -122,7 +122,7 @@ impl StudyArea for crate::analysis::filter::AreaFilter {
 }
 
 /// Study areas larger than this many cells fall back to the non-empty cells.
-const MAX_STUDY_CELLS: usize = 4_000_000;
+pub const MAX_STUDY_CELLS: usize = 4_000_000;
 
 /// Gi* for incident points (EPSG:3006).
 pub fn hot_spots(
