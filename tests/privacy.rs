@@ -340,6 +340,19 @@ fn assert_public_shape(url: &str, v: &Value) {
     }
 }
 
+/// The `count` of the public 200 m cell whose south-west corner is `corner`, in a Gi* answer;
+/// the cell must be in the answer (the public grid does not depend on the events).
+fn count_in_cell(v: &Value, corner: [f64; 2]) -> Value {
+    let id = serde_json::json!([(corner[0] / 200.0) as i64, (corner[1] / 200.0) as i64]);
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["cell"] == id)
+        .map(|f| f["properties"]["count"].clone())
+        .unwrap_or_else(|| panic!("cell {id} is in the public grid with or without events"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moving_an_event_inside_its_cell_month_and_day_part_changes_no_public_answer() {
     let d1 = start(&dataset(Some(probe(1))), &[]).await;
@@ -371,44 +384,14 @@ async fn moving_an_event_inside_its_cell_month_and_day_part_changes_no_public_an
     // The battery sees E's cell: with E and its two companions the evening count of cell C is
     // 3 (shown); without E it would be 2 (null).
     let q = "/api/v1/hotspots?method=gistar&groups=violence&hours=18-24&from=2026-05&to=2026-05";
-    let cell_c = |v: &Value| -> Value {
-        v["features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| {
-                f["properties"]["cell"]
-                    == serde_json::json!([
-                        ((X0 + 1000.0) / 200.0) as i64,
-                        ((Y0 + 1000.0) / 200.0) as i64
-                    ])
-            })
-            .map(|f| f["properties"]["count"].clone())
-            .expect("cell C is in the public grid with or without events")
-    };
-    assert_eq!(
-        cell_c(&get(format!("{}{q}", d1.base), None).await.json()),
-        3
-    );
-    assert_eq!(
-        cell_c(&get(format!("{}{q}", d0.base), None).await.json()),
-        Value::Null
-    );
+    let c = [X0 + 1000.0, Y0 + 1000.0];
+    let answer = |srv: &Server| get(format!("{}{q}", srv.base), None);
+    assert_eq!(count_in_cell(&answer(&d1).await.json(), c), 3);
+    assert_eq!(count_in_cell(&answer(&d0).await.json(), c), Value::Null);
     // Cell D (F alone) is in the grid, its count hidden, in both variants.
-    let v = get(format!("{}{q}", d1.base), None).await.json();
-    let d = v["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| {
-            f["properties"]["cell"]
-                == serde_json::json!([
-                    ((X0 + 2200.0) / 200.0) as i64,
-                    ((Y0 + 200.0) / 200.0) as i64
-                ])
-        })
-        .expect("cell D");
-    assert!(d["properties"]["count"].is_null());
+    let d = [X0 + 2200.0, Y0 + 200.0];
+    assert_eq!(count_in_cell(&answer(&d1).await.json(), d), Value::Null);
+    assert_eq!(count_in_cell(&answer(&d2).await.json(), d), Value::Null);
 
     // The municipality-level events: 25, shown as 20 (tens, rounded down).
     let g = get(format!("{}/api/v1/hotspots?method=gistar", d1.base), None)
