@@ -10,6 +10,8 @@
 //! outsider who placed an event to 1 cm (one day, one hour, a bbox halved, 10 m cells, a 10 m
 //! bandwidth, DBSCAN hulls) are refused with the rule.
 
+mod common;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, TimeZone};
@@ -159,25 +161,16 @@ fn district() -> Area {
     }
 }
 
+/// A real server on port 0 (the shared test server) with the data loaded, and a police token.
 struct Server {
     base: String,
     police: String,
-    _dir: tempfile::TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-    }
+    _srv: common::TestServer,
 }
 
 async fn start(incs: &[Incident], walkways: &[Walkway]) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("privacy.sqlite").display().to_string();
-    let store = lagesbild::store::open(&db).await.unwrap();
+    let srv = common::TestServer::start().await;
+    let store = srv.state.store.as_ref();
     store.upsert_incidents(incs).await.unwrap();
     store.upsert_areas(&[district()]).await.unwrap();
     if !walkways.is_empty() {
@@ -185,27 +178,11 @@ async fn start(incs: &[Incident], walkways: &[Walkway]) -> Server {
     }
     let (token, stored) = lagesbild::api::auth::new_token(Role::Police, "test");
     store.insert_token(&stored).await.unwrap();
-    drop(store);
-    let cfg = lagesbild::config::Config {
-        db,
-        ..Default::default()
-    };
-    let state = lagesbild::cli::serve::prepare(cfg).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        lagesbild::cli::serve::serve_on(listener, state, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
+    srv.state.spatial.reload(store).await.unwrap();
     Server {
-        base: format!("http://{addr}"),
+        base: srv.url(""),
         police: token,
-        _dir: dir,
-        shutdown: Some(tx),
+        _srv: srv,
     }
 }
 
@@ -226,41 +203,15 @@ impl Reply {
 }
 
 async fn get(url: String, token: Option<String>) -> Reply {
-    tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut req = agent.get(&url);
-        if let Some(t) = token {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
-        let mut resp = req.call().unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_lowercase(),
-                    v.to_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(200_000_000)
-            .read_to_vec()
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    })
-    .await
-    .unwrap()
+    let (status, headers, body) = common::http("GET", url, None, token).await;
+    Reply {
+        status,
+        headers: headers
+            .into_iter()
+            .map(|(k, v)| (k.to_lowercase(), v))
+            .collect(),
+        body,
+    }
 }
 
 /// Every question the public may ask of the hotspot endpoints, in its allowed forms.
