@@ -19,7 +19,7 @@ use crate::analysis::hotspot::gistar::{self, GiStarParams, StudyArea};
 use crate::analysis::hotspot::grid::{Grid, GridKind};
 use crate::analysis::hotspot::kde::{self, DensityGrid, KdeParams};
 use crate::analysis::limits::{self, WorkLimits};
-use crate::analysis::privacy::{PublicExtent, PublicRefusal, PublicRules, PublicStudyArea};
+use crate::analysis::privacy::{PublicRefusal, PublicRules, PublicStudyArea};
 use crate::crs;
 use crate::spatial::Snapshot;
 
@@ -78,15 +78,24 @@ fn attributes_only(filter: &IncidentFilter) -> IncidentFilter {
     }
 }
 
-/// The public extent: all point-level incidents of the snapshot, whatever the filter.
-fn extent(snap: &Snapshot, rules: &PublicRules) -> Option<PublicExtent> {
-    rules.extent(
+/// The study area of a public answer: the public extent (all point-level incidents of the
+/// snapshot, whatever the filter), cut to the filter's district; `None` without such incidents.
+fn study_area<'a>(
+    snap: &Snapshot,
+    filter: &'a IncidentFilter,
+    rules: &PublicRules,
+) -> Option<PublicStudyArea<'a>> {
+    let extent = rules.extent(
         snap.incidents
             .items
             .iter()
             .filter(|i| i.precision.is_point_level())
             .map(|i| [i.location.x(), i.location.y()]),
-    )
+    )?;
+    Some(PublicStudyArea {
+        extent,
+        district: filter.area.as_ref().map(|a| a as &dyn StudyArea),
+    })
 }
 
 /// The meta members every public answer shares: no exact totals, no filtered-out counts.
@@ -161,12 +170,8 @@ fn public_grid<'a>(
     let band = rules
         .gistar_band(cell, num(q, "band", 10.0, 50_000.0)?)
         .map_err(refused)?;
-    let Some(extent) = extent(snap, rules) else {
+    let Some(study) = study_area(snap, filter, rules) else {
         return Ok(None);
-    };
-    let study = PublicStudyArea {
-        extent,
-        district: filter.area.as_ref().map(|a| a as &dyn StudyArea),
     };
     let grid = Grid::new(GridKind::Square, cell);
     let (lo, hi) = study.bounds();
@@ -298,12 +303,8 @@ pub fn density(
     let h = rules
         .bandwidth(num(q, "bandwidth", 10.0, 20_000.0)?)
         .map_err(refused)?;
-    let Some(extent) = extent(snap, rules) else {
+    let Some(study) = study_area(snap, filter, rules) else {
         return Ok(None);
-    };
-    let study = PublicStudyArea {
-        extent,
-        district: filter.area.as_ref().map(|a| a as &dyn StudyArea),
     };
     let sel = attributes_only(filter).select(&snap.incidents.items);
     let pts: Vec<[f64; 2]> = sel
