@@ -46,7 +46,11 @@ impl WorkLimits {
                 gistar_pairs: 20e6,
                 gistar_grid_cells: 4e6,
                 kde_evaluations: 150e6,
-                kde_features: 250_000,
+                // A GeoJSON cell is ~180 bytes and the answer is still built as a JSON tree
+                // (~30 times its size in memory while it is written): 60 000 cells keep one
+                // anonymous heat map under ~11 MB of answer and a few hundred MB of peak memory.
+                // The public raster grows its cell instead (api::public_hotspots::density).
+                kde_features: 60_000,
                 dbscan_checks: 0.0,
             }
         }
@@ -220,6 +224,8 @@ mod tests {
         assert!(kde(1_000_000, 200.0, 50.0, &signed_in).is_ok());
         assert!(kde_features(250_001, &signed_in).is_err());
         assert!(kde_features(250_000, &signed_in).is_ok());
+        assert!(kde_features(60_001, &public).is_err());
+        assert!(kde_features(60_000, &public).is_ok());
     }
 
     #[test]
