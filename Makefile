@@ -28,19 +28,19 @@ check:
 bench: setup
 	cargo bench
 
-# Property tests of the parsers (tests/fuzz_*.rs, arbtest on stable Rust) for longer than the
-# 2 s they get in `make test`: FUZZ_SECONDS per test file. Every tests/fuzz_*.rs is picked up;
+# Property tests of the parsers (tests/it/fuzz_*.rs, arbtest on stable Rust) for longer than the
+# 2 s they get in `make test`: FUZZ_SECONDS per module. Every tests/it/fuzz_*.rs is picked up;
 # FUZZ_TESTS="fuzz_import" runs only those named.
 FUZZ_SECONDS ?= 60
-FUZZ_TESTS ?= $(basename $(notdir $(wildcard tests/fuzz_*.rs)))
+FUZZ_TESTS ?= $(basename $(notdir $(wildcard tests/it/fuzz_*.rs)))
 
 fuzz:
 	@for t in $(FUZZ_TESTS); do \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-		LAGESBILD_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --release --test $$t || exit 1; \
+		LAGESBILD_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --release --test it $$t:: || exit 1; \
 	done
 
-# The Open311 form parser alone (tests/fuzz_open311.rs).
+# The Open311 form parser alone (tests/it/fuzz_open311.rs).
 fuzz-open311:
 	$(MAKE) fuzz FUZZ_TESTS=fuzz_open311
 

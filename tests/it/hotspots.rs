@@ -1,6 +1,6 @@
 //! Hotspots: reference numbers (esda), planted data, and the HTTP API against a real SQLite file.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use geo::Point;
@@ -14,6 +14,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use serde_json::Value;
+
+use crate::support::{TestServer, get};
 
 /// Täby centrum, roughly, in SWEREF 99 TM.
 const TABY: [f64; 2] = [674_500.0, 6_596_500.0];
@@ -443,104 +445,25 @@ fn snapshot_of(incs: Vec<Incident>) -> lagesbild::spatial::Snapshot {
 // ---------------------------------------------------------------------------------------------
 // The HTTP API, against a real server and a real SQLite file
 
+/// The shared test server with `incs` loaded, and a police token.
 struct Server {
     base: String,
     state: lagesbild::api::AppState,
     police_token: String,
-    _dir: tempfile::TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-    }
+    _srv: TestServer,
 }
 
 async fn start(incs: &[Incident]) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hotspots.sqlite").display().to_string();
-    let store = lagesbild::store::open(&db).await.unwrap();
-    store.upsert_incidents(incs).await.unwrap();
-    let (token, stored) = lagesbild::api::auth::new_token(Role::Police, "patrol planner");
-    store.insert_token(&stored).await.unwrap();
-    drop(store);
-    let cfg = lagesbild::config::Config {
-        db,
-        ..Default::default()
-    };
-    let state = lagesbild::cli::serve::prepare(cfg).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let st = state.clone();
-    tokio::spawn(async move {
-        lagesbild::cli::serve::serve_on(listener, st, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    Server {
-        base: format!("http://{addr}"),
-        state,
-        police_token: token,
-        _dir: dir,
-        shutdown: Some(tx),
-    }
-}
-
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-async fn get(url: String, token: Option<String>) -> Reply {
-    tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut req = agent.get(&url);
-        if let Some(t) = token {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
-        let mut resp = req.call().unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_lowercase(),
-                    v.to_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(200_000_000)
-            .read_to_vec()
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+    let srv = TestServer::seeded(|_| {}, async |store| {
+        store.upsert_incidents(incs).await.unwrap();
     })
-    .await
-    .unwrap()
+    .await;
+    Server {
+        base: srv.url(""),
+        state: srv.state.clone(),
+        police_token: srv.token(Role::Police).await,
+        _srv: srv,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

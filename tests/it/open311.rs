@@ -2,9 +2,9 @@
 //! real SQLite file. Expected values come from the specification (element names, error shape)
 //! and from the fixture geometry (snapping), computed here independently of the handlers.
 
-mod common_reports;
 
-use common_reports::*;
+
+use crate::support::reports::*;
 use lagesbild::model::Role;
 use serde_json::{Value, json};
 

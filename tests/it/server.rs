@@ -1,8 +1,8 @@
 //! The server's life: health, limits, authentication, graceful shutdown.
 
-mod common;
 
-use common::{TestServer, get_json, http};
+
+use crate::support::{TestServer, get_json, http};
 use lagesbild::model::Role;
 
 async fn police_token(srv: &TestServer) -> Option<String> {

@@ -7,7 +7,7 @@
 //!
 //! Budget: 2 s for the whole file by default, so `cargo test` stays quick;
 //! `LAGESBILD_FUZZ_SECONDS=N` gives the file N seconds (shared by the targets). A failure prints
-//! arbtest's seed; `ARBTEST_SEED=0x… cargo test --test fuzz_import TARGET` replays it. A new
+//! arbtest's seed; `ARBTEST_SEED=0x… cargo test --test it fuzz_import::TARGET` replays it. A new
 //! crashing input belongs in the corpus once fixed.
 
 use std::io::Read;

@@ -1,5 +1,5 @@
-//! A real Lägesbild server on port 0 over a real SQLite file, and a small blocking HTTP client,
-//! for the citizen-report tests.
+//! The citizen-report tests' server: [`super::TestServer`] over a fixture footway and lamp, on a
+//! runtime of its own, with a small blocking HTTP client.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -8,7 +8,6 @@ use geo::{LineString, Point, coord};
 use lagesbild::api::AppState;
 use lagesbild::config::Config;
 use lagesbild::model::{Lamp, LampStatus, Role, Walkway};
-use tempfile::TempDir;
 
 /// The fixture path: a straight east-west footway near Täby centrum along northing 6 593 500
 /// from easting 673 900 to 674 100 (EPSG:3006), and one lamp 5 m north of its middle.
@@ -23,17 +22,16 @@ pub struct Server {
     pub base: String,
     pub db: String,
     pub state: AppState,
-    pub rt: tokio::runtime::Runtime,
     pub agent: ureq::Agent,
-    _dir: TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    // Dropped before the runtime it runs on.
+    srv: Option<super::TestServer>,
+    pub rt: tokio::runtime::Runtime,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        let _guard = self.rt.enter();
+        drop(self.srv.take());
     }
 }
 
@@ -73,38 +71,23 @@ pub fn start(reports_per_minute: u32) -> Server {
     start_with(reports_per_minute, |_| {})
 }
 
-/// [`start`] with more of the configuration set by `adjust`.
+/// [`start`] with more of the configuration set by `adjust`: the shared test server over the
+/// fixture footway and lamp, on a runtime of its own.
 pub fn start_with(reports_per_minute: u32, adjust: impl FnOnce(&mut Config)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reports.sqlite").display().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let mut cfg = Config {
-        db: db.clone(),
-        reports_per_minute,
-        service_area: Some(AREA),
-        ..Config::default()
-    };
-    adjust(&mut cfg);
-    let (state, listener) = rt.block_on(async {
-        let store = lagesbild::store::open(&db).await.unwrap();
-        store.upsert_walkways(&[fixture_way()]).await.unwrap();
-        store.upsert_lamps(&[fixture_lamp()]).await.unwrap();
-        drop(store);
-        let state = lagesbild::cli::serve::prepare(cfg).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        (state, listener)
-    });
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    rt.spawn(lagesbild::cli::serve::serve_on(
-        listener,
-        state.clone(),
-        async {
-            let _ = rx.await;
+    let srv = rt.block_on(super::TestServer::seeded(
+        |cfg| {
+            cfg.reports_per_minute = reports_per_minute;
+            cfg.service_area = Some(AREA);
+            adjust(cfg);
+        },
+        async |store| {
+            store.upsert_walkways(&[fixture_way()]).await.unwrap();
+            store.upsert_lamps(&[fixture_lamp()]).await.unwrap();
         },
     ));
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -113,13 +96,12 @@ pub fn start_with(reports_per_minute: u32, adjust: impl FnOnce(&mut Config)) -> 
         .build()
         .into();
     Server {
-        base: format!("http://{addr}"),
-        db,
-        state,
-        rt,
+        base: srv.url(""),
+        db: srv.db.clone(),
+        state: srv.state.clone(),
         agent,
-        _dir: dir,
-        stop: Some(tx),
+        srv: Some(srv),
+        rt,
     }
 }
 

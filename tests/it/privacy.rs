@@ -10,9 +10,8 @@
 //! outsider who placed an event to 1 cm (one day, one hour, a bbox halved, 10 m cells, a 10 m
 //! bandwidth, DBSCAN hulls) are refused with the rule.
 
-mod common;
 
-use std::collections::HashMap;
+
 
 use chrono::{DateTime, FixedOffset, TimeZone};
 use geo::{LineString, MultiPolygon, Point, Polygon};
@@ -20,6 +19,8 @@ use lagesbild::model::{Area, CategoryGroup, Incident, LocationPrecision, Role, W
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
+
+use crate::support::{TestServer, get};
 
 /// A corner of the public grid (multiples of 200 m in EPSG:3006) in Täby.
 const X0: f64 = 674_400.0;
@@ -165,52 +166,22 @@ fn district() -> Area {
 struct Server {
     base: String,
     police: String,
-    _srv: common::TestServer,
+    _srv: TestServer,
 }
 
 async fn start(incs: &[Incident], walkways: &[Walkway]) -> Server {
-    let srv = common::TestServer::start().await;
-    let store = srv.state.store.as_ref();
-    store.upsert_incidents(incs).await.unwrap();
-    store.upsert_areas(&[district()]).await.unwrap();
-    if !walkways.is_empty() {
-        store.upsert_walkways(walkways).await.unwrap();
-    }
-    let (token, stored) = lagesbild::api::auth::new_token(Role::Police, "test");
-    store.insert_token(&stored).await.unwrap();
-    srv.state.spatial.reload(store).await.unwrap();
+    let srv = TestServer::seeded(|_| {}, async |store| {
+        store.upsert_incidents(incs).await.unwrap();
+        store.upsert_areas(&[district()]).await.unwrap();
+        if !walkways.is_empty() {
+            store.upsert_walkways(walkways).await.unwrap();
+        }
+    })
+    .await;
     Server {
         base: srv.url(""),
-        police: token,
+        police: srv.token(Role::Police).await,
         _srv: srv,
-    }
-}
-
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-async fn get(url: String, token: Option<String>) -> Reply {
-    let (status, headers, body) = common::http("GET", url, None, token).await;
-    Reply {
-        status,
-        headers: headers
-            .into_iter()
-            .map(|(k, v)| (k.to_lowercase(), v))
-            .collect(),
-        body,
     }
 }
 

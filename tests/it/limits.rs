@@ -2,7 +2,7 @@
 //! taken), work that stops when its request is dropped, header time-outs, the connection
 //! limit and shutdown within the grace period, against real servers on port 0.
 
-mod common;
+
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{TestServer, http};
+use crate::support::{TestServer, http};
 use geo::Point;
 use lagesbild::config::Config;
 use lagesbild::model::{Incident, LocationPrecision, Role};

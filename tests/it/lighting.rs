@@ -699,32 +699,23 @@ mod real {
 
 mod served {
     use super::*;
+    use crate::support::{TestServer, http};
     use lagesbild::config::Config;
     use lagesbild::model::Role;
     use serde_json::Value;
 
+    /// The shared test server over the gap path and more, with a coordinator's and a police
+    /// token.
     struct Server {
         base: String,
-        _dir: tempfile::TempDir,
         db: String,
         coordinator: String,
         police: String,
-        stop: Option<tokio::sync::oneshot::Sender<()>>,
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            if let Some(s) = self.stop.take() {
-                let _ = s.send(());
-            }
-        }
+        _srv: TestServer,
     }
 
     /// A database with the gap path, a lit=yes path without lamps and a broken register lamp.
     async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("api.sqlite").to_str().unwrap().to_string();
-        let store = lagesbild::store::open(&db).await.unwrap();
         let mut lamps = gap_lamps();
         // A second path north of the first, lamps every 30 m, one broken in the register.
         for k in 0..=10 {
@@ -734,79 +725,44 @@ mod served {
             }
             lamps.push(l);
         }
-        store
-            .upsert_walkways(&[
-                path(2, 600.0, 0.0, Some("yes")),
-                path(3, 300.0, 500.0, Some("yes")),
-                path(4, 200.0, 1_000.0, Some("yes")),
-            ])
-            .await
-            .unwrap();
-        store.upsert_lamps(&lamps).await.unwrap();
-        let (coordinator, stored) = lagesbild::api::auth::new_token(Role::Coordinator, "test");
-        store.insert_token(&stored).await.unwrap();
-        let (police, stored) = lagesbild::api::auth::new_token(Role::Police, "test");
-        store.insert_token(&stored).await.unwrap();
-        drop(store);
-        let cfg = Config {
-            db: db.clone(),
-            ..Config::default()
-        };
-        let state = lagesbild::cli::serve::prepare(cfg).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(lagesbild::cli::serve::serve_on(listener, state, async {
-            let _ = rx.await;
-        }));
+        let srv = TestServer::seeded(|_| {}, async |store| {
+            store
+                .upsert_walkways(&[
+                    path(2, 600.0, 0.0, Some("yes")),
+                    path(3, 300.0, 500.0, Some("yes")),
+                    path(4, 200.0, 1_000.0, Some("yes")),
+                ])
+                .await
+                .unwrap();
+            store.upsert_lamps(&lamps).await.unwrap();
+        })
+        .await;
         Server {
-            base,
-            _dir: dir,
-            db,
-            coordinator,
-            police,
-            stop: Some(tx),
+            base: srv.url(""),
+            db: srv.db.clone(),
+            coordinator: srv.token(Role::Coordinator).await,
+            police: srv.token(Role::Police).await,
+            _srv: srv,
         }
     }
 
-    /// (status, JSON body) of a request, on a blocking thread.
+    /// (status, JSON body, or the text as a JSON string) of a request; a body is sent as JSON.
     async fn call(
         method: &'static str,
         url: String,
         token: Option<String>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        tokio::task::spawn_blocking(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let resp = match (method, body) {
-                ("GET", _) => {
-                    let mut r = agent.get(&url);
-                    if let Some(t) = &token {
-                        r = r.header("Authorization", &format!("Bearer {t}"));
-                    }
-                    r.call()
-                }
-                (_, b) => {
-                    let mut r = agent.post(&url).header("Content-Type", "application/json");
-                    if let Some(t) = &token {
-                        r = r.header("Authorization", &format!("Bearer {t}"));
-                    }
-                    r.send(b.map(|b| b.to_string()).unwrap_or_default())
-                }
-            };
-            let mut resp = resp.expect("request reaches the server");
-            let status = resp.status().as_u16();
-            let text = resp.body_mut().read_to_string().unwrap();
-            (
-                status,
-                serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            )
-        })
-        .await
-        .unwrap()
+        let body = (method != "GET").then(|| {
+            let text = body.map(|b| b.to_string()).unwrap_or_default();
+            ("application/json".to_string(), text.into_bytes())
+        });
+        let (status, _, bytes) = http(method, url, body, token).await;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     fn wgs84(x: f64, y: f64) -> (f64, f64) {

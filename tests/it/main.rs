@@ -1,0 +1,24 @@
+//! Lägesbild's integration tests, one binary: `cargo test --test it` runs them all,
+//! `cargo test --test it privacy::` one module.
+//!
+//! [`support`] starts a real server on port 0 over a real SQLite file and talks HTTP to it; every
+//! test that needs a server uses it. Fixtures are in `tests/fixtures/` (attribution in its
+//! README).
+
+mod support;
+
+mod cancel;
+mod fuzz_import;
+mod fuzz_open311;
+mod hotspots;
+mod import;
+mod import_crash;
+mod lagesbild;
+mod lighting;
+mod limits;
+mod open311;
+mod privacy;
+mod reports_crash;
+mod security_headers;
+mod server;
+mod web;
