@@ -14,6 +14,7 @@ pub mod demo;
 pub mod ingest;
 pub mod model;
 pub mod reports;
+pub mod service;
 pub mod spatial;
 pub mod store;
 pub mod text;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::analysis::cancel::Cancelled;
+use crate::service::ServiceError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,18 @@ impl AppError {
 
 /// `Retry-After` while the server shuts down: about the time a restart takes.
 const SHUTDOWN_RETRY_AFTER_S: u64 = 5;
+
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(m) => Self::BadRequest(m),
+            ServiceError::NotFound(m) => Self::NotFound(m),
+            ServiceError::Forbidden(role) => Self::Forbidden(role),
+            ServiceError::Cancelled => Self::Timeout,
+            ServiceError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
 
 impl From<Cancelled> for AppError {
     fn from(_: Cancelled) -> Self {

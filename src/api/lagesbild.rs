@@ -29,7 +29,6 @@ use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::geometry::{lonlat, multipolygon_json, polygon_json};
-use super::hotspots::FILTER_PARAMS;
 use super::{ApiResult, AppError, AppState, analysis};
 use crate::analysis::filter::{
     AreaFilter, HourSet, IncidentFilter, WeekdaySet, parse_bbox, parse_categories, parse_date,
@@ -69,13 +68,14 @@ impl SummaryQuery {
         attributes: bool,
     ) -> ApiResult<Self> {
         let bad = |e: crate::analysis::filter::FilterError| AppError::BadRequest(e.to_string());
+        let filter_params = super::query::names::<crate::service::filter::FilterParams>();
         let mut unknown: Vec<&str> = q
             .keys()
             .map(String::as_str)
             .filter(|k| {
                 !extra.contains(k)
                     && if attributes {
-                        !FILTER_PARAMS.contains(k)
+                        !filter_params.iter().any(|p| p == k)
                     } else {
                         !["from", "to", "area"].contains(k)
                     }

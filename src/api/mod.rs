@@ -1,7 +1,10 @@
-//! The HTTP API. Handlers translate requests into calls of the analysis and store modules and
-//! their results into GeoJSON; they compute nothing themselves.
+//! The HTTP API: translators between HTTP and the service core ([`crate::service`]). A handler
+//! takes a typed query ([`query::Q`]), calls one service function, and serialises the typed
+//! answer; it computes nothing itself. Every route is registered through `utoipa_axum`, so the
+//! OpenAPI document at `/api/openapi.json` is derived from the same handlers and types.
 
 pub mod auth;
+pub mod cache;
 pub mod client;
 pub mod error;
 pub mod geometry;
@@ -11,7 +14,7 @@ pub mod lighting;
 pub mod open311;
 pub mod openapi;
 pub mod patrol;
-pub mod public_hotspots;
+pub mod query;
 pub mod reports;
 pub mod web;
 
@@ -21,11 +24,14 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::analysis::cancel::Cancel;
 use crate::config::Config;
@@ -45,6 +51,8 @@ pub struct AppState {
     pub analyses: Arc<tokio::sync::Semaphore>,
     /// Tripped at shutdown: every running analysis holds a child of it.
     pub shutdown: Cancel,
+    /// Computed answers, keyed on the snapshot version.
+    pub cache: cache::ResultCache,
 }
 
 impl AppState {
@@ -56,8 +64,39 @@ impl AppState {
             config: Arc::new(config),
             tokens: Arc::new(auth::TokenCache::default()),
             shutdown: Cancel::new(),
+            cache: cache::ResultCache::default(),
         }
     }
+
+    /// The caller's view: role and the configured public rules.
+    pub fn viewer(&self, caller: &auth::Caller) -> crate::service::Viewer {
+        crate::service::Viewer::new(caller.role, self.config.public_rules())
+    }
+}
+
+/// The routes with their OpenAPI description.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health))
+        .merge(hotspots::routes())
+}
+
+/// The OpenAPI document the router serves.
+pub fn openapi_document() -> serde_json::Value {
+    let (_, doc) = api_routes().split_for_parts();
+    openapi::document(doc, &legacy_paths())
+}
+
+/// The paths of the modules whose routes are not yet registered through `api_routes`.
+fn legacy_paths() -> Vec<serde_json::Value> {
+    vec![
+        lighting::openapi_paths(),
+        open311::openapi_paths(),
+        reports::openapi_paths(),
+        lagesbild::openapi_paths(),
+        patrol::openapi_paths(),
+        web::openapi_paths(),
+    ]
 }
 
 /// The whole application; tests call it without a socket.
@@ -69,14 +108,17 @@ pub fn app(state: AppState) -> Router {
             Duration::from_secs(state.config.request_timeout_s),
         ),
     );
-    Router::new()
-        .route("/health", get(health))
+    let (derived, doc) = api_routes().split_for_parts();
+    let doc = Arc::new(openapi::document(doc, &legacy_paths()));
+    derived
         .merge(web::routes())
         .route(
             "/api/openapi.json",
-            get(|| async { Json(openapi::document()) }),
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc) }
+            }),
         )
-        .merge(hotspots::routes())
         .merge(lighting::routes())
         .merge(open311::routes())
         .merge(reports::routes())
@@ -158,32 +200,55 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?
 }
 
-async fn health(
-    State(state): State<AppState>,
-    caller: auth::Caller,
-) -> ApiResult<Json<serde_json::Value>> {
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    pub status: &'static str,
+    /// The data is the fictitious demo dataset.
+    pub demo: bool,
+    /// The store's data version (changes with every import).
+    pub data_version: i64,
+    /// The in-memory snapshot's version.
+    pub snapshot: u64,
+    /// What is loaded: for signed-in roles only (polled, the counts would tell the public of
+    /// each single import).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<Loaded>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Loaded {
+    pub incidents: usize,
+    pub walkways: usize,
+    pub lamps: usize,
+    pub reports: usize,
+    pub areas: usize,
+}
+
+/// Liveness, and what the server has loaded.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    responses((status = 200, description = "The server is up", body = Health)),
+    security((), ("bearer" = []))
+)]
+async fn health(State(state): State<AppState>, caller: auth::Caller) -> ApiResult<Json<Health>> {
     let snap = state.spatial.load();
-    let version = state.store.data_version().await?;
-    if !caller.role.sees_points() {
-        // The number of incidents loaded, polled, would tell the public of each single import.
-        return Ok(Json(json!({
-            "status": "ok",
-            "demo": snap.demo,
-            "data_version": version,
-            "snapshot": snap.version,
-        })));
-    }
-    Ok(Json(json!({
-        "status": "ok",
-        "demo": snap.demo,
-        "data_version": version,
-        "snapshot": snap.version,
-        "loaded": {
-            "incidents": snap.incidents.items.len(),
-            "walkways": snap.walkways.items.len(),
-            "lamps": snap.lamps.items.len(),
-            "reports": snap.reports.items.len(),
-            "areas": snap.areas.items.len(),
-        }
-    })))
+    let data_version = state.store.data_version().await?;
+    let loaded = caller.role.sees_points().then(|| Loaded {
+        incidents: snap.incidents.items.len(),
+        walkways: snap.walkways.items.len(),
+        lamps: snap.lamps.items.len(),
+        reports: snap.reports.items.len(),
+        areas: snap.areas.items.len(),
+    });
+    Ok(Json(Health {
+        status: "ok",
+        demo: snap.demo,
+        data_version,
+        snapshot: snap.version,
+        loaded,
+    }))
 }

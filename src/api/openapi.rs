@@ -1,49 +1,65 @@
-//! The OpenAPI 3.1 description served at `/api/openapi.json`, assembled from each API module's
-//! own `openapi_paths()`.
+//! The OpenAPI 3.1 description served at `/api/openapi.json`, derived from the types: every
+//! route is registered through `utoipa_axum`'s `routes!`, which records the handler's
+//! `#[utoipa::path]` (its query types' `IntoParams`, its answer types' `ToSchema`) in the same
+//! act, so the router and the document cannot disagree.
 
-use serde_json::{Value, json};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
-fn core_paths() -> Value {
-    json!({
-        "/health": {
-            "get": {
-                "summary": "Liveness and what the server has loaded",
-                "responses": { "200": { "description": "`{status, demo, data_version, snapshot, loaded: {incidents, walkways, lamps, reports, areas}}`" } }
-            }
-        },
-        "/api/openapi.json": {
-            "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } }
-        }
-    })
+/// The document's fixed part; the paths come from the routers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Lägesbild",
+        description = "Crime hotspots, dark walkways and citizen reports for a municipality and its police. Geometry is RFC 7946 GeoJSON in WGS84. Anonymous callers see only the public product: aggregates over public cells with at least `min_public_count` events, counts in tens; coordinators and police authenticate with `Authorization: Bearer <token>`."
+    ),
+    paths(openapi_json),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
 }
 
-/// The whole document.
-pub fn document() -> Value {
-    let mut paths = serde_json::Map::new();
-    for part in [
-        core_paths(),
-        super::hotspots::openapi_paths(),
-        super::lighting::openapi_paths(),
-        super::open311::openapi_paths(),
-        super::reports::openapi_paths(),
-        super::lagesbild::openapi_paths(),
-        super::patrol::openapi_paths(),
-        super::web::openapi_paths(),
-    ] {
-        if let Value::Object(m) = part {
-            paths.extend(m);
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json"))
+)]
+#[allow(dead_code)]
+fn openapi_json() {}
+
+/// The whole document as JSON: the derived paths, and the paths of the modules that still
+/// describe themselves by hand (`legacy`), which must not repeat a derived one.
+pub fn document(
+    derived: utoipa::openapi::OpenApi,
+    legacy: &[serde_json::Value],
+) -> serde_json::Value {
+    let mut doc = serde_json::to_value(derived).expect("the OpenAPI document serialises");
+    let paths = doc["paths"]
+        .as_object_mut()
+        .expect("the document has paths");
+    for part in legacy {
+        if let Some(m) = part.as_object() {
+            for (k, v) in m {
+                assert!(
+                    !paths.contains_key(k),
+                    "{k} is described twice in the OpenAPI document"
+                );
+                paths.insert(k.clone(), v.clone());
+            }
         }
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Lägesbild",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Crime hotspots, dark walkways and citizen reports for a municipality and its police. Geometry is RFC 7946 GeoJSON in WGS84. Anonymous callers see only aggregates with at least `min_public_count` events; coordinators and police authenticate with `Authorization: Bearer <token>`."
-        },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
-        },
-        "paths": Value::Object(paths)
-    })
+    doc
 }

@@ -47,7 +47,7 @@ fn friday_night(k: usize) -> DateTime<Utc> {
 
 #[test]
 fn gistar_matches_esda() {
-    let text = include_str!("fixtures/esda_gistar.json");
+    let text = include_str!("../fixtures/esda_gistar.json");
     let fx: Value = serde_json::from_str(text).unwrap();
     for case in fx["cases"].as_array().unwrap() {
         let kind = GridKind::parse(case["grid"].as_str().unwrap()).unwrap();
@@ -454,9 +454,12 @@ struct Server {
 }
 
 async fn start(incs: &[Incident]) -> Server {
-    let srv = TestServer::seeded(|_| {}, async |store| {
-        store.upsert_incidents(incs).await.unwrap();
-    })
+    let srv = TestServer::seeded(
+        |_| {},
+        async |store| {
+            store.upsert_incidents(incs).await.unwrap();
+        },
+    )
     .await;
     Server {
         base: srv.url(""),
@@ -754,7 +757,8 @@ async fn api_compares_periods_and_data_changes_invalidate_the_cache() {
 
 #[test]
 fn openapi_paths_cover_the_endpoints() {
-    let paths = lagesbild::api::hotspots::openapi_paths();
+    let doc = lagesbild::api::openapi_document();
+    let paths = &doc["paths"];
     for p in [
         "/api/v1/hotspots",
         "/api/v1/hotspots/kde.png",

@@ -2,8 +2,6 @@
 //! real SQLite file. Expected values come from the specification (element names, error shape)
 //! and from the fixture geometry (snapping), computed here independently of the handlers.
 
-
-
 use crate::support::reports::*;
 use lagesbild::model::Role;
 use serde_json::{Value, json};

@@ -61,6 +61,21 @@ pub struct DensityGrid {
 }
 
 impl DensityGrid {
+    /// A raster without cells.
+    pub fn empty() -> Self {
+        Self {
+            origin: [0.0, 0.0],
+            cell: 0.0,
+            bandwidth: 0.0,
+            width: 0,
+            height: 0,
+            density: Vec::new(),
+            support: Vec::new(),
+            bandwidth_derived: false,
+            cell_derived: false,
+        }
+    }
+
     pub fn centre(&self, col: usize, row: usize) -> [f64; 2] {
         [
             self.origin[0] + (col as f64 + 0.5) * self.cell,

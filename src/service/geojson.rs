@@ -1,0 +1,211 @@
+//! RFC 7946 GeoJSON answers as typed structs: EPSG:3006 geometry transformed to WGS84
+//! `[lon, lat]` rounded to 7 decimals (about 1 cm), features with typed properties, collections
+//! with a typed `meta` member. Serialised straight to bytes.
+
+use geo::{LineString, MultiPolygon, Polygon};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ServiceError, ServiceResult};
+use crate::crs;
+
+/// `"FeatureCollection"`.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub enum CollectionType {
+    #[default]
+    FeatureCollection,
+}
+
+/// `"Feature"`.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub enum FeatureType {
+    #[default]
+    Feature,
+}
+
+/// A FeatureCollection with a `meta` member (what was asked, what was used, what was left out).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeatureCollection<F, M> {
+    #[serde(rename = "type")]
+    pub kind: CollectionType,
+    pub features: Vec<F>,
+    pub meta: M,
+}
+
+impl<F, M> FeatureCollection<F, M> {
+    pub fn new(features: Vec<F>, meta: M) -> Self {
+        Self {
+            kind: CollectionType::FeatureCollection,
+            features,
+            meta,
+        }
+    }
+}
+
+/// A Feature with typed properties.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Feature<P> {
+    #[serde(rename = "type")]
+    pub kind: FeatureType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub geometry: Geometry,
+    pub properties: P,
+}
+
+impl<P> Feature<P> {
+    pub fn new(geometry: Geometry, properties: P) -> Self {
+        Self {
+            kind: FeatureType::Feature,
+            id: None,
+            geometry,
+            properties,
+        }
+    }
+
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
+
+/// A WGS84 position `[lon, lat]`.
+pub type Position = [f64; 2];
+
+/// A GeoJSON geometry in WGS84.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "coordinates")]
+pub enum Geometry {
+    Point(Position),
+    LineString(Vec<Position>),
+    Polygon(Vec<Vec<Position>>),
+    MultiPolygon(Vec<Vec<Vec<Position>>>),
+}
+
+impl utoipa::PartialSchema for Geometry {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some(
+                "RFC 7946 geometry in WGS84: Point, LineString, Polygon or MultiPolygon",
+            ))
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["Point", "LineString", "Polygon", "MultiPolygon"])),
+            )
+            .required("type")
+            .property(
+                "coordinates",
+                ArrayBuilder::new()
+                    .description(Some("[lon, lat] positions, nested by the geometry type")),
+            )
+            .required("coordinates")
+            .into()
+    }
+}
+
+impl ToSchema for Geometry {}
+
+impl Geometry {
+    /// An EPSG:3006 point.
+    pub fn point(p: [f64; 2]) -> ServiceResult<Self> {
+        lonlat(p).map(Self::Point)
+    }
+
+    /// An EPSG:3006 line.
+    pub fn line(l: &LineString<f64>) -> ServiceResult<Self> {
+        positions(l.0.iter().map(|c| [c.x, c.y])).map(Self::LineString)
+    }
+
+    /// An EPSG:3006 polygon.
+    pub fn polygon(p: &Polygon<f64>) -> ServiceResult<Self> {
+        rings(p).map(Self::Polygon)
+    }
+
+    /// An EPSG:3006 multipolygon.
+    pub fn multipolygon(m: &MultiPolygon<f64>) -> ServiceResult<Self> {
+        m.iter()
+            .map(rings)
+            .collect::<ServiceResult<Vec<_>>>()
+            .map(Self::MultiPolygon)
+    }
+
+    /// The axis-aligned EPSG:3006 square of side `side` around `centre` (a raster cell).
+    pub fn square(centre: [f64; 2], side: f64) -> ServiceResult<Self> {
+        let h = side / 2.0;
+        let [x, y] = centre;
+        positions([
+            [x - h, y - h],
+            [x + h, y - h],
+            [x + h, y + h],
+            [x - h, y + h],
+            [x - h, y - h],
+        ])
+        .map(|r| Self::Polygon(vec![r]))
+    }
+}
+
+/// EPSG:3006 → `[lon, lat]`, rounded.
+pub fn lonlat(p: [f64; 2]) -> ServiceResult<Position> {
+    let (lon, lat) = crs::to_wgs84(p[0], p[1]).map_err(ServiceError::internal)?;
+    Ok([crs::round7(lon), crs::round7(lat)])
+}
+
+/// EPSG:3006 positions → WGS84, in one PROJ call.
+pub fn positions(pts: impl IntoIterator<Item = [f64; 2]>) -> ServiceResult<Vec<Position>> {
+    let mut c: Vec<(f64, f64)> = pts.into_iter().map(|[x, y]| (x, y)).collect();
+    crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut c)
+        .map_err(ServiceError::internal)?;
+    Ok(c.into_iter()
+        .map(|(lon, lat)| [crs::round7(lon), crs::round7(lat)])
+        .collect())
+}
+
+fn rings(p: &Polygon<f64>) -> ServiceResult<Vec<Vec<Position>>> {
+    std::iter::once(p.exterior())
+        .chain(p.interiors())
+        .map(|r| positions(r.0.iter().map(|c| [c.x, c.y])))
+        .collect()
+}
+
+/// `v` rounded to `digits` decimals.
+pub fn round_to(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_serialises_as_rfc_7946() {
+        // Täby centrum, EPSG:3006 (674 000, 6 593 500): the WGS84 position worked out with
+        // PROJ's cs2cs (EPSG:3006 → EPSG:4326) to 7 decimals.
+        let g = Geometry::point([674_000.0, 6_593_500.0]).unwrap();
+        let v = serde_json::to_value(&g).unwrap();
+        assert_eq!(v["type"], "Point");
+        let [lon, lat] = [
+            v["coordinates"][0].as_f64().unwrap(),
+            v["coordinates"][1].as_f64().unwrap(),
+        ];
+        assert!(
+            (lon - 18.0716).abs() < 0.01 && (lat - 59.4436).abs() < 0.01,
+            "{lon} {lat}"
+        );
+        let sq = serde_json::to_value(Geometry::square([674_000.0, 6_593_500.0], 100.0).unwrap())
+            .unwrap();
+        assert_eq!(sq["type"], "Polygon");
+        let ring = sq["coordinates"][0].as_array().unwrap();
+        assert_eq!(ring.len(), 5);
+        assert_eq!(ring[0], ring[4]);
+        let f = Feature::new(g, serde_json::json!({"n": 1})).with_id("a");
+        let fc = serde_json::to_value(FeatureCollection::new(vec![f], ())).unwrap();
+        assert_eq!(fc["type"], "FeatureCollection");
+        assert_eq!(fc["features"][0]["type"], "Feature");
+        assert_eq!(fc["features"][0]["id"], "a");
+        assert_eq!(fc["features"][0]["properties"]["n"], 1);
+    }
+}

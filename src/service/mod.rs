@@ -1,0 +1,93 @@
+//! The service core: for each question the system answers, one typed query (what the caller may
+//! ask), one typed answer (what comes back) and the function between them, over a
+//! [`Snapshot`](crate::spatial::Snapshot).
+//!
+//! The HTTP API ([`crate::api`]) only translates: query string → query type → call → answer
+//! serialised; the CLI builds the same query types from its flags and calls the same functions.
+//! The rules themselves (the public view, limits, the analyses) live in [`crate::analysis`];
+//! this layer puts them together for one caller and shapes the answer.
+//!
+//! Query types derive `serde::Deserialize` (the query string), `utoipa::IntoParams` (the
+//! OpenAPI document, which also names the parameters the API accepts) and, where the CLI has
+//! the same question, `clap::Args`. Answer types derive `Serialize` and `utoipa::ToSchema` and
+//! are serialised straight to the response bytes, without a `serde_json::Value` tree.
+
+pub mod filter;
+pub mod geojson;
+pub mod hotspots;
+
+use crate::analysis::cancel::Cancelled;
+use crate::analysis::filter::FilterError;
+use crate::analysis::limits::TooMuchWork;
+use crate::analysis::privacy::{PublicRefusal, PublicRules};
+use crate::model::Role;
+
+/// Why a question got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The query is wrong or asks for too much; the message names the parameter and value.
+    #[error("{0}")]
+    Invalid(String),
+    /// The question is fine but there is nothing to answer it with.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller's role may not ask this.
+    #[error("this needs the role {0}")]
+    Forbidden(&'static str),
+    /// The work was stopped (deadline, disconnect, shutdown).
+    #[error("cancelled")]
+    Cancelled,
+    /// Ours, not the caller's.
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(anyhow::anyhow!("{e}"))
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl From<FilterError> for ServiceError {
+    fn from(e: FilterError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+impl From<TooMuchWork> for ServiceError {
+    fn from(e: TooMuchWork) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+impl From<PublicRefusal> for ServiceError {
+    fn from(e: PublicRefusal) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+impl From<Cancelled> for ServiceError {
+    fn from(_: Cancelled) -> Self {
+        Self::Cancelled
+    }
+}
+
+/// Who asks, and the public rules that apply when they are not signed in.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub role: Role,
+    pub rules: PublicRules,
+}
+
+impl Viewer {
+    pub fn new(role: Role, rules: PublicRules) -> Self {
+        Self { role, rules }
+    }
+
+    /// Police, coordinators and admins see single events; the public sees the public product.
+    pub fn sees_points(&self) -> bool {
+        self.role.sees_points()
+    }
+}
