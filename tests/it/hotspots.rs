@@ -47,7 +47,7 @@ fn friday_night(k: usize) -> DateTime<Utc> {
 
 #[test]
 fn gistar_matches_esda() {
-    let text = include_str!("fixtures/esda_gistar.json");
+    let text = include_str!("../fixtures/esda_gistar.json");
     let fx: Value = serde_json::from_str(text).unwrap();
     for case in fx["cases"].as_array().unwrap() {
         let kind = GridKind::parse(case["grid"].as_str().unwrap()).unwrap();

@@ -994,7 +994,7 @@ mod served {
         assert!(err["error"].as_str().unwrap().contains("lamps[0]"), "{err}");
 
         // The CLI writes the same collection.
-        let out = s._dir.path().join("dark.geojson");
+        let out = s._srv.dir.path().join("dark.geojson");
         let cfg = Config {
             db: s.db.clone(),
             ..Config::default()

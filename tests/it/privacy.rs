@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-use crate::support::{TestServer, get};
+use crate::support::{Reply, TestServer, get};
 
 /// A corner of the public grid (multiples of 200 m in EPSG:3006) in Täby.
 const X0: f64 = 674_400.0;
