@@ -454,9 +454,12 @@ struct Server {
 }
 
 async fn start(incs: &[Incident]) -> Server {
-    let srv = TestServer::seeded(|_| {}, async |store| {
-        store.upsert_incidents(incs).await.unwrap();
-    })
+    let srv = TestServer::seeded(
+        |_| {},
+        async |store| {
+            store.upsert_incidents(incs).await.unwrap();
+        },
+    )
     .await;
     Server {
         base: srv.url(""),

@@ -725,17 +725,20 @@ mod served {
             }
             lamps.push(l);
         }
-        let srv = TestServer::seeded(|_| {}, async |store| {
-            store
-                .upsert_walkways(&[
-                    path(2, 600.0, 0.0, Some("yes")),
-                    path(3, 300.0, 500.0, Some("yes")),
-                    path(4, 200.0, 1_000.0, Some("yes")),
-                ])
-                .await
-                .unwrap();
-            store.upsert_lamps(&lamps).await.unwrap();
-        })
+        let srv = TestServer::seeded(
+            |_| {},
+            async |store| {
+                store
+                    .upsert_walkways(&[
+                        path(2, 600.0, 0.0, Some("yes")),
+                        path(3, 300.0, 500.0, Some("yes")),
+                        path(4, 200.0, 1_000.0, Some("yes")),
+                    ])
+                    .await
+                    .unwrap();
+                store.upsert_lamps(&lamps).await.unwrap();
+            },
+        )
         .await;
         Server {
             base: srv.url(""),

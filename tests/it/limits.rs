@@ -2,16 +2,14 @@
 //! taken), work that stops when its request is dropped, header time-outs, the connection
 //! limit and shutdown within the grace period, against real servers on port 0.
 
-
-
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use crate::support::{TestServer, http};
+use chrono::Utc;
 use geo::Point;
 use lagesbild::config::Config;
 use lagesbild::model::{Incident, LocationPrecision, Role};

@@ -10,9 +10,6 @@
 //! outsider who placed an event to 1 cm (one day, one hour, a bbox halved, 10 m cells, a 10 m
 //! bandwidth, DBSCAN hulls) are refused with the rule.
 
-
-
-
 use chrono::{DateTime, FixedOffset, TimeZone};
 use geo::{LineString, MultiPolygon, Point, Polygon};
 use lagesbild::model::{Area, CategoryGroup, Incident, LocationPrecision, Role, Walkway};
@@ -170,13 +167,16 @@ struct Server {
 }
 
 async fn start(incs: &[Incident], walkways: &[Walkway]) -> Server {
-    let srv = TestServer::seeded(|_| {}, async |store| {
-        store.upsert_incidents(incs).await.unwrap();
-        store.upsert_areas(&[district()]).await.unwrap();
-        if !walkways.is_empty() {
-            store.upsert_walkways(walkways).await.unwrap();
-        }
-    })
+    let srv = TestServer::seeded(
+        |_| {},
+        async |store| {
+            store.upsert_incidents(incs).await.unwrap();
+            store.upsert_areas(&[district()]).await.unwrap();
+            if !walkways.is_empty() {
+                store.upsert_walkways(walkways).await.unwrap();
+            }
+        },
+    )
     .await;
     Server {
         base: srv.url(""),

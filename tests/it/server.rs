@@ -1,7 +1,5 @@
 //! The server's life: health, limits, authentication, graceful shutdown.
 
-
-
 use crate::support::{TestServer, get_json, http};
 use lagesbild::model::Role;
 
