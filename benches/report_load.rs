@@ -18,8 +18,10 @@
 //! reads ≈ 5600/s, p99 7–8 ms. (Before group commit, one transaction per report: 661/s, p99
 //! 103 ms.)
 
-#[path = "../tests/common_reports/mod.rs"]
-mod common_reports;
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
+use support::reports as common_reports;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
