@@ -44,9 +44,9 @@ use crate::reports::group_commit::GroupCommit;
 use crate::reports::publish::ReportPublisher;
 use crate::reports::rate_limit::RateLimiter;
 use crate::reports::services::{self, ServiceDef};
-use crate::reports::store::ReportFilter;
 use crate::reports::submit;
 use crate::store::StoreError;
+use crate::store::reports::ReportFilter;
 
 /// Requests answered by `GET requests` at most.
 pub const MAX_REQUESTS: u32 = 1000;

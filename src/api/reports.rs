@@ -25,10 +25,12 @@ use super::auth::Caller;
 use super::error::{ApiResult, AppError};
 use super::open311::datetime;
 use crate::crs;
-use crate::model::{CitizenReport, ReportStatus, Role, ServiceCode};
+use crate::model::{
+    AGENCIES, Actor, CitizenReport, Contact, ReportChange, ReportStatus, Role, ServiceCode,
+};
 use crate::reports::publish::ReportPublisher;
-use crate::reports::store::{AGENCIES, Actor, Contact, ReportChange, ReportFilter};
 use crate::store::StoreError;
+use crate::store::reports::ReportFilter;
 
 const MAX_NOTES: usize = 2000;
 const MAX_REASON: usize = 1000;
