@@ -29,6 +29,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::analysis::cancel::Cancel;
 use crate::config::Config;
+use crate::reports::group_commit::GroupCommit;
+use crate::reports::publish::ReportPublisher;
+use crate::reports::rate_limit::RateLimiter;
 use crate::spatial::Spatial;
 use crate::store::Store;
 
@@ -45,10 +48,17 @@ pub struct AppState {
     pub analyses: Arc<tokio::sync::Semaphore>,
     /// Tripped at shutdown: every running analysis holds a child of it.
     pub shutdown: Cancel,
+    /// Citizen reports, shared by the Open311 and the coordinators' routes: one group commit of
+    /// submissions, one publisher of committed changes (two would each take the other's
+    /// snapshots for foreign ones and read every report back), one per-client limit.
+    pub report_writer: Arc<GroupCommit>,
+    pub report_publisher: Arc<ReportPublisher>,
+    pub report_limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, spatial: Arc<Spatial>, config: Config) -> Self {
+        let reports_per_minute = config.reports_per_minute;
         Self {
             store,
             spatial,
@@ -56,6 +66,9 @@ impl AppState {
             config: Arc::new(config),
             tokens: Arc::new(auth::TokenCache::default()),
             shutdown: Cancel::new(),
+            report_writer: Arc::new(GroupCommit::default()),
+            report_publisher: Arc::new(ReportPublisher::default()),
+            report_limiter: Arc::new(RateLimiter::new(reports_per_minute)),
         }
     }
 }
