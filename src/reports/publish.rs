@@ -158,7 +158,15 @@ impl ReportPublisher {
                         "report layer read from the store: the snapshot is not this publisher's"
                     );
                 }
-                let v = spatial.reload_reports_locked(store).await?;
+                let v = match spatial.reload_reports_locked(store).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // The taken batch is published by no one: the next publish must read
+                        // the store instead of merging into this layer.
+                        self.last_mine.store(0, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                };
                 self.last_mine.store(v, Ordering::SeqCst);
                 return Ok(());
             }
