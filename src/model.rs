@@ -341,3 +341,101 @@ impl Role {
         matches!(self, Self::Coordinator | Self::Admin)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Who reported a report, and who changes it how
+
+/// A reporter's contact details. Stored apart from the report and shown only to coordinators.
+///
+/// `Debug` prints which fields are present, never their values, so that a stray `?contact` in a
+/// log line cannot leak them.
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Contact {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.phone.is_none()
+    }
+}
+
+impl std::fmt::Debug for Contact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mark = |o: &Option<String>| if o.is_some() { "<redacted>" } else { "-" };
+        f.debug_struct("Contact")
+            .field("email", &mark(&self.email))
+            .field("first_name", &mark(&self.first_name))
+            .field("last_name", &mark(&self.last_name))
+            .field("phone", &mark(&self.phone))
+            .finish()
+    }
+}
+
+/// Who may be held responsible for acting on a report.
+pub const AGENCIES: [&str; 3] = ["kommunen", "polisen", "fastighetsägare"];
+
+/// Who changes a report, for the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    /// A token id, `cli`, `citizen` or `demo`.
+    pub id: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn new(id: impl Into<String>, role: Role) -> Self {
+        Self {
+            id: id.into(),
+            role,
+        }
+    }
+}
+
+/// A coordinator's change of a report; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportChange {
+    pub status: Option<ReportStatus>,
+    /// `Some(None)` clears the notes.
+    pub status_notes: Option<Option<String>>,
+    pub agency_responsible: Option<Option<String>>,
+    pub hidden: Option<bool>,
+    /// Marks the report as a duplicate of another one (and closes it).
+    pub merged_into: Option<i64>,
+    /// Why: kept in the history (required when closing).
+    pub reason: Option<String>,
+}
+
+impl ReportChange {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.status_notes.is_none()
+            && self.agency_responsible.is_none()
+            && self.hidden.is_none()
+            && self.merged_into.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_debug_never_shows_values() {
+        let c = Contact {
+            email: Some("anna@example.org".into()),
+            first_name: Some("Anna".into()),
+            last_name: None,
+            phone: Some("070-1234567".into()),
+        };
+        let s = format!("{c:?}");
+        assert!(!s.contains("anna") && !s.contains("Anna") && !s.contains("070"));
+        assert!(s.contains("<redacted>"));
+    }
+}

@@ -4,6 +4,9 @@
 //! citizen report shares the incident, walkway and lamp layers with the old one and rebuilds only
 //! the report layer. [`Spatial`] holds the current snapshot in an `ArcSwap`: readers take an
 //! `Arc<Snapshot>` without waiting on any lock, writers publish a whole new snapshot atomically.
+//!
+//! Everything here is in memory. Reading a snapshot from the store (`Snapshot::load`,
+//! `Spatial::reload`, `Spatial::reload_reports`) is in `crate::store::snapshot`, beside the store.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +17,6 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
 use crate::model::{Area, BraStat, CitizenReport, Incident, Lamp, Walkway};
-use crate::store::{Store, StoreResult};
 
 /// A point in an R-tree with the index of its item in the layer's vector.
 pub type IndexedPoint = GeomWithData<[f64; 2], usize>;
@@ -197,43 +199,52 @@ impl Snapshot {
         }
     }
 
-    /// Reads everything from the store and builds every tree.
-    pub async fn load(store: &dyn Store) -> StoreResult<Self> {
-        let incidents = store.load_incidents().await?;
-        let walkways = store.load_walkways().await?;
-        let lamps = store.load_lamps().await?;
-        let reports = store.load_reports().await?;
-        let areas = store.load_areas().await?;
-        let bra = store.load_bra().await?;
-        let demo = store.get_meta("demo").await?.as_deref() == Some("true");
-        // Bulk loading a million points takes a few hundred milliseconds: keep it off the
-        // async workers.
-        let snap = tokio::task::spawn_blocking(move || {
-            let (inc, rest) = rayon::join(
-                || IncidentLayer::new(incidents),
-                || {
-                    (
-                        WalkwayLayer::new(walkways),
-                        LampLayer::new(lamps),
-                        ReportLayer::new(reports),
-                        AreaLayer::new(areas),
-                    )
-                },
-            );
-            Snapshot {
-                version: 0,
-                incidents: Arc::new(inc),
-                walkways: Arc::new(rest.0),
-                lamps: Arc::new(rest.1),
-                reports: Arc::new(rest.2),
-                areas: Arc::new(rest.3),
-                bra: Arc::new(bra),
-                demo,
-            }
-        })
-        .await
-        .expect("snapshot building panicked");
-        Ok(snap)
+    /// Builds every tree over the given items (CPU work: a million points take a few hundred
+    /// milliseconds; call it off the async workers).
+    pub fn build(
+        incidents: Vec<Incident>,
+        walkways: Vec<Walkway>,
+        lamps: Vec<Lamp>,
+        reports: Vec<CitizenReport>,
+        areas: Vec<Area>,
+        bra: Vec<BraStat>,
+        demo: bool,
+    ) -> Self {
+        let (inc, rest) = rayon::join(
+            || IncidentLayer::new(incidents),
+            || {
+                (
+                    WalkwayLayer::new(walkways),
+                    LampLayer::new(lamps),
+                    ReportLayer::new(reports),
+                    AreaLayer::new(areas),
+                )
+            },
+        );
+        Snapshot {
+            version: 0,
+            incidents: Arc::new(inc),
+            walkways: Arc::new(rest.0),
+            lamps: Arc::new(rest.1),
+            reports: Arc::new(rest.2),
+            areas: Arc::new(rest.3),
+            bra: Arc::new(bra),
+            demo,
+        }
+    }
+
+    /// This snapshot with another report layer; every other layer is shared.
+    pub fn with_reports(&self, reports: Arc<ReportLayer>) -> Self {
+        Snapshot {
+            version: 0,
+            incidents: self.incidents.clone(),
+            walkways: self.walkways.clone(),
+            lamps: self.lamps.clone(),
+            reports,
+            areas: self.areas.clone(),
+            bra: self.bra.clone(),
+            demo: self.demo,
+        }
     }
 
     /// Incidents within `radius` metres of `p` (indices into `incidents.items`).
@@ -281,36 +292,20 @@ impl Spatial {
         self.current.load_full()
     }
 
-    /// Publishes a new snapshot with the next version number.
-    pub fn publish(&self, mut snapshot: Snapshot) {
-        snapshot.version = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+    /// Publishes a new snapshot with the next version number, and returns that number.
+    ///
+    /// Writers that build the new snapshot from the current one (or from the store) hold
+    /// [`Self::writer`] from reading to publishing, so that no two of them publish out of order or
+    /// lose each other's layers.
+    pub fn publish(&self, mut snapshot: Snapshot) -> u64 {
+        let version = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        snapshot.version = version;
         self.current.store(Arc::new(snapshot));
+        version
     }
 
-    /// Rebuilds every layer from the store.
-    pub async fn reload(&self, store: &dyn Store) -> StoreResult<()> {
-        let _w = self.writer.lock().await;
-        let snap = Snapshot::load(store).await?;
-        self.publish(snap);
-        Ok(())
-    }
-
-    /// Replaces only the report layer (after a report is submitted or changed).
-    pub async fn reload_reports(&self, store: &dyn Store) -> StoreResult<()> {
-        let _w = self.writer.lock().await;
-        let reports = store.load_reports().await?;
-        let layer = Arc::new(ReportLayer::new(reports));
-        let old = self.load();
-        self.publish(Snapshot {
-            version: 0,
-            incidents: old.incidents.clone(),
-            walkways: old.walkways.clone(),
-            lamps: old.lamps.clone(),
-            reports: layer,
-            areas: old.areas.clone(),
-            bra: old.bra.clone(),
-            demo: old.demo,
-        });
-        Ok(())
+    /// The writers' lock (see [`Self::publish`]); readers never take it.
+    pub async fn writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writer.lock().await
     }
 }

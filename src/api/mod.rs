@@ -35,6 +35,9 @@ use utoipa_axum::routes;
 
 use crate::analysis::cancel::Cancel;
 use crate::config::Config;
+use crate::reports::group_commit::GroupCommit;
+use crate::reports::publish::ReportPublisher;
+use crate::reports::rate_limit::RateLimiter;
 use crate::spatial::Spatial;
 use crate::store::Store;
 
@@ -53,10 +56,17 @@ pub struct AppState {
     pub shutdown: Cancel,
     /// Computed answers, keyed on the snapshot version.
     pub cache: cache::ResultCache,
+    /// Citizen reports, shared by the Open311 and the coordinators' routes: one group commit of
+    /// submissions, one publisher of committed changes (two would each take the other's
+    /// snapshots for foreign ones and read every report back), one per-client limit.
+    pub report_writer: Arc<GroupCommit>,
+    pub report_publisher: Arc<ReportPublisher>,
+    pub report_limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, spatial: Arc<Spatial>, config: Config) -> Self {
+        let reports_per_minute = config.reports_per_minute;
         Self {
             store,
             spatial,
@@ -65,6 +75,9 @@ impl AppState {
             tokens: Arc::new(auth::TokenCache::default()),
             shutdown: Cancel::new(),
             cache: cache::ResultCache::default(),
+            report_writer: Arc::new(GroupCommit::default()),
+            report_publisher: Arc::new(ReportPublisher::default()),
+            report_limiter: Arc::new(RateLimiter::new(reports_per_minute)),
         }
     }
 

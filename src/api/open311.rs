@@ -23,16 +23,15 @@
 //! Reporters' contact details are stored apart and never appear in any answer here; the text of a
 //! report hidden by a coordinator is not shown.
 
-use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
 use serde_json::json;
 
@@ -40,26 +39,15 @@ use super::AppState;
 use super::client::ClientAddr;
 use crate::crs;
 use crate::model::{CitizenReport, ReportStatus, ServiceCode};
-use crate::reports::group_commit::GroupCommit;
-use crate::reports::publish::ReportPublisher;
-use crate::reports::rate_limit::RateLimiter;
 use crate::reports::services::{self, ServiceDef};
-use crate::reports::store::ReportFilter;
 use crate::reports::submit;
 use crate::store::StoreError;
+use crate::store::reports::ReportFilter;
 
 /// Requests answered by `GET requests` at most.
 pub const MAX_REQUESTS: u32 = 1000;
 /// Default window of `GET requests` without dates.
 pub const DEFAULT_DAYS: i64 = 90;
-
-/// What the Open311 routes keep between requests.
-#[derive(Default)]
-pub struct Open311Runtime {
-    limiter: OnceLock<RateLimiter>,
-    writer: GroupCommit,
-    pub publisher: ReportPublisher,
-}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -67,7 +55,6 @@ pub fn routes() -> Router<AppState> {
         .route("/open311/v2/services/{file}", get(get_service))
         .route("/open311/v2/requests/{file}", get(get_request))
         .route("/open311/v2/tokens/{file}", get(get_token))
-        .layer(Extension(Arc::new(Open311Runtime::default())))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -696,7 +683,6 @@ async fn list_requests(
 
 async fn post_top(
     State(state): State<AppState>,
-    Extension(rt): Extension<Arc<Open311Runtime>>,
     ClientAddr(ip): ClientAddr,
     Path(file): Path<String>,
     headers: HeaderMap,
@@ -710,10 +696,7 @@ async fn post_top(
             format!("POST is accepted only at requests.{}", ext(format)),
         ));
     }
-    let limiter = rt
-        .limiter
-        .get_or_init(|| RateLimiter::new(state.config.reports_per_minute));
-    if let Err(wait) = limiter.check(ip, Instant::now()) {
+    if let Err(wait) = state.report_limiter.check(ip, Instant::now()) {
         let secs = wait.0.as_secs_f64().ceil().max(1.0) as u64;
         let mut e = Open311Error::new(
             format,
@@ -758,16 +741,16 @@ async fn post_top(
     )
     .map_err(|e| Open311Error::bad(format, vec![e.0]))?;
     drop(snapshot);
-    let created = rt
-        .writer
+    let created = state
+        .report_writer
         .submit(&state.store, new)
         .await
         .map_err(|e| Open311Error::store(format, e))?;
     if created.new {
         // Committed: the report is safe even if the snapshot cannot be refreshed now (the next
         // reload picks it up), so a failure here is logged, not answered.
-        if let Err(e) = rt
-            .publisher
+        if let Err(e) = state
+            .report_publisher
             .after_commit(&state.spatial, state.store.as_ref(), created.report.clone())
             .await
         {

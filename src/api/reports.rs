@@ -12,12 +12,10 @@
 //!
 //! All but `/me` need the coordinator or admin role: 401 without a token, 403 with another role.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -25,10 +23,11 @@ use super::auth::Caller;
 use super::error::{ApiResult, AppError};
 use super::open311::datetime;
 use crate::crs;
-use crate::model::{CitizenReport, ReportStatus, Role, ServiceCode};
-use crate::reports::publish::ReportPublisher;
-use crate::reports::store::{AGENCIES, Actor, Contact, ReportChange, ReportFilter};
+use crate::model::{
+    AGENCIES, Actor, CitizenReport, Contact, ReportChange, ReportStatus, Role, ServiceCode,
+};
 use crate::store::StoreError;
+use crate::store::reports::ReportFilter;
 
 const MAX_NOTES: usize = 2000;
 const MAX_REASON: usize = 1000;
@@ -38,7 +37,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/reports", get(inbox))
         .route("/api/v1/reports/{id}", get(one).patch(change))
-        .layer(Extension(Arc::new(ReportPublisher::default())))
 }
 
 async fn me(caller: Caller) -> Json<Value> {
@@ -254,7 +252,6 @@ pub fn parse_change(body: &Value) -> Result<ReportChange, AppError> {
 
 async fn change(
     State(state): State<AppState>,
-    Extension(publisher): Extension<Arc<ReportPublisher>>,
     caller: Caller,
     headers: HeaderMap,
     Path(id): Path<i64>,
@@ -286,9 +283,12 @@ async fn change(
         .update_report(id, &c, &who)
         .await
         .map_err(store_err)?;
+    let publisher = &state.report_publisher;
     if c.merged_into.is_some() {
         // A merge may move other reports too (those merged into this one follow it).
-        state.spatial.reload_reports(state.store.as_ref()).await?;
+        publisher
+            .after_commit_reload(&state.spatial, state.store.as_ref())
+            .await?;
     } else {
         publisher
             .after_commit(&state.spatial, state.store.as_ref(), updated.clone())

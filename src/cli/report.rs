@@ -3,9 +3,9 @@
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::model::{ReportStatus, Role};
-use crate::reports::store::{Actor, ReportFilter};
+use crate::model::{Actor, ReportStatus, Role};
 use crate::store::StoreError;
+use crate::store::reports::ReportFilter;
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {

@@ -10,11 +10,11 @@ use chrono::{DateTime, Duration, Utc};
 use geo::{Euclidean, InterpolatableLine, Point};
 use serde_json::{Map, Value};
 
-use super::store::{Actor, Contact, NewReport, ReportChange, content_hash};
-use super::submit::place;
+use super::submit::{content_hash, place};
 use crate::demo::{self, DemoData};
-use crate::model::{LampStatus, ReportStatus, Role, ServiceCode};
+use crate::model::{Actor, Contact, LampStatus, ReportChange, ReportStatus, Role, ServiceCode};
 use crate::spatial::{LampLayer, WalkwayLayer};
+use crate::store::reports::NewReport;
 use crate::store::{Store, StoreResult};
 
 /// A report to create and, optionally, what a coordinator did with it afterwards.

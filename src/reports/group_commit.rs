@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, Notify, oneshot};
 
-use super::store::{Created, NewReport};
+use crate::store::reports::{Created, NewReport};
 use crate::store::{Store, StoreError, StoreResult};
 
 type Reply = oneshot::Sender<Result<Created, String>>;

@@ -1,8 +1,9 @@
 //! Citizen reports: what citizens tell us about dark paths, broken lamps and unsafe places.
 //!
 //! [`services`] defines what can be reported, [`submit`] validates a submission and places it on
-//! the map, [`store`] is the storage trait, [`rate_limit`] bounds submissions per client and
-//! [`publish`] makes committed changes visible to the analyses. The HTTP faces are
+//! the map, [`group_commit`] stores concurrent submissions in one transaction, [`rate_limit`]
+//! bounds submissions per client and [`publish`] makes committed changes visible to the
+//! analyses. What a report is lives in `crate::model`, its storage in `crate::store::reports`. The HTTP faces are
 //! `crate::api::open311` (citizens, Open311 GeoReport v2) and `crate::api::reports`
 //! (coordinators).
 
@@ -11,5 +12,4 @@ pub mod group_commit;
 pub mod publish;
 pub mod rate_limit;
 pub mod services;
-pub mod store;
 pub mod submit;

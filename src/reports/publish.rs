@@ -10,11 +10,14 @@
 //! 2. *Reading every report back.* A publish builds the new report layer from the current one
 //!    with the queued reports replaced or added (reports are kept sorted by id, as the store
 //!    loads them), instead of loading all reports from the store. This is exact as long as this
-//!    publisher is the only one replacing the report layer. When anyone else has published since
-//!    (a full reload after an import, another publisher), the layer is reloaded from the store
-//!    instead, through [`Spatial::reload_reports`]; and when another publish slipped in between
-//!    reading the snapshot and publishing the new one, everything is reloaded, so that neither
-//!    write is lost.
+//!    publisher is the only one replacing the report layer, which is why the server has exactly
+//!    one (`AppState::report_publisher`), shared by the citizens' and the coordinators' routes.
+//!    When anyone else has published since (a full reload after an import), or a commit changed
+//!    more reports than it hands over ([`ReportPublisher::after_commit_reload`], a merge), the
+//!    layer is read from the store instead, through [`Spatial::reload_reports_locked`].
+//!
+//! Publishes hold [`Spatial::writer`] from reading the current snapshot to publishing the new
+//! one, as full reloads do, so neither can lose the other's layers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,23 +25,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Mutex, watch};
 
 use crate::model::CitizenReport;
-use crate::spatial::{ReportLayer, Snapshot, Spatial};
+use crate::spatial::{ReportLayer, Spatial};
 use crate::store::{Store, StoreResult};
 
 pub struct ReportPublisher {
-    /// Tickets issued and reports waiting to be published, together so that a publish that
-    /// takes the queue knows exactly which tickets it covers.
-    queue: std::sync::Mutex<(u64, Vec<CitizenReport>)>,
+    /// Tickets issued and what waits to be published, together so that a publish that takes
+    /// the queue knows exactly which tickets it covers.
+    queue: std::sync::Mutex<Queue>,
     published: watch::Sender<u64>,
     running: Mutex<()>,
     /// The snapshot version this publisher published last (0: none yet).
     last_mine: AtomicU64,
 }
 
+#[derive(Default)]
+struct Queue {
+    issued: u64,
+    changed: Vec<CitizenReport>,
+    /// A queued commit changed reports it did not hand over: read the layer from the store.
+    reload: bool,
+}
+
 impl Default for ReportPublisher {
     fn default() -> Self {
         Self {
-            queue: std::sync::Mutex::new((0, Vec::new())),
+            queue: std::sync::Mutex::new(Queue::default()),
             published: watch::Sender::new(0),
             running: Mutex::new(()),
             last_mine: AtomicU64::new(0),
@@ -73,11 +84,33 @@ impl ReportPublisher {
         store: &dyn Store,
         changed: CitizenReport,
     ) -> StoreResult<()> {
+        self.wait_for_publish(spatial, store, |q| q.changed.push(changed))
+            .await
+    }
+
+    /// Call after a commit that changed reports besides one in hand (a merge also moves the
+    /// reports merged into the merged one); returns once a snapshot with the report layer read
+    /// from the store is published.
+    pub async fn after_commit_reload(
+        &self,
+        spatial: &Spatial,
+        store: &dyn Store,
+    ) -> StoreResult<()> {
+        self.wait_for_publish(spatial, store, |q| q.reload = true)
+            .await
+    }
+
+    async fn wait_for_publish(
+        &self,
+        spatial: &Spatial,
+        store: &dyn Store,
+        enqueue: impl FnOnce(&mut Queue),
+    ) -> StoreResult<()> {
         let ticket = {
             let mut q = self.queue.lock().expect("publish queue poisoned");
-            q.0 += 1;
-            q.1.push(changed);
-            q.0
+            q.issued += 1;
+            enqueue(&mut q);
+            q.issued
         };
         let mut rx = self.published.subscribe();
         loop {
@@ -87,7 +120,9 @@ impl ReportPublisher {
             if let Ok(guard) = self.running.try_lock() {
                 let (covers, batch) = {
                     let mut q = self.queue.lock().expect("publish queue poisoned");
-                    (q.0, std::mem::take(&mut q.1))
+                    let taken = std::mem::take(&mut *q);
+                    q.issued = taken.issued;
+                    (taken.issued, taken)
                 };
                 let done = self.publish(spatial, store, batch).await;
                 // Release before telling the waiters, so that one whose ticket this publish did
@@ -109,40 +144,43 @@ impl ReportPublisher {
         }
     }
 
-    async fn publish(
-        &self,
-        spatial: &Spatial,
-        store: &dyn Store,
-        batch: Vec<CitizenReport>,
-    ) -> StoreResult<()> {
-        let base = spatial.load();
-        if base.version != self.last_mine.load(Ordering::SeqCst) {
-            // Someone else published since our last publish: their report layer may be older
-            // or newer than ours; the store knows.
-            spatial.reload_reports(store).await?;
-            self.last_mine
-                .store(spatial.load().version, Ordering::SeqCst);
-            return Ok(());
-        }
-        let items = merge_reports(&base.reports.items, batch);
-        let layer = tokio::task::spawn_blocking(move || ReportLayer::new(items))
-            .await
-            .expect("building the report layer panicked");
-        spatial.publish(Snapshot {
-            version: 0,
-            incidents: base.incidents.clone(),
-            walkways: base.walkways.clone(),
-            lamps: base.lamps.clone(),
-            reports: Arc::new(layer),
-            areas: base.areas.clone(),
-            bra: base.bra.clone(),
-            demo: base.demo,
-        });
-        let now = spatial.load();
-        if now.version == base.version + 1 {
-            self.last_mine.store(now.version, Ordering::SeqCst);
-        } else {
-            // Another publish came between our read and our write: one of them lost layers.
+    async fn publish(&self, spatial: &Spatial, store: &dyn Store, batch: Queue) -> StoreResult<()> {
+        let raced = {
+            let _w = spatial.writer().await;
+            let base = spatial.load();
+            let foreign = base.version != self.last_mine.load(Ordering::SeqCst);
+            if batch.reload || foreign {
+                if foreign {
+                    // Someone else published since our last publish: their report layer may be
+                    // older or newer than ours; the store knows.
+                    tracing::debug!(
+                        version = base.version,
+                        "report layer read from the store: the snapshot is not this publisher's"
+                    );
+                }
+                let v = match spatial.reload_reports_locked(store).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // The taken batch is published by no one: the next publish must read
+                        // the store instead of merging into this layer.
+                        self.last_mine.store(0, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                };
+                self.last_mine.store(v, Ordering::SeqCst);
+                return Ok(());
+            }
+            let items = merge_reports(&base.reports.items, batch.changed);
+            let layer = tokio::task::spawn_blocking(move || ReportLayer::new(items))
+                .await
+                .expect("building the report layer panicked");
+            let v = spatial.publish(base.with_reports(Arc::new(layer)));
+            self.last_mine.store(v, Ordering::SeqCst);
+            v != base.version + 1
+        };
+        if raced {
+            // A publish without the writers' lock came between our read and our write: one of
+            // them lost layers.
             spatial.reload(store).await?;
             self.last_mine.store(0, Ordering::SeqCst);
         }

@@ -15,10 +15,10 @@ use geo::{Distance, Euclidean, InterpolatableLine, Point};
 use serde_json::{Map, Value};
 
 use super::services;
-use super::store::{Contact, NewReport, content_hash};
 use crate::crs::{self, ServiceArea};
-use crate::model::ServiceCode;
+use crate::model::{Contact, ServiceCode};
 use crate::spatial::{LampLayer, Snapshot, WalkwayLayer};
+use crate::store::reports::NewReport;
 use crate::text::check_xml_text;
 
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
@@ -32,6 +32,35 @@ const MAX_EMAIL: usize = 254;
 const MAX_PHONE: usize = 40;
 const MAX_ADDRESS: usize = 300;
 const MAX_CLIENT_TOKEN: usize = 200;
+
+/// The dedupe hash of a submission: the same client sending the same thing twice gives the same
+/// hash. `client` is whatever identifies the sender (its IP address); it is hashed, not stored.
+pub fn content_hash(
+    client: &str,
+    service: ServiceCode,
+    description: &str,
+    original_location: Point<f64>,
+    address: Option<&str>,
+    media_url: Option<&str>,
+    attributes: &serde_json::Value,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        client,
+        service.as_str(),
+        description,
+        // Centimetres: a client re-sending the same form gives the same numbers.
+        &format!("{:.2},{:.2}", original_location.x(), original_location.y()),
+        address.unwrap_or(""),
+        media_url.unwrap_or(""),
+        &attributes.to_string(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
 
 /// A submission as parsed from the form, before it is placed.
 #[derive(Debug, Clone, PartialEq)]
@@ -732,5 +761,19 @@ mod tests {
             Some("a"),
         );
         assert_eq!(named.lamp_id.as_deref(), Some("t:A"));
+    }
+
+    #[test]
+    fn content_hash_depends_on_client_and_content() {
+        let p = Point::new(674_000.0, 6_593_500.0);
+        let a = serde_json::json!({"darkness": "dim"});
+        let h = |client: &str, d: &str| {
+            content_hash(client, ServiceCode::DarkPath, d, p, None, None, &a)
+        };
+        assert_eq!(h("10.0.0.1", "Mörkt"), h("10.0.0.1", "Mörkt"));
+        assert_ne!(h("10.0.0.1", "Mörkt"), h("10.0.0.2", "Mörkt"));
+        assert_ne!(h("10.0.0.1", "Mörkt"), h("10.0.0.1", "Mörkt här"));
+        // Length-prefixed parts: moving text between fields changes the hash.
+        assert_ne!(h("10.0.0.1a", "b"), h("10.0.0.1", "ab"));
     }
 }

@@ -4,8 +4,15 @@
 //! reports, [`TokenStore`] for API tokens) with one implementation per backend beside them. The
 //! SQLite file ([`sqlite::SqliteStore`]) is the default; a PostgreSQL/PostGIS backend implements
 //! the same traits, and [`open`] picks one by the URL's scheme. Analysis and HTTP code see only
-//! `Arc<dyn Store>`, never SQL.
+//! `Arc<dyn Store>`, never SQL, and errors as [`StoreError`], which names no driver's types.
+//! Each backend's schema is in `migrations/<backend>/`.
+//!
+//! [`snapshot`] builds the in-memory [`Snapshot`](crate::spatial::Snapshot) from a store and
+//! replaces the one a [`Spatial`](crate::spatial::Spatial) holds; `crate::spatial` itself knows
+//! nothing of storage.
 
+pub mod reports;
+pub mod snapshot;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -15,16 +22,21 @@ use serde::Serialize;
 
 use crate::model::{Area, BraStat, Incident, Lamp, Role, Walkway};
 
-pub use crate::reports::store::ReportStore;
+pub use reports::ReportStore;
+
+/// What a backend's driver reported, kept for the logs.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database could not do `op` (unreachable, locked past every retry, out of space,
+    /// broken, …). `cause` is the driver's error; the message shows it, for the logs, so it is
+    /// not also given as the error's `source`.
+    #[error("database error while {op}: {cause}")]
+    Db { op: &'static str, cause: BoxError },
     #[error("not found: {0}")]
     NotFound(String),
+    /// The write contradicts what is stored (a merge into itself, a key already taken).
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("stored data is invalid: {0}")]

@@ -682,7 +682,7 @@ fn peak_memory_growth_kb(file: &Path) -> (u64, String) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_import_reporting_peak_memory",
+            "import::child_import_reporting_peak_memory",
             "--nocapture",
             "--test-threads=1",
         ])

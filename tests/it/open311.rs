@@ -1341,3 +1341,114 @@ fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
     assert_eq!(id_from(a), first);
     assert_ne!(id_from(b), first);
 }
+
+/// Changes a report's description straight in the SQLite file, behind the server's back. The
+/// server's snapshot learns of it only when it reads the reports from the store again, so it
+/// tells a publish that reloaded the report layer from one that merged the committed change into
+/// the layer it had.
+fn rewrite_behind_the_server(srv: &Server, id: &str, description: &str) {
+    srv.rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", srv.db))
+            .await
+            .unwrap();
+        let done = sqlx::query("UPDATE reports SET description = ? WHERE id = ?")
+            .bind(description)
+            .bind(id.parse::<i64>().unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        pool.close().await;
+    });
+}
+
+/// Citizens (Open311) and coordinators (`PATCH /api/v1/reports/{id}`) publish through one
+/// publisher: each publish after the other's builds the report layer from the one in memory (one
+/// new snapshot version, the queued change merged in) instead of treating the other's snapshot
+/// as foreign and reading every report from the store again.
+#[test]
+fn citizen_and_coordinator_changes_publish_incrementally_through_one_publisher() {
+    let srv = start(0);
+    let coordinator = srv.token(Role::Coordinator);
+    let (lat, long) = near_lamp();
+    let bystander = srv.submit(&[
+        ("service_code", "dark_path"),
+        ("lat", &lat),
+        ("long", &long),
+        ("description", "Mörkt vid bron"),
+    ]);
+    let lamp = srv.submit(&[
+        ("service_code", "broken_lamp"),
+        ("lat", &lat),
+        ("long", &long),
+        ("description", "Lampan är släckt"),
+    ]);
+    let snapshot = || srv.state.spatial.load();
+    let report = |id: &str| {
+        let id: i64 = id.parse().unwrap();
+        snapshot()
+            .reports
+            .items
+            .iter()
+            .find(|r| r.id == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("report {id} is not in the snapshot"))
+    };
+    assert_eq!(report(&bystander).description, "Mörkt vid bron");
+
+    // Citizen, then coordinator.
+    rewrite_behind_the_server(&srv, &bystander, "ändrad utanför servern 1");
+    let before = snapshot().version;
+    let a = srv.patch_json(
+        &format!("/api/v1/reports/{lamp}"),
+        Some(&coordinator),
+        json!({"status": "acknowledged"}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        snapshot().version,
+        before + 1,
+        "one publish, no full reload"
+    );
+    assert_eq!(
+        report(&lamp).status,
+        lagesbild::model::ReportStatus::Acknowledged,
+        "the coordinator's change is published before the answer"
+    );
+    assert_eq!(
+        report(&bystander).description,
+        "Mörkt vid bron",
+        "the coordinator's publish read the reports from the store again"
+    );
+
+    // Coordinator, then citizen.
+    rewrite_behind_the_server(&srv, &bystander, "ändrad utanför servern 2");
+    let before = snapshot().version;
+    let third = srv.submit(&[
+        ("service_code", "vegetation"),
+        ("lat", &lat),
+        ("long", &long),
+        ("description", "Buskarna skymmer lampan"),
+    ]);
+    assert_eq!(
+        snapshot().version,
+        before + 1,
+        "one publish, no full reload"
+    );
+    assert_eq!(report(&third).description, "Buskarna skymmer lampan");
+    assert_eq!(
+        report(&lamp).status,
+        lagesbild::model::ReportStatus::Acknowledged
+    );
+    assert_eq!(
+        report(&bystander).description,
+        "Mörkt vid bron",
+        "the citizen's publish read the reports from the store again"
+    );
+
+    // The store, read again (as after an import), has what was written behind the server.
+    srv.rt
+        .block_on(srv.state.spatial.reload(srv.state.store.as_ref()))
+        .unwrap();
+    assert_eq!(report(&bystander).description, "ändrad utanför servern 2");
+}

@@ -28,10 +28,43 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 const BUSY_ATTEMPTS: u32 = 6;
 const BUSY_BACKOFF: Duration = Duration::from_millis(200);
 
+/// sqlx's errors become [`StoreError`]s here and nowhere else, so that no sqlx type is part of
+/// the store's public face: `op` says what was being done, a unique or primary key violation is
+/// a [`StoreError::Conflict`], anything else a [`StoreError::Db`] carrying the driver's error.
+trait Op<T> {
+    fn op(self, op: &'static str) -> StoreResult<T>;
+}
+
+impl<T> Op<T> for Result<T, sqlx::Error> {
+    fn op(self, op: &'static str) -> StoreResult<T> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(format!("{op}: {}", d.message()))
+            }
+            _ => StoreError::Db {
+                op,
+                cause: Box::new(e),
+            },
+        })
+    }
+}
+
+impl<T> Op<T> for Result<T, sqlx::migrate::MigrateError> {
+    fn op(self, op: &'static str) -> StoreResult<T> {
+        self.map_err(|e| StoreError::Db {
+            op,
+            cause: Box::new(e),
+        })
+    }
+}
+
 /// SQLITE_BUSY (5) or SQLITE_LOCKED (6), with any extended code (BUSY_SNAPSHOT, …).
 fn is_busy(e: &StoreError) -> bool {
-    match e {
-        StoreError::Db(sqlx::Error::Database(d)) => d
+    let StoreError::Db { cause, .. } = e else {
+        return false;
+    };
+    match cause.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(d)) => d
             .code()
             .and_then(|c| c.parse::<i32>().ok())
             .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
@@ -62,12 +95,20 @@ where
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// SQLite admits one writer at a time. A connection that meets a locked database waits in
+    /// SQLite's busy handler, which sleeps in growing steps (up to 100 ms each) instead of being
+    /// woken when the lock frees: under a burst of submissions that sleeping, not the work, would
+    /// set the latency. Report writes through this store therefore queue on this async mutex
+    /// first (fair, and woken at once) and meet SQLite's own lock only when another process (or
+    /// another `SqliteStore` on the same file) writes.
+    report_writer: tokio::sync::Mutex<()>,
 }
 
 impl SqliteStore {
     /// Opens or creates the file and runs the migrations.
     pub async fn open(path: &str) -> StoreResult<Self> {
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .op("reading the database path")?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode: a commit survives a process crash (kill -9); only power loss
@@ -84,9 +125,16 @@ impl SqliteStore {
             .max_connections(8)
             .min_connections(1)
             .connect_with(opts)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+            .await
+            .op("opening the database")?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .op("bringing the schema up to date")?;
+        Ok(Self {
+            pool,
+            report_writer: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -98,7 +146,8 @@ impl SqliteStore {
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'",
         )
         .execute(&mut **tx)
-        .await?;
+        .await
+        .op("counting the data version")?;
         Ok(())
     }
 
@@ -139,17 +188,20 @@ impl SqliteStore {
         if batch.is_empty() {
             return Ok(counts);
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .op("starting a write transaction")?;
         // `table` is a &'static name from this file, never input.
         let max_rowid = |table: &'static str| {
             sqlx::AssertSqlSafe(format!("SELECT coalesce(max(rowid), 0) FROM {table}"))
         };
         let rowid_before: i64 = match counting {
-            Counting::RowidGrowth(table) => {
-                sqlx::query_scalar(max_rowid(table))
-                    .fetch_one(&mut *tx)
-                    .await?
-            }
+            Counting::RowidGrowth(table) => sqlx::query_scalar(max_rowid(table))
+                .fetch_one(&mut *tx)
+                .await
+                .op("reading the largest rowid")?,
             Counting::Returning => 0,
         };
         let rows_per_stmt = (MAX_PARAMS / params_per_row).max(1);
@@ -164,7 +216,8 @@ impl SqliteStore {
                     let versions: Vec<i64> = qb
                         .build()
                         .fetch_all(&mut *tx)
-                        .await?
+                        .await
+                        .op("writing a batch")?
                         .iter()
                         .map(|r| r.get::<i64, _>(0))
                         .collect();
@@ -178,14 +231,20 @@ impl SqliteStore {
                     }
                 }
                 Counting::RowidGrowth(_) => {
-                    touched += qb.build().execute(&mut *tx).await?.rows_affected();
+                    touched += qb
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .op("writing a batch")?
+                        .rows_affected();
                 }
             }
         }
         if let Counting::RowidGrowth(table) = counting {
             let rowid_after: i64 = sqlx::query_scalar(max_rowid(table))
                 .fetch_one(&mut *tx)
-                .await?;
+                .await
+                .op("reading the largest rowid")?;
             counts.inserted = (rowid_after - rowid_before).max(0) as u64;
             counts.updated = touched.saturating_sub(counts.inserted);
         }
@@ -193,7 +252,7 @@ impl SqliteStore {
         if touched > 0 {
             Self::bump_version(&mut tx).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.op("committing a batch")?;
         Ok(counts)
     }
 }
@@ -409,7 +468,8 @@ impl DataStore for SqliteStore {
             "SELECT source, source_id, occurred_utc, utc_offset_s, category, grp, label, x, y, precision, place, summary FROM incidents ORDER BY id",
         )
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .op("loading incidents")?;
         rows.iter()
             .map(|r| {
                 let secs: i64 = r.get(2);
@@ -439,7 +499,8 @@ impl DataStore for SqliteStore {
     async fn load_walkways(&self) -> StoreResult<Vec<Walkway>> {
         let rows = sqlx::query("SELECT id, kind, lit, name, coords FROM walkways ORDER BY id")
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .op("loading walkways")?;
         rows.iter()
             .map(|r| {
                 let blob: Vec<u8> = r.get(4);
@@ -459,7 +520,8 @@ impl DataStore for SqliteStore {
             "SELECT id, x, y, height_m, lumen, watt, status, source, reference FROM lamps ORDER BY id",
         )
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .op("loading lamps")?;
         rows.iter()
             .map(|r| {
                 let status: String = r.get(6);
@@ -483,7 +545,8 @@ impl DataStore for SqliteStore {
     async fn load_areas(&self) -> StoreResult<Vec<Area>> {
         let rows = sqlx::query("SELECT id, source, name, geometry FROM areas ORDER BY id")
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .op("loading areas")?;
         rows.iter()
             .map(|r| {
                 let text: String = r.get(3);
@@ -508,7 +571,8 @@ impl DataStore for SqliteStore {
             "SELECT year, municipality, count, per_100k FROM bra_stats ORDER BY year, municipality",
         )
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .op("loading BRÅ statistics")?;
         Ok(rows
             .iter()
             .map(|r| BraStat {
@@ -525,7 +589,8 @@ impl DataStore for SqliteStore {
             "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM walkways), (SELECT count(*) FROM lamps), (SELECT count(*) FROM areas), (SELECT count(*) FROM bra_stats), (SELECT count(*) FROM reports)",
         )
         .fetch_one(&self.pool)
-        .await?;
+        .await
+        .op("counting rows")?;
         let n = |i: usize| r.get::<i64, _>(i) as u64;
         Ok(DataCounts {
             incidents: n(0),
@@ -540,7 +605,8 @@ impl DataStore for SqliteStore {
     async fn data_version(&self) -> StoreResult<i64> {
         let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'data_version'")
             .fetch_one(&self.pool)
-            .await?;
+            .await
+            .op("reading the data version")?;
         v.parse()
             .map_err(|_| StoreError::Corrupt(format!("data_version {v:?}")))
     }
@@ -549,7 +615,8 @@ impl DataStore for SqliteStore {
         Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
             .bind(key)
             .fetch_optional(&self.pool)
-            .await?)
+            .await
+            .op("reading meta data")?)
     }
 
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
@@ -559,7 +626,8 @@ impl DataStore for SqliteStore {
         .bind(key)
         .bind(value)
         .execute(&self.pool)
-        .await?;
+        .await
+        .op("writing meta data")?;
         Ok(())
     }
 }
@@ -577,7 +645,8 @@ impl TokenStore for SqliteStore {
         .bind(Utc::now().timestamp())
         .bind(t.revoked)
         .execute(&self.pool)
-        .await?;
+        .await
+        .op("storing a token")?;
         Ok(())
     }
 
@@ -586,7 +655,8 @@ impl TokenStore for SqliteStore {
             sqlx::query("SELECT id, role, secret_hash, label, revoked FROM tokens WHERE id = ?")
                 .bind(id)
                 .fetch_optional(&self.pool)
-                .await?;
+                .await
+                .op("finding a token")?;
         row.map(|r| token_from_row(&r)).transpose()
     }
 
@@ -594,7 +664,8 @@ impl TokenStore for SqliteStore {
         let done = sqlx::query("UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0")
             .bind(id)
             .execute(&self.pool)
-            .await?;
+            .await
+            .op("revoking a token")?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -603,7 +674,8 @@ impl TokenStore for SqliteStore {
             "SELECT id, role, secret_hash, label, revoked FROM tokens ORDER BY created_utc",
         )
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .op("listing tokens")?;
         rows.iter().map(token_from_row).collect()
     }
 
@@ -611,7 +683,8 @@ impl TokenStore for SqliteStore {
         // Kept by the triggers of migration 0003 on every insert, update and delete of tokens.
         let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'token_generation'")
             .fetch_one(&self.pool)
-            .await?;
+            .await
+            .op("reading the token generation")?;
         v.parse()
             .map_err(|_| StoreError::Corrupt(format!("token_generation {v:?}")))
     }
@@ -683,5 +756,65 @@ mod tests {
         assert_eq!((c.inserted, c.updated, c.unchanged), (2, 1, 2));
         let c = store.upsert_incidents(&second).await.unwrap();
         assert_eq!((c.inserted, c.updated, c.unchanged), (0, 0, 5));
+    }
+
+    /// The sqlx error stays inside this module: a locked database is a `Db` error that the
+    /// batch retry still recognises as busy, a taken key is a `Conflict`.
+    #[tokio::test]
+    async fn driver_errors_are_classified_without_showing_sqlx() {
+        use sqlx::Connection;
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e.sqlite");
+        let store = SqliteStore::open(db.to_str().unwrap()).await.unwrap();
+        let token = StoredToken {
+            id: "t1".into(),
+            role: Role::Coordinator,
+            secret_hash: "x".into(),
+            label: "test".into(),
+            revoked: false,
+        };
+        store.insert_token(&token).await.unwrap();
+        match store.insert_token(&token).await {
+            Err(StoreError::Conflict(why)) => assert!(why.starts_with("storing a token"), "{why}"),
+            other => panic!("a second token with the same id gave {other:?}"),
+        }
+
+        let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let impatient = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
+            .unwrap()
+            .busy_timeout(Duration::ZERO);
+        let mut other = sqlx::SqliteConnection::connect_with(&impatient)
+            .await
+            .unwrap();
+        let e = sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .op("starting a write transaction")
+            .unwrap_err();
+        assert!(is_busy(&e), "{e}");
+        assert!(matches!(
+            e,
+            StoreError::Db {
+                op: "starting a write transaction",
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("locked"), "{e}");
+        assert!(std::error::Error::source(&e).is_none());
+        // Not every database error is busy.
+        let other_error = sqlx::query("SELECT * FROM no_such_table")
+            .execute(&mut other)
+            .await
+            .op("reading")
+            .unwrap_err();
+        assert!(!is_busy(&other_error), "{other_error}");
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
     }
 }

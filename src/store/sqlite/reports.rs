@@ -11,11 +11,10 @@ use geo::Point;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 
-use super::{SqliteStore, utc_from_secs};
-use crate::model::{CitizenReport, ReportStatus, Role, ServiceCode};
-use crate::reports::store::{
-    Actor, Contact, Created, DEDUPE_WINDOW_S, HistoryEntry, NewReport, ReportChange, ReportFilter,
-    ReportStore,
+use super::{Op, SqliteStore, utc_from_secs};
+use crate::model::{Actor, CitizenReport, Contact, ReportChange, ReportStatus, Role, ServiceCode};
+use crate::store::reports::{
+    Created, DEDUPE_WINDOW_S, HistoryEntry, NewReport, ReportFilter, ReportStore,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -51,13 +50,6 @@ pub(super) fn report_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Citize
 
 type Tx = sqlx::Transaction<'static, Sqlite>;
 
-/// SQLite admits one writer at a time. A connection that meets a locked database waits in
-/// SQLite's busy handler, which sleeps in growing steps (up to 100 ms each) instead of being
-/// woken when the lock frees: under a burst of submissions that sleeping, not the work, would set
-/// the latency. Report writes of this process therefore queue on an async mutex first (fair, and
-/// woken at once) and meet SQLite's own lock only when another process writes.
-static REPORT_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn select_one(
     tx: &mut Tx,
     where_clause: &str,
@@ -71,7 +63,8 @@ async fn select_one(
         BindValue::TextAndTime(t, s) => q.bind(t.to_string()).bind(s),
     };
     q.fetch_optional(&mut **tx)
-        .await?
+        .await
+        .op("reading a report")?
         .map(|r| report_from_row(&r))
         .transpose()
 }
@@ -100,7 +93,8 @@ async fn add_history(
     .bind(action)
     .bind(detail.to_string())
     .execute(&mut **tx)
-    .await?;
+    .await
+    .op("recording report history")?;
     Ok(())
 }
 
@@ -147,7 +141,8 @@ async fn insert_one(tx: &mut Tx, r: &NewReport) -> StoreResult<Created> {
     .bind(&r.client_token)
     .bind(&r.content_hash)
     .fetch_one(&mut **tx)
-    .await?;
+    .await
+    .op("storing a report")?;
     if !r.contact.is_empty() {
         sqlx::query(
             "INSERT INTO report_contacts (report_id, email, first_name, last_name, phone) VALUES (?, ?, ?, ?, ?)",
@@ -158,7 +153,8 @@ async fn insert_one(tx: &mut Tx, r: &NewReport) -> StoreResult<Created> {
         .bind(&r.contact.last_name)
         .bind(&r.contact.phone)
         .execute(&mut **tx)
-        .await?;
+        .await
+        .op("storing a reporter's contact")?;
     }
     add_history(
         tx,
@@ -205,7 +201,8 @@ impl ReportStore for SqliteStore {
         let sql = format!("SELECT {REPORT_COLUMNS} FROM reports ORDER BY id");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .op("loading reports")?;
         rows.iter().map(report_from_row).collect()
     }
 
@@ -215,14 +212,18 @@ impl ReportStore for SqliteStore {
     }
 
     async fn create_reports(&self, batch: &[NewReport]) -> StoreResult<Vec<Created>> {
-        let _writer = REPORT_WRITER.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let _writer = self.report_writer.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .op("starting a report transaction")?;
         let mut out = Vec::with_capacity(batch.len());
         for r in batch {
             // Dedupe lookups see the earlier reports of the batch: same transaction.
             out.push(insert_one(&mut tx, r).await?);
         }
-        tx.commit().await?;
+        tx.commit().await.op("committing reports")?;
         Ok(out)
     }
 
@@ -231,7 +232,8 @@ impl ReportStore for SqliteStore {
         sqlx::query(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?
+            .await
+            .op("reading a report")?
             .map(|r| report_from_row(&r))
             .transpose()
     }
@@ -272,7 +274,11 @@ impl ReportStore for SqliteStore {
         }
         qb.push(" ORDER BY requested_utc DESC, id DESC LIMIT ")
             .push_bind(i64::from(f.limit));
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = qb
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .op("listing reports")?;
         rows.iter().map(report_from_row).collect()
     }
 
@@ -281,7 +287,8 @@ impl ReportStore for SqliteStore {
         sqlx::query(AssertSqlSafe(sql))
             .bind(token)
             .fetch_optional(&self.pool)
-            .await?
+            .await
+            .op("finding a report by client token")?
             .map(|r| report_from_row(&r))
             .transpose()
     }
@@ -292,8 +299,12 @@ impl ReportStore for SqliteStore {
         change: &ReportChange,
         actor: &Actor,
     ) -> StoreResult<CitizenReport> {
-        let _writer = REPORT_WRITER.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let _writer = self.report_writer.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .op("starting a report transaction")?;
         let mut r = select_one(&mut tx, "id = ?", BindValue::Id(id))
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("report {id}")))?;
@@ -329,7 +340,8 @@ impl ReportStore for SqliteStore {
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
-                .await?
+                .await
+                .op("moving merged reports")?
                 .rows_affected();
                 if moved > 0 {
                     entries.push(("merged_followers", json!({"into": target, "count": moved})));
@@ -392,11 +404,12 @@ impl ReportStore for SqliteStore {
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .op("updating a report")?;
         for (action, detail) in entries {
             add_history(&mut tx, id, now, actor, action, detail).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.op("committing a report change")?;
         r.updated_at = utc_from_secs(now)?;
         Ok(r)
     }
@@ -407,7 +420,8 @@ impl ReportStore for SqliteStore {
         )
         .bind(id)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .op("reading report history")?;
         rows.iter()
             .map(|r| {
                 let role: String = r.get(2);
@@ -431,7 +445,8 @@ impl ReportStore for SqliteStore {
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .op("reading a reporter's contact")?;
         Ok(row.map(|r| Contact {
             email: r.get(0),
             first_name: r.get(1),
@@ -456,7 +471,8 @@ impl ReportStore for SqliteStore {
         )
         .bind(list)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .op("reading reporters' contacts")?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -474,19 +490,25 @@ impl ReportStore for SqliteStore {
     }
 
     async fn purge_contact(&self, id: i64, actor: &Actor) -> StoreResult<bool> {
-        let _writer = REPORT_WRITER.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let _writer = self.report_writer.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .op("starting a report transaction")?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM reports WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .op("reading a report")?;
         if exists.is_none() {
             return Err(StoreError::NotFound(format!("report {id}")));
         }
         let gone = sqlx::query("DELETE FROM report_contacts WHERE report_id = ?")
             .bind(id)
             .execute(&mut *tx)
-            .await?
+            .await
+            .op("deleting a reporter's contact")?
             .rows_affected()
             > 0;
         if gone {
@@ -500,7 +522,7 @@ impl ReportStore for SqliteStore {
             )
             .await?;
         }
-        tx.commit().await?;
+        tx.commit().await.op("committing a contact purge")?;
         Ok(gone)
     }
 }
