@@ -16,10 +16,12 @@ run: setup
 
 test:
 	./scripts/setup.sh --browser
+	cargo fmt --check
 	cargo test --all-targets --no-fail-fast
 	cargo test --doc
 	cd web && npm test
 	./scripts/schemathesis.sh
+	cargo clippy --all-targets -- -D warnings
 
 check:
 	cargo fmt --check

@@ -14,11 +14,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ST_VERSION=4.32.5
+OSV_VERSION=0.7.2
 venv="${HOME}/.cache/lagesbild/schemathesis-venv"
-if [[ ! -x "$venv/bin/schemathesis" ]] || ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$ST_VERSION"; then
-  echo "schemathesis: installing schemathesis $ST_VERSION into $venv" >&2
+if [[ ! -x "$venv/bin/schemathesis" ]] || ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$ST_VERSION" \
+  || ! "$venv/bin/pip" show openapi-spec-validator 2>/dev/null | grep -q "^Version: $OSV_VERSION"; then
+  echo "schemathesis: installing schemathesis $ST_VERSION and openapi-spec-validator $OSV_VERSION into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION" \
+    "openapi-spec-validator==$OSV_VERSION"
 fi
 
 target="${CARGO_TARGET_DIR:-$HOME/.cache/lagesbild/target}"
@@ -68,6 +71,14 @@ if [[ -z "$addr" ]]; then
   exit 2
 fi
 echo "schemathesis: demo server at http://$addr (log: $log)" >&2
+
+# The document itself first, by an outside validator of OpenAPI 3.1 (it is derived from the
+# handlers' types; a wrong derivation fails here before any request is generated from it).
+"$venv/bin/python" - "http://$addr/api/openapi.json" "$work/openapi.json" <<'PY'
+import sys, urllib.request
+urllib.request.urlretrieve(sys.argv[1], sys.argv[2])
+PY
+"$venv/bin/openapi-spec-validator" "$work/openapi.json"
 
 run() {
   local name="$1"

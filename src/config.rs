@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::client::{ProxyHeader, TrustedProxies};
 use crate::crs::ServiceArea;
+use crate::net::{ProxyHeader, TrustedProxies};
 
 /// The longest `shutdown_grace_s` accepted.
 pub const MAX_SHUTDOWN_GRACE_S: u64 = 10;
@@ -134,7 +134,13 @@ impl Config {
 
     /// Checks the values a server would otherwise only trip over at the first request.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        crate::api::lighting::class_plan(None, None, self).map_err(ConfigError::Invalid)?;
+        crate::analysis::lighting::class_plan(
+            None,
+            None,
+            &self.lighting_class,
+            self.lighting_kind_classes.as_deref(),
+        )
+        .map_err(ConfigError::Invalid)?;
         if let Some([w, s, e, n]) = self.service_area {
             if !(w < e && s < n) {
                 return Err(ConfigError::Invalid(format!(

@@ -13,6 +13,7 @@ pub mod crs;
 pub mod demo;
 pub mod ingest;
 pub mod model;
+pub mod net;
 pub mod reports;
 pub mod service;
 pub mod spatial;

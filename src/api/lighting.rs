@@ -124,21 +124,12 @@ pub fn class_plan(
     kind_class: Option<&str>,
     cfg: &crate::config::Config,
 ) -> Result<ClassPlan, String> {
-    let text = class.unwrap_or(&cfg.lighting_class);
-    let c = PClass::parse(text)
-        .ok_or_else(|| format!("class={text:?}: expected one of P1, P2, P3, P4, P5, P6"))?;
-    let mut plan = ClassPlan::uniform(c);
-    if let Some(k) = cfg.lighting_kind_classes.as_deref() {
-        plan = plan
-            .with_overrides(k)
-            .map_err(|e| format!("lighting_kind_classes in the configuration: {e}"))?;
-    }
-    match kind_class {
-        Some(k) => plan
-            .with_overrides(k)
-            .map_err(|e| format!("kind_class: {e}")),
-        None => Ok(plan),
-    }
+    crate::analysis::lighting::class_plan(
+        class,
+        kind_class,
+        &cfg.lighting_class,
+        cfg.lighting_kind_classes.as_deref(),
+    )
 }
 
 /// `w,s,e,n` in WGS84 degrees → an envelope in EPSG:3006.

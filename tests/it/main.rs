@@ -17,6 +17,7 @@ mod lagesbild;
 mod lighting;
 mod limits;
 mod open311;
+mod openapi;
 mod privacy;
 mod reports_crash;
 mod security_headers;

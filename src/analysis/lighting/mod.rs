@@ -36,6 +36,32 @@ use crate::model::{Area, CitizenReport, Incident, Lamp, LitTag, Walkway};
 use crate::spatial::{IndexedPoint, IndexedSegment, Snapshot};
 
 pub use en13201::{ClassPlan, PClass};
+
+/// The class plan: `class` (default: `default_class`, the configured `lighting_class`), then
+/// the configured per-kind classes (`kind_classes`, `lighting_kind_classes`), then a request's
+/// `kind_class` (`footway=P4,steps=P3`), each overriding the one before.
+pub fn class_plan(
+    class: Option<&str>,
+    kind_class: Option<&str>,
+    default_class: &str,
+    kind_classes: Option<&str>,
+) -> Result<ClassPlan, String> {
+    let text = class.unwrap_or(default_class);
+    let c = PClass::parse(text)
+        .ok_or_else(|| format!("class={text:?}: expected one of P1, P2, P3, P4, P5, P6"))?;
+    let mut plan = ClassPlan::uniform(c);
+    if let Some(k) = kind_classes {
+        plan = plan
+            .with_overrides(k)
+            .map_err(|e| format!("lighting_kind_classes in the configuration: {e}"))?;
+    }
+    match kind_class {
+        Some(k) => plan
+            .with_overrides(k)
+            .map_err(|e| format!("kind_class: {e}")),
+        None => Ok(plan),
+    }
+}
 pub use illuminance::{LampModel, OffReason, Photometry};
 pub use stretches::{Cause, ExtraLight, LightState, WalkwayProfile};
 
