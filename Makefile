@@ -20,6 +20,7 @@ test:
 	cargo test --doc
 	cd web && npm test
 	./scripts/schemathesis.sh
+	./scripts/install-check.sh
 
 check:
 	cargo fmt --check

@@ -148,7 +148,7 @@ fn embedded<E: RustEmbed>(
         )
             .into_response();
     }
-    let ctype = HeaderValue::from_str(&file.metadata.mimetype())
+    let ctype = HeaderValue::from_str(file.metadata.mimetype())
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let body = match file.data {
         std::borrow::Cow::Borrowed(b) => axum::body::Bytes::from_static(b),
