@@ -21,6 +21,7 @@ test:
 	cargo test --doc
 	cd web && npm test
 	./scripts/schemathesis.sh
+	./scripts/install-check.sh
 	cargo clippy --all-targets -- -D warnings
 
 check:

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use geo::{Coord, Rect};
+use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Point, Rect};
 use proj::Proj;
 
 /// SWEREF 99 TM, the working CRS.
@@ -160,11 +160,25 @@ pub fn round7(v: f64) -> f64 {
     (v * 1e7).round() / 1e7
 }
 
+/// Sweden in WGS84 `[west, south, east, north]`, the service area when none is configured.
+pub const SWEDEN_WGS84: [f64; 4] = [10.5, 55.0, 24.2, 69.1];
+
+/// Service-area outlines built into the binary, by name: GeoJSON in WGS84 from `data/service_areas/`
+/// (see `data/README.md` for where each comes from).
+pub const SERVICE_AREA_OUTLINES: &[(&str, &str)] =
+    &[("taby", include_str!("../data/service_areas/taby.geojson"))];
+
 /// Where data is accepted: coordinates outside are rejected line by line on import.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceArea {
     /// A rectangle in EPSG:3006.
     Rect(Rect<f64>),
+    /// An outline in EPSG:3006 (a municipality's boundary), with its bounding box for a quick
+    /// first test. Points on the boundary are inside.
+    Outline {
+        shape: MultiPolygon<f64>,
+        bbox: Rect<f64>,
+    },
     /// Anything the CRS can represent (for importing foreign test data).
     Unbounded,
 }
@@ -205,17 +219,188 @@ impl ServiceArea {
         Ok(Self::Rect(Rect::new(min, max)))
     }
 
+    /// One of the [`SERVICE_AREA_OUTLINES`] by name (`taby`).
+    pub fn outline(name: &str) -> Result<Self, String> {
+        let (_, text) = SERVICE_AREA_OUTLINES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = SERVICE_AREA_OUTLINES.iter().map(|(n, _)| *n).collect();
+                format!("no service area {name:?}; built in: {}", known.join(", "))
+            })?;
+        let wgs84 = parse_outline(text).map_err(|e| format!("service area {name:?}: {e}"))?;
+        Self::from_wgs84_outline(&wgs84).map_err(|e| format!("service area {name:?}: {e}"))
+    }
+
+    /// An outline in WGS84 (lon, lat), converted to EPSG:3006.
+    pub fn from_wgs84_outline(wgs84: &MultiPolygon<f64>) -> Result<Self, CrsError> {
+        let mut shape = wgs84.clone();
+        for polygon in shape.0.iter_mut() {
+            let mut rings = Vec::new();
+            for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+                let mut coords: Vec<(f64, f64)> = ring.0.iter().map(|c| (c.x, c.y)).collect();
+                transform_in_place(WGS84_EPSG, WORK_EPSG, &mut coords)?;
+                if let Some(&(x, y)) = coords
+                    .iter()
+                    .find(|(x, y)| !x.is_finite() || !y.is_finite())
+                {
+                    return Err(CrsError::Transform {
+                        from: WGS84_EPSG,
+                        x,
+                        y,
+                        reason: "outside EPSG:3006".to_string(),
+                    });
+                }
+                rings.push(geo::LineString::from(coords));
+            }
+            let exterior = rings.remove(0);
+            *polygon = geo::Polygon::new(exterior, rings);
+        }
+        let bbox = shape.bounding_rect().ok_or_else(|| CrsError::Transform {
+            from: WGS84_EPSG,
+            x: f64::NAN,
+            y: f64::NAN,
+            reason: "an empty outline".to_string(),
+        })?;
+        Ok(Self::Outline { shape, bbox })
+    }
+
     pub fn contains(&self, x: f64, y: f64) -> bool {
         match self {
             Self::Rect(r) => x >= r.min().x && x <= r.max().x && y >= r.min().y && y <= r.max().y,
+            Self::Outline { shape, bbox } => {
+                Self::Rect(*bbox).contains(x, y) && shape.intersects(&Point::new(x, y))
+            }
             Self::Unbounded => x.is_finite() && y.is_finite(),
         }
+    }
+}
+
+/// Reads a service-area outline: GeoJSON (a FeatureCollection, a Feature or a bare geometry) of
+/// Polygons and MultiPolygons in WGS84, valid by OGC's rules (closed rings, none crossing itself
+/// or another, holes inside their polygon), every vertex a longitude and latitude.
+pub fn parse_outline(text: &str) -> Result<MultiPolygon<f64>, String> {
+    use geo::Validation;
+    let json: geojson::GeoJson = text.parse().map_err(|e| format!("not GeoJSON: {e}"))?;
+    let geometries: Vec<geojson::Geometry> = match json {
+        geojson::GeoJson::FeatureCollection(fc) => {
+            fc.features.into_iter().filter_map(|f| f.geometry).collect()
+        }
+        geojson::GeoJson::Feature(f) => f.geometry.into_iter().collect(),
+        geojson::GeoJson::Geometry(g) => vec![g],
+    };
+    let mut polygons = Vec::new();
+    for g in geometries {
+        match geo::Geometry::<f64>::try_from(&g.value).map_err(|e| e.to_string())? {
+            geo::Geometry::Polygon(p) => polygons.push(p),
+            geo::Geometry::MultiPolygon(mp) => polygons.extend(mp.0),
+            other => {
+                return Err(format!(
+                    "a {} where a Polygon or MultiPolygon was expected",
+                    geometry_kind(&other)
+                ));
+            }
+        }
+    }
+    if polygons.is_empty() {
+        return Err("no polygon".to_string());
+    }
+    let shape = MultiPolygon::new(polygons);
+    let [w, s, e, n] = SWEDEN_WGS84;
+    for c in shape.0.iter().flat_map(|p| {
+        std::iter::once(p.exterior())
+            .chain(p.interiors())
+            .flat_map(|r| r.0.iter())
+    }) {
+        if !(c.x >= w && c.x <= e && c.y >= s && c.y <= n) {
+            return Err(format!(
+                "vertex ({}, {}) is not in Sweden (longitude first)",
+                c.x, c.y
+            ));
+        }
+    }
+    if let Err(e) = shape.check_validation() {
+        return Err(format!("invalid outline: {e}"));
+    }
+    Ok(shape)
+}
+
+fn geometry_kind(g: &geo::Geometry<f64>) -> &'static str {
+    match g {
+        geo::Geometry::Point(_) => "Point",
+        geo::Geometry::MultiPoint(_) => "MultiPoint",
+        geo::Geometry::LineString(_) | geo::Geometry::Line(_) => "LineString",
+        geo::Geometry::MultiLineString(_) => "MultiLineString",
+        geo::Geometry::GeometryCollection(_) => "GeometryCollection",
+        _ => "geometry",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_taby_outline_is_valid_and_holds_taby_centrum() {
+        let (_, text) = SERVICE_AREA_OUTLINES
+            .iter()
+            .find(|(n, _)| *n == "taby")
+            .unwrap();
+        let wgs84 = parse_outline(text).unwrap();
+        assert_eq!(wgs84.0.len(), 1, "Täby is one polygon");
+        let area = ServiceArea::outline("taby").unwrap();
+        let inside = |lon: f64, lat: f64| {
+            let (x, y) = to_work(WGS84_EPSG, lon, lat).unwrap();
+            area.contains(x, y)
+        };
+        // Täby centrum, and the point Polisen gives for events in "Täby".
+        assert!(inside(18.07, 59.44));
+        assert!(inside(18.068703, 59.443913));
+        // Its neighbours: Danderyd (Djursholm), Vallentuna centrum, and Stockholm's centre.
+        assert!(!inside(18.09, 59.40));
+        assert!(!inside(18.078, 59.534));
+        assert!(!inside(18.0649, 59.3326));
+        let ServiceArea::Outline { shape, .. } = &area else {
+            panic!("{area:?}")
+        };
+        // Täby has about 60 km² of land; its boundary also takes in lakes and bays.
+        use geo::Area;
+        let km2 = shape.unsigned_area() / 1e6;
+        assert!((60.0..80.0).contains(&km2), "{km2} km²");
+    }
+
+    #[test]
+    fn bad_outlines_are_refused() {
+        let poly = |ring: &str| {
+            format!(
+                r#"{{"type":"Feature","properties":{{}},"geometry":{{"type":"Polygon","coordinates":[{ring}]}}}}"#
+            )
+        };
+        let good = poly("[[18.0,59.4],[18.1,59.4],[18.1,59.5],[18.0,59.5],[18.0,59.4]]");
+        assert!(parse_outline(&good).is_ok());
+        for (bad, why) in [
+            (
+                poly("[[18.0,59.4],[18.1,59.5],[18.1,59.4],[18.0,59.5],[18.0,59.4]]"),
+                "a bow tie",
+            ),
+            (
+                poly("[[59.4,18.0],[59.4,18.1],[59.5,18.1],[59.5,18.0],[59.4,18.0]]"),
+                "lat before lon",
+            ),
+            (
+                r#"{"type":"Point","coordinates":[18.0,59.4]}"#.to_string(),
+                "a point",
+            ),
+            (
+                r#"{"type":"FeatureCollection","features":[]}"#.to_string(),
+                "nothing",
+            ),
+            ("Täby".to_string(), "not JSON"),
+        ] {
+            assert!(parse_outline(&bad).is_err(), "{why}: accepted");
+        }
+        assert!(ServiceArea::outline("atlantis").is_err());
+    }
 
     #[test]
     fn parses_crs_names() {

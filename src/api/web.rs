@@ -3,20 +3,26 @@
 //! under `/vendor/…`, and `GET /api/v1/config`, which tells the app the base map, the service
 //! area and the districts.
 //!
+//! The files are built into the binary (`rust-embed`, in every profile), so an installed binary
+//! serves the same app from any directory; `build.rs` refuses to build without Leaflet in
+//! `web/node_modules`. For working on the app, `LAGESBILD_WEB_DIR=web` serves a directory
+//! instead, read on every request.
+//!
 //! Only the app's own files are served, by name: `node_modules/`, `tests/` and `package.json`
-//! stay private. The directory is `web/` beside `Cargo.toml` when run from the repository, or
-//! `LAGESBILD_WEB_DIR` when the binary is installed elsewhere.
+//! are neither embedded nor served from a directory.
 //!
 //! [`security_headers`] is the layer that puts the security headers (Content-Security-Policy and
 //! friends) on every response of the whole application, pages and API alike.
 
 use std::path::{Path, PathBuf};
 
-use axum::extract::State;
-use axum::http::{HeaderValue, Response, header};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, get_service};
 use axum::{Json, Router};
 use geo::BoundingRect;
+use rust_embed::RustEmbed;
 use serde_json::{Value, json};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::{MakeHeaderValue, SetResponseHeaderLayer};
@@ -25,35 +31,163 @@ use super::{ApiResult, AppState};
 use crate::config::Config;
 use crate::crs;
 
-/// Sweden in WGS84 `[west, south, east, north]`, the service area when none is configured.
-pub const SWEDEN_WGS84: [f64; 4] = [10.5, 55.0, 24.2, 69.1];
+pub use crate::crs::SWEDEN_WGS84;
 
-/// Where the web app's files are: `LAGESBILD_WEB_DIR`, else the repository's `web/`.
-pub fn web_dir() -> PathBuf {
+/// The app's own files change with every release: browsers must revalidate (cheap, with the
+/// ETag, or Last-Modified from a directory).
+const REVALIDATE: &str = "no-cache";
+/// Vendor files are pinned versions and may be cached for a day.
+const CACHE_DAY: &str = "public, max-age=86400";
+
+/// The app's own files, as `web/` held them at build time.
+#[derive(RustEmbed)]
+#[folder = "web/"]
+#[include = "index.html"]
+#[include = "print.html"]
+#[include = "style.css"]
+#[include = "print.css"]
+#[include = "js/**"]
+struct AppFiles;
+
+/// Leaflet's `dist/`, as `npm ci` installed it.
+#[derive(RustEmbed)]
+#[folder = "web/node_modules/leaflet/dist/"]
+struct LeafletFiles;
+
+/// Leaflet.markercluster's `dist/`, as `npm ci` installed it.
+#[derive(RustEmbed)]
+#[folder = "web/node_modules/leaflet.markercluster/dist/"]
+struct MarkerclusterFiles;
+
+/// The directory `LAGESBILD_WEB_DIR` names, if set: the app is served from there instead of
+/// from the binary.
+pub fn web_dir_override() -> Option<PathBuf> {
     match std::env::var_os("LAGESBILD_WEB_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("web"),
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ => None,
     }
 }
 
-/// The web app's routes, served from [`web_dir`].
+/// The web app's routes: from [`web_dir_override`] when set, else the files built in.
 pub fn routes() -> Router<AppState> {
-    routes_from(&web_dir())
+    match web_dir_override() {
+        Some(dir) => {
+            tracing::info!(dir = %dir.display(), "serving the web app from LAGESBILD_WEB_DIR");
+            routes_from(&dir)
+        }
+        None => embedded_routes(),
+    }
 }
 
-/// The web app's routes, served from `dir`. Nothing here is a fallback, so no API path can be
-/// shadowed by a file.
+/// The web app's routes, served from the files built into the binary. The same paths as
+/// [`routes_from`]; nothing here is a fallback, so no API path can be shadowed by a file.
+pub fn embedded_routes() -> Router<AppState> {
+    let app = |name: &'static str| {
+        get(
+            move |headers: HeaderMap| async move { embedded::<AppFiles>(name, &headers, REVALIDATE) },
+        )
+    };
+    Router::new()
+        .route("/api/v1/config", get(config))
+        .route("/", app("index.html"))
+        .route("/index.html", app("index.html"))
+        .route("/print.html", app("print.html"))
+        .route("/style.css", app("style.css"))
+        .route("/print.css", app("print.css"))
+        .route(
+            "/js/{*path}",
+            get(
+                |UrlPath(path): UrlPath<String>, headers: HeaderMap| async move {
+                    embedded::<AppFiles>(&format!("js/{path}"), &headers, REVALIDATE)
+                },
+            ),
+        )
+        .route(
+            "/vendor/leaflet/{*path}",
+            get(
+                |UrlPath(path): UrlPath<String>, headers: HeaderMap| async move {
+                    embedded::<LeafletFiles>(&path, &headers, CACHE_DAY)
+                },
+            ),
+        )
+        .route(
+            "/vendor/markercluster/{*path}",
+            get(
+                |UrlPath(path): UrlPath<String>, headers: HeaderMap| async move {
+                    embedded::<MarkerclusterFiles>(&path, &headers, CACHE_DAY)
+                },
+            ),
+        )
+}
+
+/// One embedded file: its content type (by extension, as a directory would give it), the
+/// `Cache-Control` of its kind, a strong ETag from its SHA-256, and 304 when the client's
+/// `If-None-Match` names it. Anything not embedded under exactly that name is 404; `..`, `.` and
+/// empty segments never match.
+fn embedded<E: RustEmbed>(
+    path: &str,
+    headers: &HeaderMap,
+    cache: &'static str,
+) -> Response<axum::body::Body> {
+    if path
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == ".." || seg.contains('\\'))
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let Some(file) = E::get(path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+    let etag = HeaderValue::from_str(&etag).expect("hex is a valid header value");
+    let cache = HeaderValue::from_static(cache);
+    if if_none_match(headers, &etag) {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],
+        )
+            .into_response();
+    }
+    let ctype = HeaderValue::from_str(file.metadata.mimetype())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let body = match file.data {
+        std::borrow::Cow::Borrowed(b) => axum::body::Bytes::from_static(b),
+        std::borrow::Cow::Owned(v) => axum::body::Bytes::from(v),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, ctype),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Whether `If-None-Match` names `etag` (weakly compared, as RFC 9110 asks for GET) or is `*`.
+fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let ours = etag.as_bytes();
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
+}
+
+/// The web app's routes, served from `dir` on every request (for `LAGESBILD_WEB_DIR`). Nothing
+/// here is a fallback, so no API path can be shadowed by a file.
 pub fn routes_from(dir: &Path) -> Router<AppState> {
     let modules = dir.join("node_modules");
-    // The app's own files change with every release: browsers must revalidate (cheap, with
-    // Last-Modified). Vendor files are pinned versions and may be cached for a day.
     let revalidate = SetResponseHeaderLayer::overriding(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
+        HeaderValue::from_static(REVALIDATE),
     );
     let cache_day = SetResponseHeaderLayer::overriding(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
+        HeaderValue::from_static(CACHE_DAY),
     );
     let file = |name: &str| get_service(ServeFile::new(dir.join(name))).layer(revalidate.clone());
     let vendor = Router::new()
