@@ -148,7 +148,7 @@ impl Config {
                 )));
             }
             // SWEREF 99 TM is for Sweden: a box outside it is a mistake, often swapped lat/lon.
-            let [sw, ss, se, sn] = crate::api::web::SWEDEN_WGS84;
+            let [sw, ss, se, sn] = crate::crs::SWEDEN_WGS84;
             if e < sw || w > se || n < ss || s > sn {
                 return Err(ConfigError::Invalid(format!(
                     "service_area = [{w}, {s}, {e}, {n}] lies outside Sweden; the order is [west, south, east, north] (longitude first)"

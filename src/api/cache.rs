@@ -5,33 +5,95 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-/// A finished answer: body, content type and, for overlays, the WGS84 bounds header.
+/// A finished answer: body (in chunks), content type and, for overlays, the WGS84 bounds
+/// header.
 #[derive(Debug, Clone)]
 pub struct Cached {
-    pub body: Bytes,
+    pub body: Vec<Bytes>,
     pub content_type: &'static str,
     pub bounds: Option<String>,
 }
 
-impl Cached {
-    pub fn geojson(body: Vec<u8>) -> Self {
-        Self {
-            body: Bytes::from(body),
-            content_type: "application/geo+json",
-            bounds: None,
+/// The size of the chunks an answer is written in.
+const CHUNK: usize = 256 * 1024;
+
+/// An `io::Write` into chunks of [`CHUNK`] bytes: a large answer is written once, without the
+/// copies a growing `Vec` makes (its doublings hold the old and the new buffer at once, up to
+/// three times the answer), and sent as it is.
+#[derive(Debug, Default)]
+pub struct Chunks {
+    done: Vec<Bytes>,
+    current: Vec<u8>,
+}
+
+impl std::io::Write for Chunks {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len();
+        while !buf.is_empty() {
+            if self.current.capacity() == 0 {
+                self.current.reserve_exact(CHUNK);
+            }
+            let room = CHUNK - self.current.len();
+            let take = room.min(buf.len());
+            self.current.extend_from_slice(&buf[..take]);
+            buf = &buf[take..];
+            if self.current.len() == CHUNK {
+                self.done
+                    .push(Bytes::from(std::mem::take(&mut self.current)));
+            }
         }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Chunks {
+    pub fn finish(mut self) -> Vec<Bytes> {
+        if !self.current.is_empty() {
+            self.current.shrink_to_fit();
+            self.done.push(Bytes::from(self.current));
+        }
+        self.done
+    }
+}
+
+impl Cached {
+    /// `value` as JSON with the content type given, written in chunks.
+    pub fn serialise(
+        value: &impl serde::Serialize,
+        content_type: &'static str,
+    ) -> serde_json::Result<Self> {
+        let mut w = Chunks::default();
+        serde_json::to_writer(&mut w, value)?;
+        Ok(Self {
+            body: w.finish(),
+            content_type,
+            bounds: None,
+        })
     }
 
     pub fn json(body: Vec<u8>) -> Self {
         Self {
-            body: Bytes::from(body),
+            body: vec![Bytes::from(body)],
             content_type: "application/json",
             bounds: None,
         }
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> usize {
+        self.body.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The response, with `Cache-Control: private, max-age=60` (answers depend on the role).
@@ -54,7 +116,12 @@ impl Cached {
                 HeaderValue::from_static("X-Bounds"),
             );
         }
-        (headers, self.body.clone()).into_response()
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(self.len()));
+        let chunks = self.body.clone();
+        let body = Body::from_stream(futures_util::stream::iter(
+            chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+        ));
+        (headers, body).into_response()
     }
 }
 
@@ -81,7 +148,7 @@ impl ResultCache {
             inner: moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|k: &CacheKey, v: &Arc<Cached>| {
-                    let bytes = v.body.len() + k.query.len() + 64;
+                    let bytes = v.len() + k.query.len() + 64;
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .build(),
@@ -106,7 +173,22 @@ impl Default for ResultCache {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
+
+    #[test]
+    fn chunks_keep_every_byte_in_order() {
+        let mut w = Chunks::default();
+        let data: Vec<u8> = (0..(CHUNK * 2 + 1234)).map(|i| (i % 251) as u8).collect();
+        for part in data.chunks(1000) {
+            w.write_all(part).unwrap();
+        }
+        let chunks = w.finish();
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks[..2].iter().all(|c| c.len() == CHUNK));
+        assert_eq!(chunks.concat(), data);
+    }
 
     fn key(q: &str, snapshot: u64) -> CacheKey {
         CacheKey {
@@ -121,7 +203,7 @@ mod tests {
     fn keyed_on_the_snapshot_version() {
         let c = ResultCache::new(1 << 20);
         c.put(key("a", 1), Arc::new(Cached::json(b"[1]".to_vec())));
-        assert_eq!(c.get(&key("a", 1)).unwrap().body.as_ref(), b"[1]");
+        assert_eq!(c.get(&key("a", 1)).unwrap().body.concat(), b"[1]");
         assert!(c.get(&key("a", 2)).is_none());
         assert!(c.get(&key("b", 1)).is_none());
     }

@@ -61,9 +61,7 @@ async fn cached(
 }
 
 fn to_geojson(answer: &impl serde::Serialize) -> ApiResult<Cached> {
-    serde_json::to_vec(answer)
-        .map(Cached::geojson)
-        .map_err(AppError::internal)
+    Cached::serialise(answer, "application/geo+json").map_err(AppError::internal)
 }
 
 /// Crime hotspots: DBSCAN clusters, Getis-Ord Gi\* cells or kernel density.
@@ -161,7 +159,7 @@ async fn kde_png(
             .collect::<Vec<_>>()
             .join(",");
         Ok(Cached {
-            body: Bytes::from(o.png),
+            body: vec![Bytes::from(o.png)],
             content_type: "image/png",
             bounds: Some(bounds),
         })

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod answer_memory;
 mod cancel;
 mod fuzz_import;
 mod fuzz_open311;
