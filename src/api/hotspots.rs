@@ -23,10 +23,14 @@ use crate::crs;
 use crate::model::Role;
 use crate::service::filter::{AttributeFilter, FilterParams};
 use crate::service::geojson::{Feature, FeatureCollection};
+use crate::service::hotspots::public::{
+    PublicCellChangeProps, PublicCompareMeta, PublicGistarMeta, PublicGistarProps, PublicKdeMeta,
+    PublicKdeProps,
+};
 use crate::service::hotspots::{
-    self as service, CellChangeProps, ClusterChangeProps, DbscanAnswer, DbscanCompareMeta,
-    GistarAnswer, GistarCompareMeta, IncidentAnswer, IncidentParams, KdeAnswerDoc, MethodParams,
-    PeriodParams, public,
+    self as service, CellChangeProps, ClusterChangeProps, ClusterProps, DbscanCompareMeta,
+    DbscanMeta, GistarCompareMeta, GistarMeta, GistarProps, IncidentMeta, IncidentParams,
+    IncidentProps, KdeMeta, KdeProps, MethodParams, PeriodParams,
 };
 
 /// The hotspot routes.
@@ -112,11 +116,11 @@ async fn hotspots(
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 enum HotspotDoc {
-    Dbscan(DbscanAnswer),
-    Gistar(GistarAnswer),
-    Kde(KdeAnswerDoc),
-    PublicGistar(public::GistarAnswer),
-    PublicKde(public::KdeAnswerDoc),
+    Dbscan(FeatureCollection<Feature<ClusterProps>, DbscanMeta>),
+    Gistar(FeatureCollection<Feature<GistarProps>, GistarMeta>),
+    Kde(FeatureCollection<Feature<KdeProps>, KdeMeta>),
+    PublicGistar(FeatureCollection<Feature<PublicGistarProps>, PublicGistarMeta>),
+    PublicKde(FeatureCollection<Feature<PublicKdeProps>, PublicKdeMeta>),
 }
 
 /// Kernel density as a colour-ramped PNG overlay.
@@ -211,7 +215,7 @@ async fn compare(
 enum CompareDoc {
     Gistar(FeatureCollection<Feature<CellChangeProps>, GistarCompareMeta>),
     Dbscan(FeatureCollection<Feature<ClusterChangeProps>, DbscanCompareMeta>),
-    Public(public::CompareAnswer),
+    Public(FeatureCollection<Feature<PublicCellChangeProps>, PublicCompareMeta>),
 }
 
 /// Incident points (police, coordinator, admin), newest first.
@@ -221,7 +225,7 @@ enum CompareDoc {
     tag = "hotspots",
     params(FilterParams, IncidentParams),
     responses(
-        (status = 200, description = "Incidents", content_type = "application/geo+json", body = IncidentAnswer),
+        (status = 200, description = "Incidents", content_type = "application/geo+json", body = FeatureCollection<Feature<IncidentProps>, IncidentMeta>),
         (status = 400, description = "A parameter is invalid"),
         (status = 401, description = "No or invalid token"),
         (status = 403, description = "The token's role may not see points"),

@@ -59,6 +59,7 @@ impl Method {
 pub struct MethodParams {
     /// dbscan (signed-in roles), gistar or kde. Required.
     #[arg(long, value_enum)]
+    #[param(inline)]
     pub method: Option<Method>,
     /// DBSCAN radius in metres (1–5000, default 30).
     #[arg(long)]
