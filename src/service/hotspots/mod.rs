@@ -501,6 +501,9 @@ pub struct KdeCollection<P, M> {
     pub meta: M,
 }
 
+/// A signed-in kernel density answer.
+pub type SignedInKde = KdeCollection<fn(&DensityGrid, usize) -> Option<KdeProps>, KdeMeta>;
+
 /// The shape of a signed-in kernel density answer.
 pub type KdeAnswerDoc = FeatureCollection<Feature<KdeProps>, KdeMeta>;
 
@@ -513,7 +516,7 @@ pub type GistarAnswer = FeatureCollection<Feature<GistarProps>, GistarMeta>;
 pub enum HotspotAnswer {
     Dbscan(DbscanAnswer),
     Gistar(GistarAnswer),
-    Kde(KdeCollection<fn(&DensityGrid, usize) -> Option<KdeProps>, KdeMeta>),
+    Kde(SignedInKde),
     PublicGistar(public::GistarAnswer),
     PublicKde(public::KdeAnswer),
 }
@@ -730,7 +733,7 @@ fn kde_answer(
     params: KdeParams,
     viewer: &Viewer,
     cancel: &Cancel,
-) -> ServiceResult<KdeCollection<fn(&DensityGrid, usize) -> Option<KdeProps>, KdeMeta>> {
+) -> ServiceResult<SignedInKde> {
     let sel = f.select(&snap.incidents.items);
     let pts = sel.coords();
     check_kde_work(&pts, &params)?;
