@@ -3,9 +3,8 @@
 //! size. Measured on the real binary in its own process (`VmHWM` in `/proc/PID/status`), so that
 //! other tests of this binary do not count.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 fn kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -41,32 +40,8 @@ fn the_default_heat_map_lifts_peak_rss_by_at_most_twice_its_size() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let mut child = Command::new(bin)
-        .args(["--db", db, "demo", "--addr", "127.0.0.1:0"])
-        .env("LAGESBILD_LOG", "info,sqlx=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let t0 = Instant::now();
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(180).saturating_sub(t0.elapsed()))
-            .expect("the server starts");
-        if let Some(rest) = line.split("serving Lägesbild at http://").nth(1) {
-            break rest.split('/').next().unwrap().to_string();
-        }
-    };
+    let (mut child, addr, _log) =
+        crate::support::spawn_demo(std::path::Path::new(db), Duration::from_secs(180));
     let pid = child.id();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

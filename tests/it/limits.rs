@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -291,39 +291,7 @@ async fn connections_beyond_the_limit_are_refused_until_others_close() {
 fn sigterm_stops_the_server_within_ten_seconds_whatever_runs() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.sqlite");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
-        .args([
-            "--db",
-            db.to_str().unwrap(),
-            "demo",
-            "--addr",
-            "127.0.0.1:0",
-        ])
-        .env("LAGESBILD_LOG", "info,sqlx=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let t0 = Instant::now();
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(120).saturating_sub(t0.elapsed()))
-            .expect("the server starts");
-        if let Some(rest) = line.split("serving Lägesbild at http://").nth(1) {
-            break rest.split('/').next().unwrap().to_string();
-        }
-    };
+    let (mut child, addr, rx) = crate::support::spawn_demo(&db, Duration::from_secs(120));
     // The outsider's analysis (10 m Gi* cells, a 5 km band) is now refused before it starts, so
     // what runs when SIGTERM comes is a request that never ends by itself: a POST whose body
     // trickles in a byte every 200 ms, with 100 kB announced.

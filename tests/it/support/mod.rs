@@ -112,6 +112,54 @@ impl Drop for TestServer {
     }
 }
 
+/// The real binary's `lagesbild --db DB demo` on 127.0.0.1:0, in its own process: the child,
+/// the address it serves at (waited for up to `start_within`), and its stderr lines from then
+/// on.
+pub fn spawn_demo(
+    db: &std::path::Path,
+    start_within: std::time::Duration,
+) -> (
+    std::process::Child,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "demo",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .env("LAGESBILD_LOG", "info,sqlx=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let t0 = std::time::Instant::now();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(start_within.saturating_sub(t0.elapsed()))
+            .expect("the server starts");
+        if let Some(rest) = line.split("serving Lägesbild at http://").nth(1) {
+            break rest.split('/').next().unwrap().to_string();
+        }
+    };
+    (child, addr, rx)
+}
+
 /// An answer: status, headers (names in lower case) and body.
 pub struct Reply {
     pub status: u16,
