@@ -10,7 +10,7 @@
 //! - **Gi\***: cells × neighbours, with cells ≤ min(events, cells of the extent) (or the study
 //!   area's cells) and neighbours ≈ π·band² / cell area + 1;
 //! - **kernel density**: events × π·(bandwidth / cell)² kernel evaluations, and at most
-//!   [`WorkLimits::kde_features`] cells in a GeoJSON answer;
+//!   [`WorkLimits::features`] cells in a GeoJSON answer;
 //! - **DBSCAN**: Σ over cells of side eps of (events in the cell × events in it and its eight
 //!   neighbours): the distance checks a grid DBSCAN makes in the worst case.
 //!
@@ -26,7 +26,8 @@ pub struct WorkLimits {
     /// Cells of the dense rectangle Gi\* counts events in (4 bytes each).
     pub gistar_grid_cells: f64,
     pub kde_evaluations: f64,
-    pub kde_features: usize,
+    /// Cells in one GeoJSON grid answer (Gi\* or kernel density): what bounds its size.
+    pub features: usize,
     pub dbscan_checks: f64,
 }
 
@@ -38,7 +39,7 @@ impl WorkLimits {
                 gistar_pairs: 100e6,
                 gistar_grid_cells: 25e6,
                 kde_evaluations: 600e6,
-                kde_features: 250_000,
+                features: 250_000,
                 dbscan_checks: 1e9,
             }
         } else {
@@ -46,11 +47,10 @@ impl WorkLimits {
                 gistar_pairs: 20e6,
                 gistar_grid_cells: 4e6,
                 kde_evaluations: 150e6,
-                // A GeoJSON cell is ~180 bytes and the answer is still built as a JSON tree
-                // (~30 times its size in memory while it is written): 60 000 cells keep one
-                // anonymous heat map under ~11 MB of answer and a few hundred MB of peak memory.
-                // The public raster grows its cell instead (api::public_hotspots::density).
-                kde_features: 60_000,
+                // A GeoJSON cell is about 180–250 bytes: 60 000 cells keep one anonymous
+                // answer under about 15 MB. The public heat map's raster grows its cell instead
+                // (service::hotspots::public::density).
+                features: 60_000,
                 dbscan_checks: 0.0,
             }
         }
@@ -162,13 +162,27 @@ pub fn kde(
 
 /// A kernel density GeoJSON answer of `cells` cells.
 pub fn kde_features(cells: usize, limits: &WorkLimits) -> Result<(), TooMuchWork> {
-    if cells > limits.kde_features {
+    if cells > limits.features {
         return Err(TooMuchWork {
             what: "kde",
             unit: "cells in the answer",
             estimate: cells as f64,
-            limit: limits.kde_features as f64,
+            limit: limits.features as f64,
             hint: "use larger cells, an area, or the PNG overlay (/api/v1/hotspots/kde.png)",
+        });
+    }
+    Ok(())
+}
+
+/// A Gi\* GeoJSON answer of (at most) `cells` cells.
+pub fn gistar_features(cells: f64, limits: &WorkLimits) -> Result<(), TooMuchWork> {
+    if cells > limits.features as f64 || !cells.is_finite() {
+        return Err(TooMuchWork {
+            what: "gistar",
+            unit: "cells in the answer",
+            estimate: cells,
+            limit: limits.features as f64,
+            hint: "use larger cells, or an area",
         });
     }
     Ok(())
@@ -226,6 +240,10 @@ mod tests {
         assert!(kde_features(250_000, &signed_in).is_ok());
         assert!(kde_features(60_001, &public).is_err());
         assert!(kde_features(60_000, &public).is_ok());
+        assert!(gistar_features(60_001.0, &public).is_err());
+        assert!(gistar_features(60_000.0, &public).is_ok());
+        assert!(gistar_features(250_000.0, &signed_in).is_ok());
+        assert!(gistar_features(f64::INFINITY, &signed_in).is_err());
     }
 
     #[test]

@@ -545,6 +545,7 @@ pub(crate) fn check_gistar_work(
             limits::gistar_cells_bound(pts, grid.cell_area())
         }
     };
+    limits::gistar_features(cells, &WorkLimits::for_role(true))?;
     Ok(limits::gistar(
         cells,
         grid.cell_area(),

@@ -271,24 +271,42 @@ fn public_grid<'a>(
     rules: &PublicRules,
     runs: f64,
 ) -> ServiceResult<Option<PublicGrid<'a>>> {
-    let cell = rules.gistar_cell(in_range("cell", params.cell, 10.0, 5_000.0)?)?;
-    let band = rules.gistar_band(cell, in_range("band", params.band, 10.0, 50_000.0)?)?;
+    let requested = in_range("cell", params.cell, 10.0, 5_000.0)?;
+    let band_requested = in_range("band", params.band, 10.0, 50_000.0)?;
+    if requested.is_some() {
+        rules.gistar_cell(requested)?;
+    }
     let Some(study) = study_area(snap, filter, rules) else {
         return Ok(None);
     };
-    let grid = Grid::new(GridKind::Square, cell);
     let (lo, hi) = study.bounds();
     // An upper bound of the cells `hot_spots` lays over the study area (it pads the box by a
-    // cell and one more on each side). Beyond its MAX_STUDY_CELLS it would fall back to the
-    // cells that hold events, whose set tells where events are: refused here instead, for a
-    // single run and a comparison alike.
-    let study_cells =
-        ((hi[0] - lo[0]) / cell + 6.0).max(0.0) * ((hi[1] - lo[1]) / cell + 6.0).max(0.0);
+    // cell and one more on each side): the features of the answer. Beyond its MAX_STUDY_CELLS
+    // it would fall back to the cells that hold events, whose set tells where events are:
+    // refused here instead, for a single run and a comparison alike.
+    let cells_of = |cell: f64| {
+        ((hi[0] - lo[0]) / cell + 6.0).max(0.0) * ((hi[1] - lo[1]) / cell + 6.0).max(0.0)
+    };
+    let limit = WorkLimits::for_role(false).features as f64;
+    let cell = match requested {
+        Some(c) => c,
+        // The public cell, or for a large service area the first doubling of it whose answer
+        // stays within the limit (like the heat map's raster, fixed by the data as a whole).
+        None => rules
+            .allowed_cells()
+            .into_iter()
+            .find(|&c| cells_of(c) <= limit)
+            .unwrap_or(rules.gistar_cell(None)?),
+    };
+    let band = rules.gistar_band(cell, band_requested)?;
+    let grid = Grid::new(GridKind::Square, cell);
+    let study_cells = cells_of(cell);
     if study_cells > gistar::MAX_STUDY_CELLS as f64 {
         return Err(ServiceError::Invalid(format!(
             "cell={cell}: the service area has too many cells of this size; choose a larger cell or an area"
         )));
     }
+    limits::gistar_features(study_cells, &WorkLimits::for_role(false))?;
     limits::gistar(
         runs * study_cells,
         grid.cell_area(),
@@ -439,7 +457,7 @@ pub fn density(
     let limits = WorkLimits::for_role(false);
     let area = (hi[0] - lo[0] + 2.0 * h) * (hi[1] - lo[1] + 2.0 * h);
     let base = rules.kde_cell();
-    let needed = (area / (0.9 * limits.kde_features as f64)).sqrt();
+    let needed = (area / (0.9 * limits.features as f64)).sqrt();
     let cell = if needed <= base {
         base
     } else {
@@ -686,4 +704,75 @@ pub fn compare(
         change: "from the bins alone: new (hot in b only), gone (hot in a only), same",
     });
     Ok(FeatureCollection::new(features, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::DateTime;
+    use geo::Point;
+
+    use super::*;
+    use crate::category::CategoryGroup;
+    use crate::model::{Incident, LocationPrecision};
+    use crate::spatial::IncidentLayer;
+
+    fn snapshot(points: &[[f64; 2]]) -> Snapshot {
+        let incidents = points
+            .iter()
+            .enumerate()
+            .map(|(i, &[x, y])| Incident {
+                source: "t".into(),
+                source_id: i.to_string(),
+                occurred_at: DateTime::parse_from_rfc3339("2026-03-01T22:00:00+01:00").unwrap(),
+                category: "assault".into(),
+                group: CategoryGroup::Violence,
+                label: "Misshandel".into(),
+                location: Point::new(x, y),
+                precision: LocationPrecision::Exact,
+                place: None,
+                summary: None,
+            })
+            .collect();
+        let mut snap = Snapshot::empty();
+        snap.incidents = Arc::new(IncidentLayer::new(incidents));
+        snap
+    }
+
+    const RULES: PublicRules = PublicRules {
+        k: 3,
+        cell: 200.0,
+        min_bandwidth: 400.0,
+    };
+
+    /// Data 60 km across: its extent on 1 600 m blocks (200 m × 2³) is x 600 000 … 660 800
+    /// (60 800 m) and y 6 499 200 … 6 561 600 (62 400 m). At 200 m cells the answer would hold
+    /// (304 + 6) × (312 + 6) = 98 580 cells, more than the public 60 000; at 400 m
+    /// (152 + 6) × (156 + 6) = 25 596.
+    #[test]
+    fn a_large_area_gets_the_first_doubled_cell_that_keeps_the_answer_within_the_limit() {
+        let snap = snapshot(&[[600_000.0, 6_500_000.0], [660_000.0, 6_560_000.0]]);
+        let filter = IncidentFilter::default();
+        let pg = public_grid(&snap, &MethodParams::default(), &filter, &RULES, 1.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(pg.cell, 400.0);
+        // Asked for, the 200 m cell is refused for the answer's size.
+        let small = MethodParams {
+            cell: Some(200.0),
+            ..MethodParams::default()
+        };
+        let e = public_grid(&snap, &small, &filter, &RULES, 1.0)
+            .err()
+            .expect("too many cells")
+            .to_string();
+        assert!(e.contains("about 98580 cells in the answer"), "{e}");
+        // A small area keeps the public cell.
+        let snap = snapshot(&[[600_000.0, 6_500_000.0], [608_000.0, 6_508_000.0]]);
+        let pg = public_grid(&snap, &MethodParams::default(), &filter, &RULES, 1.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(pg.cell, 200.0);
+    }
 }
