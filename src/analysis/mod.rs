@@ -12,6 +12,10 @@
 //!   their priorities, and the what-if tool for proposed lamps.
 //! - [`privacy`]: the public product — what anonymous callers may ask and what their answers
 //!   may carry.
+//! - [`patrol`]: the patrol plan's rules — which hotspots are significant, their ranking and
+//!   patrol windows.
+//! - [`summary`]: the lägesbild's counts per group and district with the change from the
+//!   period before, and reports by status.
 //! - [`limits`]: how much work one request may cause, checked before an analysis starts.
 
 pub mod cancel;
@@ -19,4 +23,6 @@ pub mod filter;
 pub mod hotspot;
 pub mod lighting;
 pub mod limits;
+pub mod patrol;
 pub mod privacy;
+pub mod summary;

@@ -92,6 +92,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health))
         .merge(hotspots::routes())
+        .merge(patrol::routes())
+        .merge(web::config_routes())
 }
 
 /// The OpenAPI document the router serves.
@@ -107,8 +109,6 @@ fn legacy_paths() -> Vec<serde_json::Value> {
         open311::openapi_paths(),
         reports::openapi_paths(),
         lagesbild::openapi_paths(),
-        patrol::openapi_paths(),
-        web::openapi_paths(),
     ]
 }
 
@@ -136,7 +136,6 @@ pub fn app(state: AppState) -> Router {
         .merge(open311::routes())
         .merge(reports::routes())
         .merge(lagesbild::routes())
-        .merge(patrol::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

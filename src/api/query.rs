@@ -29,6 +29,11 @@ pub struct Q2<A, B>(pub A, pub B);
 #[derive(Debug, Clone)]
 pub struct Q3<A, B, C>(pub A, pub B, pub C);
 
+/// The query of an endpoint that takes no parameters (any name but `_…` is refused).
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NoParams {}
+
 /// The query parameter names `T` documents.
 pub fn names<T: IntoParams>() -> Vec<String> {
     T::into_params(|| Some(ParameterIn::Query))

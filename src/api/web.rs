@@ -21,17 +21,16 @@ use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, get_service};
 use axum::{Json, Router};
-use geo::BoundingRect;
 use rust_embed::RustEmbed;
-use serde_json::{Value, json};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::{MakeHeaderValue, SetResponseHeaderLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, AppState};
+use super::AppState;
+use super::query::{NoParams, Q};
 use crate::config::Config;
-use crate::crs;
-
-pub use crate::crs::SWEDEN_WGS84;
+use crate::service::client_config::{ClientConfig, client_config};
 
 /// The app's own files change with every release: browsers must revalidate (cheap, with the
 /// ETag, or Last-Modified from a directory).
@@ -88,7 +87,6 @@ pub fn embedded_routes() -> Router<AppState> {
         )
     };
     Router::new()
-        .route("/api/v1/config", get(config))
         .route("/", app("index.html"))
         .route("/index.html", app("index.html"))
         .route("/print.html", app("print.html"))
@@ -201,7 +199,6 @@ pub fn routes_from(dir: &Path) -> Router<AppState> {
         )
         .layer(cache_day);
     Router::new()
-        .route("/api/v1/config", get(config))
         .route("/", file("index.html"))
         .route("/index.html", file("index.html"))
         .route("/print.html", file("print.html"))
@@ -216,53 +213,27 @@ pub fn routes_from(dir: &Path) -> Router<AppState> {
         .merge(vendor)
 }
 
-/// What the web app needs to start: base map, privacy threshold, where to look, districts.
-async fn config(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let snap = state.spatial.load();
-    let cfg = &state.config;
-    let service_area = cfg.service_area.unwrap_or(SWEDEN_WGS84);
-    let districts: Vec<Value> = snap
-        .areas
-        .items
-        .iter()
-        .map(|a| {
-            let bbox = a.geometry.bounding_rect().and_then(|r| {
-                let (w, s) = crs::to_wgs84(r.min().x, r.min().y).ok()?;
-                let (e, n) = crs::to_wgs84(r.max().x, r.max().y).ok()?;
-                Some([
-                    crs::round7(w),
-                    crs::round7(s),
-                    crs::round7(e),
-                    crs::round7(n),
-                ])
-            });
-            json!({ "id": a.id, "name": a.name, "bbox": bbox })
-        })
-        .collect();
-    Ok(Json(json!({
-        "tile_url": cfg.tile_url,
-        "tile_attribution": cfg.tile_attribution,
-        "demo": snap.demo,
-        "min_public_count": cfg.min_public_count,
-        "service_area_wgs84": service_area,
-        "lighting_class": cfg.lighting_class,
-        "districts": districts,
-        "categories": crate::category::labels_sv()
-            .into_iter()
-            .map(|(code, name)| (code.to_string(), Value::String(name)))
-            .collect::<serde_json::Map<String, Value>>(),
-    })))
+/// `GET /api/v1/config`, documented and registered with the API's routes.
+pub fn config_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(config))
 }
 
-/// OpenAPI 3.1 `paths` entries of these endpoints.
-pub fn openapi_paths() -> Value {
-    json!({
-        "/api/v1/config": { "get": {
-            "summary": "What the web app needs to start",
-            "description": "`{tile_url, tile_attribution, demo, min_public_count, service_area_wgs84: [w,s,e,n], lighting_class, districts: [{id, name, bbox}], categories: {code: Swedish name}}`",
-            "responses": { "200": { "description": "JSON object" } }
-        }}
-    })
+/// What the web app needs to start: base map, privacy threshold, where to look, districts.
+///
+/// Public. The answer grows with the districts loaded (one name and box each) and the
+/// category table: a few kilobytes for a municipality.
+#[utoipa::path(
+    get,
+    path = "/api/v1/config",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The web app's configuration", body = ClientConfig),
+        (status = 400, description = "A query parameter was given; this endpoint takes none"),
+    ),
+    security(())
+)]
+async fn config(State(state): State<AppState>, Q(NoParams {}): Q<NoParams>) -> Json<ClientConfig> {
+    Json(client_config(&state.spatial.load(), &state.config))
 }
 
 // ---- security headers ------------------------------------------------------------------------

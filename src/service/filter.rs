@@ -2,6 +2,7 @@
 //! the caller gives it, [`FilterParams::filter`] as the analyses use it, [`FilterEcho`] as the
 //! answers report it back.
 
+use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -94,6 +95,82 @@ impl FilterParams {
             (None, None) => None,
         };
         Ok(f)
+    }
+}
+
+/// Length of a summary's default period (the lägesbild, the patrol plan).
+pub const SUMMARY_DAYS: i64 = 365;
+
+/// The period of a summary: both ends local dates, included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    /// The period of equal length just before.
+    pub fn previous(&self) -> Period {
+        let to = self.from - Duration::days(1);
+        Period {
+            from: to - Duration::days(self.days() - 1),
+            to,
+        }
+    }
+
+    pub fn echo(&self) -> PeriodEcho {
+        let before = self.previous();
+        PeriodEcho {
+            from: self.from.to_string(),
+            to: self.to.to_string(),
+            days: self.days(),
+            previous_from: before.from.to_string(),
+            previous_to: before.to.to_string(),
+        }
+    }
+}
+
+/// A summary's period as answers report it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PeriodEcho {
+    /// First local date included.
+    #[schema(format = Date)]
+    pub from: String,
+    /// Last local date included.
+    #[schema(format = Date)]
+    pub to: String,
+    /// Days in the period.
+    pub days: i64,
+    /// The period of equal length just before, for the change.
+    #[schema(format = Date)]
+    pub previous_from: String,
+    #[schema(format = Date)]
+    pub previous_to: String,
+}
+
+impl FilterParams {
+    /// The filter of a summary, its dates made explicit: without `to` the period ends `today`,
+    /// without `from` it is [`SUMMARY_DAYS`] long.
+    pub fn summary(
+        &self,
+        snap: &Snapshot,
+        today: NaiveDate,
+    ) -> ServiceResult<(IncidentFilter, Period)> {
+        let mut f = self.filter(snap, true)?;
+        let to = f.to.unwrap_or(today);
+        let from = f.from.unwrap_or(to - Duration::days(SUMMARY_DAYS - 1));
+        if from > to {
+            return Err(ServiceError::Invalid(format!(
+                "from={from} is after to={to}"
+            )));
+        }
+        f.from = Some(from);
+        f.to = Some(to);
+        Ok((f, Period { from, to }))
     }
 }
 
@@ -200,5 +277,47 @@ mod tests {
         assert_eq!(e, "from=2026-03-01 is after to=2026-02-01");
         let e = p.filter(&snap, false).unwrap_err().to_string();
         assert!(e.starts_with("from/to do not apply here"), "{e}");
+    }
+
+    #[test]
+    fn a_summary_defaults_to_the_last_365_days_and_compares_with_the_365_before() {
+        let snap = Snapshot::empty();
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let (f, p) = FilterParams::default().summary(&snap, today).unwrap();
+        // 2025-12-03 … 2026-12-02 is 365 days (2026 is no leap year); the 365 before end on
+        // 2025-12-02 and start on 2024-12-03 (2025 neither).
+        assert_eq!(p.from.to_string(), "2025-12-03");
+        assert_eq!((f.from, f.to), (Some(p.from), Some(today)));
+        let e = p.echo();
+        assert_eq!(e.days, 365);
+        assert_eq!(
+            (e.previous_from.as_str(), e.previous_to.as_str()),
+            ("2024-12-03", "2025-12-02")
+        );
+        // A month given as a month: February 2024 has 29 days, the period before is the
+        // 29 days from 2024-01-03 to 2024-01-31.
+        let p = FilterParams {
+            from: Some("2024-02".into()),
+            to: Some("2024-02".into()),
+            ..Default::default()
+        };
+        let e = p.summary(&snap, today).unwrap().1.echo();
+        assert_eq!(
+            (e.from.as_str(), e.to.as_str(), e.days),
+            ("2024-02-01", "2024-02-29", 29)
+        );
+        assert_eq!(
+            (e.previous_from.as_str(), e.previous_to.as_str()),
+            ("2024-01-03", "2024-01-31")
+        );
+        // Only `from`, after today.
+        let p = FilterParams {
+            from: Some("2027-01-01".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.summary(&snap, today).unwrap_err().to_string(),
+            "from=2027-01-01 is after to=2026-12-02"
+        );
     }
 }

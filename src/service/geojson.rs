@@ -42,6 +42,23 @@ impl<F, M> FeatureCollection<F, M> {
     }
 }
 
+/// A FeatureCollection without a `meta` member: one part of a larger answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Features<F> {
+    #[serde(rename = "type")]
+    pub kind: CollectionType,
+    pub features: Vec<F>,
+}
+
+impl<F> Features<F> {
+    pub fn new(features: Vec<F>) -> Self {
+        Self {
+            kind: CollectionType::FeatureCollection,
+            features,
+        }
+    }
+}
+
 /// A Feature with typed properties.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Feature<P> {

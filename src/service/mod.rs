@@ -12,9 +12,11 @@
 //! the same question, `clap::Args`. Answer types derive `Serialize` and `utoipa::ToSchema` and
 //! are serialised straight to the response bytes, without a `serde_json::Value` tree.
 
+pub mod client_config;
 pub mod filter;
 pub mod geojson;
 pub mod hotspots;
+pub mod patrol;
 
 use crate::analysis::cancel::Cancelled;
 use crate::analysis::filter::FilterError;
