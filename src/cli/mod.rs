@@ -4,6 +4,7 @@ pub mod demo;
 pub mod hotspots;
 pub mod import;
 pub mod lighting;
+pub mod patrol;
 pub mod report;
 pub mod serve;
 
@@ -53,6 +54,8 @@ pub enum Command {
     Import(Box<import::ImportArgs>),
     /// Crime hotspots (DBSCAN, Gi*, kernel density) as GeoJSON, or a KDE overlay PNG.
     Hotspots(Box<hotspots::HotspotArgs>),
+    /// The patrol plan: significant hotspots ranked, with patrol windows, as JSON, CSV or GPX.
+    PatrolPlan(Box<patrol::PatrolArgs>),
     /// Analyse walkway lighting: dark stretches as GeoJSON and a ranked list for the action plan.
     Lighting(Box<lighting::LightingArgs>),
     /// Citizen reports: list them, purge a reporter's contact details.
@@ -136,6 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::import(&cfg, *args).await?,
         Command::Hotspots(args) => hotspots::run(&cfg, *args).await?,
         Command::Lighting(args) => lighting::run(&cfg, *args).await?,
+        Command::PatrolPlan(args) => patrol::run(&cfg, *args).await?,
         Command::Report { command } => report::run(&cfg, command).await?,
         Command::Token { command } => {
             let store = crate::store::open(&cfg.db).await?;

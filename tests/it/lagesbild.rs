@@ -277,3 +277,56 @@ async fn patrol_plan_formats_agree() {
     }
     assert_eq!(wpts, hs.len());
 }
+
+/// `lagesbild patrol-plan` calls the same service function with the same typed flags: its CSV
+/// is the API's CSV for the same query, byte for byte (the CSV has no generation time).
+#[tokio::test]
+async fn the_cli_writes_the_plan_the_api_serves() {
+    let d = demo().await;
+    let query = "groups=violence,property&limit=5";
+    let (status, _, api) = get(
+        &d,
+        &format!("/api/v1/patrol-plan.csv?{query}"),
+        Some(&d.police),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let out = d._dir.path().join("plan.csv");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_lagesbild"))
+        .args(["--db", d.state.config.db.as_str(), "patrol-plan"])
+        .args(["--groups", "violence,property", "--limit", "5", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let cli = std::fs::read(&out).unwrap();
+    assert!(
+        String::from_utf8_lossy(&cli).lines().count() > 1,
+        "the demo has significant hotspots in the last 365 days"
+    );
+    assert_eq!(
+        String::from_utf8(cli).unwrap(),
+        String::from_utf8(api).unwrap()
+    );
+    // A flag out of range is refused naming it.
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_lagesbild"))
+        .args([
+            "--db",
+            d.state.config.db.as_str(),
+            "patrol-plan",
+            "--limit",
+            "501",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("limit=501: expected a number from 1 to 500"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
