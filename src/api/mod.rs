@@ -92,6 +92,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health))
         .merge(hotspots::routes())
+        .merge(lighting::routes())
 }
 
 /// The OpenAPI document the router serves.
@@ -103,7 +104,6 @@ pub fn openapi_document() -> serde_json::Value {
 /// The paths of the modules whose routes are not yet registered through `api_routes`.
 fn legacy_paths() -> Vec<serde_json::Value> {
     vec![
-        lighting::openapi_paths(),
         open311::openapi_paths(),
         reports::openapi_paths(),
         lagesbild::openapi_paths(),
@@ -132,7 +132,6 @@ pub fn app(state: AppState) -> Router {
                 async move { Json(doc) }
             }),
         )
-        .merge(lighting::routes())
         .merge(open311::routes())
         .merge(reports::routes())
         .merge(lagesbild::routes())

@@ -15,6 +15,7 @@
 pub mod filter;
 pub mod geojson;
 pub mod hotspots;
+pub mod lighting;
 
 use crate::analysis::cancel::Cancelled;
 use crate::analysis::filter::FilterError;
