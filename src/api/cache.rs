@@ -2,7 +2,11 @@
 //! (endpoint, canonical query, caller class, snapshot version). A new snapshot changes the key,
 //! so nothing computed on old data is served; the old entries are never asked for again and
 //! age out by size (moka's TinyLFU over the bytes held).
+//!
+//! Beside it, [`Computed`]: intermediate results several answers are built from (the lighting
+//! analysis of a snapshot and class plan), computed once per key, by one request at a time.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -140,7 +144,12 @@ pub struct CacheKey {
 #[derive(Clone)]
 pub struct ResultCache {
     inner: moka::sync::Cache<CacheKey, Arc<Cached>>,
+    /// The lighting analyses, per (snapshot version, class plan key).
+    pub lighting: Computed<crate::analysis::lighting::LightingResult>,
 }
+
+/// Lighting analyses kept: a few class plans of the current snapshot.
+const LIGHTING_ENTRIES: u64 = 8;
 
 impl ResultCache {
     pub fn new(max_bytes: u64) -> Self {
@@ -152,6 +161,7 @@ impl ResultCache {
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .build(),
+            lighting: Computed::new(LIGHTING_ENTRIES),
         }
     }
 
@@ -168,6 +178,71 @@ impl Default for ResultCache {
     /// 256 MB of answers.
     fn default() -> Self {
         Self::new(256 * 1024 * 1024)
+    }
+}
+
+/// Results computed once per (snapshot version, key) and shared: a request for a key that is
+/// being computed waits for that computation instead of starting its own; a computation that
+/// fails, or whose request is dropped (time-out, disconnect), leaves the key empty, and the next
+/// request (or one already waiting) computes anew. Computing a key of a newer snapshot drops
+/// those of older ones, whose data is gone; at most `entries` keys are kept, least recently used
+/// first out.
+pub struct Computed<V> {
+    inner: moka::sync::Cache<(u64, String), Arc<tokio::sync::OnceCell<Arc<V>>>>,
+}
+
+impl<V> Clone for Computed<V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<V: Send + Sync + 'static> Computed<V> {
+    pub fn new(entries: u64) -> Self {
+        Self {
+            inner: moka::sync::Cache::builder()
+                .max_capacity(entries)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build(),
+        }
+    }
+
+    /// The result for (`snapshot`, `key`), computed by `compute` unless it is there.
+    pub async fn get_or_try_compute<E, F, Fut>(
+        &self,
+        snapshot: u64,
+        key: String,
+        compute: F,
+    ) -> Result<Arc<V>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let mut fresh = false;
+        let cell = self.inner.get_with((snapshot, key), || {
+            fresh = true;
+            Arc::default()
+        });
+        if fresh {
+            for (k, _) in self.inner.iter() {
+                if k.0 < snapshot {
+                    self.inner.invalidate(k.as_ref());
+                }
+            }
+        }
+        let v = cell
+            .get_or_try_init(|| async { compute().await.map(Arc::new) })
+            .await?;
+        Ok(v.clone())
+    }
+
+    /// The result for (`snapshot`, `key`) when it has been computed.
+    pub fn get(&self, snapshot: u64, key: &str) -> Option<Arc<V>> {
+        self.inner
+            .get(&(snapshot, key.to_string()))
+            .and_then(|c| c.get().cloned())
     }
 }
 
@@ -220,5 +295,111 @@ mod tests {
         c.inner.run_pending_tasks();
         let held: u64 = c.inner.weighted_size();
         assert!(held <= 10_000, "{held} bytes held");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn computed_once_for_concurrent_requests() {
+        let c: Computed<u32> = Computed::new(8);
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ask = |c: Computed<u32>, runs: Arc<std::sync::atomic::AtomicUsize>| async move {
+            c.get_or_try_compute(1, "P5".into(), || async move {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                Ok::<_, String>(5)
+            })
+            .await
+            .unwrap()
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(ask(c.clone(), runs.clone())),
+            tokio::spawn(ask(c.clone(), runs.clone()))
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(*c.get(1, "P5").unwrap(), 5);
+        assert!(c.get(1, "P4").is_none() && c.get(2, "P5").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_dropped_computation_leaves_the_key_to_the_next_request() {
+        let c: Computed<u32> = Computed::new(8);
+        let e = c
+            .get_or_try_compute(1, "k".into(), || async { Err::<u32, _>("no slot") })
+            .await
+            .unwrap_err();
+        assert_eq!(e, "no slot");
+        assert!(c.get(1, "k").is_none());
+        // The request goes away while computing (its future is dropped at the time-out).
+        let dropped = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            c.get_or_try_compute(1, "k".into(), || {
+                std::future::pending::<Result<u32, String>>()
+            }),
+        )
+        .await;
+        assert!(dropped.is_err());
+        assert!(c.get(1, "k").is_none());
+        let v = c
+            .get_or_try_compute(1, "k".into(), || async { Ok::<_, String>(7) })
+            .await
+            .unwrap();
+        assert_eq!(*v, 7);
+        // Once computed, nothing is computed again.
+        let v = c
+            .get_or_try_compute(1, "k".into(), || async { Ok::<_, String>(8) })
+            .await
+            .unwrap();
+        assert_eq!(*v, 7);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_request_computes_when_the_computing_one_is_dropped() {
+        let c: Computed<u32> = Computed::new(8);
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let first = tokio::spawn({
+            let c = c.clone();
+            async move {
+                c.get_or_try_compute(1, "k".into(), || async move {
+                    let _ = started_tx.send(());
+                    std::future::pending::<Result<u32, String>>().await
+                })
+                .await
+            }
+        });
+        started_rx.await.unwrap();
+        let second = tokio::spawn({
+            let c = c.clone();
+            async move {
+                c.get_or_try_compute(1, "k".into(), || async { Ok::<_, String>(9) })
+                    .await
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !second.is_finished(),
+            "the second request waits for the first"
+        );
+        first.abort();
+        let v = tokio::time::timeout(std::time::Duration::from_secs(5), second)
+            .await
+            .expect("the waiting request took over")
+            .unwrap()
+            .unwrap();
+        assert_eq!(*v, 9);
+    }
+
+    #[tokio::test]
+    async fn a_newer_snapshot_drops_the_older_results() {
+        let c: Computed<u32> = Computed::new(8);
+        for (snapshot, key) in [(1, "P5"), (1, "P4"), (2, "P5")] {
+            c.get_or_try_compute(snapshot, key.into(), || async { Ok::<_, String>(1) })
+                .await
+                .unwrap();
+        }
+        c.inner.run_pending_tasks();
+        let mut keys: Vec<(u64, String)> = c.inner.iter().map(|(k, _)| (*k).clone()).collect();
+        keys.sort();
+        assert_eq!(keys, vec![(2, "P5".to_string())]);
     }
 }

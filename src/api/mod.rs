@@ -7,7 +7,6 @@ pub mod auth;
 pub mod cache;
 pub mod client;
 pub mod error;
-pub mod geometry;
 pub mod hotspots;
 pub mod lagesbild;
 pub mod lighting;
@@ -92,6 +91,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health))
         .merge(hotspots::routes())
+        .merge(lagesbild::routes())
+        .merge(lighting::routes())
         .merge(patrol::routes())
         .merge(web::config_routes())
 }
@@ -104,12 +105,7 @@ pub fn openapi_document() -> serde_json::Value {
 
 /// The paths of the modules whose routes are not yet registered through `api_routes`.
 fn legacy_paths() -> Vec<serde_json::Value> {
-    vec![
-        lighting::openapi_paths(),
-        open311::openapi_paths(),
-        reports::openapi_paths(),
-        lagesbild::openapi_paths(),
-    ]
+    vec![open311::openapi_paths(), reports::openapi_paths()]
 }
 
 /// The whole application; tests call it without a socket.
@@ -132,10 +128,8 @@ pub fn app(state: AppState) -> Router {
                 async move { Json(doc) }
             }),
         )
-        .merge(lighting::routes())
         .merge(open311::routes())
         .merge(reports::routes())
-        .merge(lagesbild::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

@@ -1,35 +1,30 @@
 //! `lagesbild lighting`: the dark-walkway analysis of the database, as a GeoJSON file and a ranked
 //! list for the action plan.
+//!
+//! The flags are the API's query parameters, in the same typed query structs, and the file is
+//! what `GET /api/v1/lighting/stretches` returns to a signed-in role (the same service
+//! functions answer both), except that it holds every selected stretch unless `--limit` says
+//! otherwise.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::analysis::lighting::{self, LightingInputs, LightingParams, priority};
-use crate::api::lighting::{
-    Sort, StretchFilter, class_plan, parse_bbox, parse_states, stretches_collection,
-};
+use crate::analysis::cancel::Cancel;
+use crate::analysis::lighting::{self, LightingInputs, priority};
 use crate::config::Config;
+use crate::model::Role;
+use crate::service::Viewer;
+use crate::service::lighting::{self as service, ClassParams, StretchParams};
 use crate::spatial::Snapshot;
 
 #[derive(Debug, Args)]
 pub struct LightingArgs {
-    /// EN 13201-2 P-class (P1 … P6); default: the configured class (P5).
-    #[arg(long)]
-    pub class: Option<String>,
-    /// Per walkway kind overrides, e.g. footway=P4,steps=P3.
-    #[arg(long)]
-    pub kind_class: Option<String>,
-    /// States to write: dark, unknown, lit or a comma list (default dark,unknown).
-    #[arg(long)]
-    pub state: Option<String>,
-    /// Only stretches within this WGS84 box west,south,east,north.
-    #[arg(long)]
-    pub bbox: Option<String>,
-    /// Write at most this many stretches (highest priority first).
-    #[arg(long)]
-    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub classes: ClassParams,
+    #[command(flatten)]
+    pub stretches: StretchParams,
     /// How many stretches the ranked list on stderr shows.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
@@ -40,20 +35,9 @@ pub struct LightingArgs {
 
 /// Runs the analysis on the configured database.
 pub async fn run(cfg: &Config, args: LightingArgs) -> anyhow::Result<()> {
-    let plan = class_plan(args.class.as_deref(), args.kind_class.as_deref(), cfg)
-        .map_err(anyhow::Error::msg)?;
-    let filter = StretchFilter {
-        states: parse_states(args.state.as_deref()).map_err(anyhow::Error::msg)?,
-        bbox: args
-            .bbox
-            .as_deref()
-            .map(parse_bbox)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
-        limit: args.limit,
-        sort: Sort::Priority,
-        public: false,
-    };
+    let viewer = Viewer::new(Role::Coordinator, cfg.public_rules());
+    let plan = args.classes.plan(cfg)?;
+    let filter = args.stretches.filter(&viewer, None)?;
     let store = crate::store::open(&cfg.db)
         .await
         .with_context(|| format!("cannot open database {}", cfg.db))?;
@@ -62,23 +46,19 @@ pub async fn run(cfg: &Config, args: LightingArgs) -> anyhow::Result<()> {
     let top = args.top;
     let rules = cfg.public_rules();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let inputs = LightingInputs::from_snapshot(&snap);
         let t0 = std::time::Instant::now();
-        let params = LightingParams {
-            public: rules,
-            ..LightingParams::with_classes(plan)
-        };
-        let result = lighting::analyze(&inputs, &params);
+        let result = service::analyse(&snap, plan, rules, &Cancel::never())?;
         let took = t0.elapsed();
-        let fc = stretches_collection(&result, &inputs, &filter, snap.version);
-        let text = serde_json::to_string(&fc)?;
+        let answer = service::stretches(&snap, &result, &filter)?;
+        let text = serde_json::to_vec(&answer)?;
         std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
+        let inputs = LightingInputs::from_snapshot(&snap);
         let class = result.params.classes.default;
         eprintln!(
             "{} walkways, {} lamps ({} off), class {} ({}), analysed in {:.2} s",
             inputs.walkways.len(),
             inputs.lamps.len(),
-            result.lamps.iter().filter(|l| !l.is_on()).count(),
+            answer.meta.lamps_off,
             class,
             priority::criteria_sv(class),
             took.as_secs_f64()
@@ -93,8 +73,9 @@ pub async fn run(cfg: &Config, args: LightingArgs) -> anyhow::Result<()> {
             );
         }
         eprintln!(
-            "wrote {} stretches to {}",
-            fc["features"].as_array().map_or(0, Vec::len),
+            "wrote {} of {} selected stretches to {}",
+            answer.meta.returned,
+            answer.meta.matching,
             out.display()
         );
         let ranked = lighting::top_stretches(&result, top);

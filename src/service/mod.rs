@@ -16,6 +16,8 @@ pub mod client_config;
 pub mod filter;
 pub mod geojson;
 pub mod hotspots;
+pub mod lagesbild;
+pub mod lighting;
 pub mod patrol;
 
 use crate::analysis::cancel::Cancelled;

@@ -702,6 +702,7 @@ mod served {
     use crate::support::{TestServer, http};
     use lagesbild::config::Config;
     use lagesbild::model::Role;
+    use lagesbild::service::lighting::{ClassParams, StretchParams};
     use serde_json::Value;
 
     /// The shared test server over the gap path and more, with a coordinator's and a police
@@ -1005,11 +1006,14 @@ mod served {
         lagesbild::cli::lighting::run(
             &cfg,
             lagesbild::cli::lighting::LightingArgs {
-                class: Some("P5".into()),
-                kind_class: None,
-                state: Some("dark".into()),
-                bbox: None,
-                limit: None,
+                classes: ClassParams {
+                    class: Some("P5".into()),
+                    kind_class: None,
+                },
+                stretches: StretchParams {
+                    state: Some("dark".into()),
+                    ..StretchParams::default()
+                },
                 top: 5,
                 out: out.clone(),
             },
@@ -1022,15 +1026,56 @@ mod served {
     }
 
     #[test]
-    fn openapi_paths_cover_every_endpoint() {
-        let p = lagesbild::api::lighting::openapi_paths();
-        for path in [
-            "/api/v1/lighting/stretches",
-            "/api/v1/lighting/lamps",
-            "/api/v1/walkways",
-            "/api/v1/lighting/what-if",
+    fn the_openapi_document_covers_every_endpoint_with_its_parameters_and_answers() {
+        let doc = lagesbild::api::openapi_document();
+        let paths = &doc["paths"];
+        for (path, method, params) in [
+            (
+                "/api/v1/lighting/stretches",
+                "get",
+                &["class", "kind_class", "bbox", "state", "limit", "sort"][..],
+            ),
+            (
+                "/api/v1/lighting/lamps",
+                "get",
+                &["class", "kind_class", "bbox", "limit"][..],
+            ),
+            (
+                "/api/v1/walkways",
+                "get",
+                &["class", "kind_class", "bbox", "limit"][..],
+            ),
+            ("/api/v1/lighting/what-if", "post", &[][..]),
         ] {
-            assert!(p[path].is_object(), "{path}");
+            let op = &paths[path][method];
+            assert!(op.is_object(), "{method} {path}");
+            let names: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().map(|p| p["name"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            assert_eq!(names, params, "{path}");
+            let ok = op["responses"]["200"]["content"]["application/json"]["schema"].to_string();
+            assert!(ok.contains("$ref"), "{path}: the answer is typed: {ok}");
+            assert!(op["responses"]["400"].is_object(), "{path}");
+            // Every answer's size is documented.
+            let text = op["description"].as_str().unwrap_or_default();
+            assert!(text.contains("Size:"), "{path}: {text}");
         }
+        let body = &paths["/api/v1/lighting/what-if"]["post"]["requestBody"];
+        assert_eq!(body["required"], true, "{body}");
+        let what_if = &doc["components"]["schemas"]["WhatIfRequest"];
+        assert_eq!(
+            what_if["properties"]["lamps"]["maxItems"], 1000,
+            "{what_if}"
+        );
+        assert_eq!(what_if["properties"]["lamps"]["minItems"], 1, "{what_if}");
+        let limit = paths["/api/v1/lighting/stretches"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap()
+            .clone();
+        assert_eq!(limit["schema"]["maximum"], 20000, "{limit}");
     }
 }
