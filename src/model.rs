@@ -175,7 +175,7 @@ pub struct BraStat {
 }
 
 /// Open311 services offered to citizens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceCode {
     DarkPath,
@@ -225,7 +225,7 @@ impl ServiceCode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportStatus {
     Open,
@@ -302,7 +302,19 @@ impl CitizenReport {
 }
 
 /// Who is calling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Anonymous,
@@ -349,7 +361,7 @@ impl Role {
 ///
 /// `Debug` prints which fields are present, never their values, so that a stray `?contact` in a
 /// log line cannot leak them.
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Contact {
     pub email: Option<String>,
     pub first_name: Option<String>,

@@ -95,8 +95,11 @@ impl From<ServiceError> for AppError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Invalid(m) => Self::BadRequest(m),
+            ServiceError::Problems(all) => Self::BadRequest(all.join("; ")),
             ServiceError::NotFound(m) => Self::NotFound(m),
             ServiceError::Forbidden(role) => Self::Forbidden(role),
+            ServiceError::Conflict(m) => Self::Conflict(m),
+            ServiceError::Store(e) => Self::Store(e),
             ServiceError::Cancelled => Self::Timeout,
             ServiceError::Internal(e) => Self::Internal(e),
         }

@@ -80,6 +80,17 @@ impl AppState {
         }
     }
 
+    /// What the report handlers work with (see [`crate::service::reports::ReportDesk`]).
+    pub fn report_desk(&self) -> crate::service::reports::ReportDesk<'_> {
+        crate::service::reports::ReportDesk {
+            store: &self.store,
+            spatial: &self.spatial,
+            writer: &self.report_writer,
+            publisher: &self.report_publisher,
+            config: &self.config,
+        }
+    }
+
     /// The caller's view: role and the configured public rules.
     pub fn viewer(&self, caller: &auth::Caller) -> crate::service::Viewer {
         crate::service::Viewer::new(caller.role, self.config.public_rules())
@@ -93,19 +104,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(hotspots::routes())
         .merge(lagesbild::routes())
         .merge(lighting::routes())
+        .merge(open311::routes())
         .merge(patrol::routes())
+        .merge(reports::routes())
         .merge(web::config_routes())
 }
 
 /// The OpenAPI document the router serves.
 pub fn openapi_document() -> serde_json::Value {
     let (_, doc) = api_routes().split_for_parts();
-    openapi::document(doc, &legacy_paths())
-}
-
-/// The paths of the modules whose routes are not yet registered through `api_routes`.
-fn legacy_paths() -> Vec<serde_json::Value> {
-    vec![open311::openapi_paths(), reports::openapi_paths()]
+    openapi::document(doc)
 }
 
 /// The whole application; tests call it without a socket.
@@ -118,7 +126,7 @@ pub fn app(state: AppState) -> Router {
         ),
     );
     let (derived, doc) = api_routes().split_for_parts();
-    let doc = Arc::new(openapi::document(doc, &legacy_paths()));
+    let doc = Arc::new(openapi::document(doc));
     derived
         .merge(web::routes())
         .route(
@@ -128,8 +136,6 @@ pub fn app(state: AppState) -> Router {
                 async move { Json(doc) }
             }),
         )
-        .merge(open311::routes())
-        .merge(reports::routes())
         .layer(limits)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

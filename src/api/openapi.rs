@@ -40,26 +40,7 @@ impl Modify for BearerAuth {
 #[allow(dead_code)]
 fn openapi_json() {}
 
-/// The whole document as JSON: the derived paths, and the paths of the modules that still
-/// describe themselves by hand (`legacy`), which must not repeat a derived one.
-pub fn document(
-    derived: utoipa::openapi::OpenApi,
-    legacy: &[serde_json::Value],
-) -> serde_json::Value {
-    let mut doc = serde_json::to_value(derived).expect("the OpenAPI document serialises");
-    let paths = doc["paths"]
-        .as_object_mut()
-        .expect("the document has paths");
-    for part in legacy {
-        if let Some(m) = part.as_object() {
-            for (k, v) in m {
-                assert!(
-                    !paths.contains_key(k),
-                    "{k} is described twice in the OpenAPI document"
-                );
-                paths.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    doc
+/// The whole document as JSON.
+pub fn document(derived: utoipa::openapi::OpenApi) -> serde_json::Value {
+    serde_json::to_value(derived).expect("the OpenAPI document serialises")
 }

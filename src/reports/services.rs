@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::model::ServiceCode;
 
 /// Open311 attribute datatypes used here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Datatype {
     String,

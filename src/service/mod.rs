@@ -18,7 +18,9 @@ pub mod geojson;
 pub mod hotspots;
 pub mod lagesbild;
 pub mod lighting;
+pub mod open311;
 pub mod patrol;
+pub mod reports;
 
 use crate::analysis::cancel::Cancelled;
 use crate::analysis::filter::FilterError;
@@ -32,12 +34,21 @@ pub enum ServiceError {
     /// The query is wrong or asks for too much; the message names the parameter and value.
     #[error("{0}")]
     Invalid(String),
+    /// Several things are wrong with the query at once, each named (a form, a filter).
+    #[error("{}", .0.join("; "))]
+    Problems(Vec<String>),
     /// The question is fine but there is nothing to answer it with.
     #[error("{0}")]
     NotFound(String),
     /// The caller's role may not ask this.
     #[error("this needs the role {0}")]
     Forbidden(&'static str),
+    /// The change contradicts what is stored (a merge into itself, say).
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed; logged, not shown.
+    #[error("storage error")]
+    Store(crate::store::StoreError),
     /// The work was stopped (deadline, disconnect, shutdown).
     #[error("cancelled")]
     Cancelled,

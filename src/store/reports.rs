@@ -64,7 +64,7 @@ pub struct ReportFilter {
 }
 
 /// One entry of a report's history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     pub actor: String,
@@ -73,6 +73,7 @@ pub struct HistoryEntry {
     /// `contact_purged`.
     pub action: String,
     /// What changed: e.g. `{"from": "open", "to": "closed", "reason": "…"}`.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 

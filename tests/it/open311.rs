@@ -943,20 +943,38 @@ fn assert_open_status_error(a: &Answer, status: u16) {
 
 #[test]
 fn openapi_paths_cover_every_endpoint() {
-    let o = lagesbild::api::open311::openapi_paths();
-    for p in [
-        "/open311/v2/services.{format}",
-        "/open311/v2/services/{service_code}.{format}",
-        "/open311/v2/requests.{format}",
-        "/open311/v2/requests/{service_request_id}.{format}",
-        "/open311/v2/tokens/{token}.{format}",
+    // The document is derived from the routes; each path below is the one a client calls.
+    let doc = lagesbild::api::openapi_document();
+    let paths = &doc["paths"];
+    for (p, method) in [
+        ("/open311/v2/services.{format}", "get"),
+        ("/open311/v2/services/{file}", "get"),
+        ("/open311/v2/requests.{format}", "get"),
+        ("/open311/v2/requests.{format}", "post"),
+        ("/open311/v2/requests/{file}", "get"),
+        ("/open311/v2/tokens/{file}", "get"),
+        ("/open311/v2/discovery.{format}", "get"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/reports", "get"),
+        ("/api/v1/reports/{id}", "get"),
+        ("/api/v1/reports/{id}", "patch"),
     ] {
-        assert!(o.get(p).is_some(), "{p}");
+        assert!(paths[p][method].is_object(), "{method} {p}");
     }
-    assert!(o["/open311/v2/requests.{format}"]["post"].is_object());
-    let r = lagesbild::api::reports::openapi_paths();
-    assert!(r["/api/v1/reports/{id}"]["patch"].is_object());
-    assert!(r["/api/v1/me"]["get"].is_object());
+    // The request schema names the specification's fields.
+    let request = &doc["components"]["schemas"]["Request"]["properties"];
+    for f in REQUEST_FIELDS {
+        assert!(request[f].is_object(), "Request.{f}");
+    }
+    // Contact details are in the coordinators' schema only.
+    let coordinator = &doc["components"]["schemas"]["CoordinatorReport"]["properties"];
+    assert!(coordinator["contact"].is_object());
+    assert!(request["contact"].is_null());
+    let form = &doc["paths"]["/open311/v2/requests.{format}"]["post"]["requestBody"]["content"];
+    assert!(
+        form["application/x-www-form-urlencoded"].is_object(),
+        "{form}"
+    );
 }
 
 /// Parses an Open311 XML answer strictly and returns the direct children of each `<request>` as
