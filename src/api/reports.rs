@@ -28,7 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(inbox))
-        .routes(routes!(one, change))
+        .routes(routes!(report, change_report))
 }
 
 /// The caller's role.
@@ -77,7 +77,7 @@ async fn inbox(
         (status = 401, description = "no or an invalid token"),
         (status = 403, description = "the role is not coordinator or admin"),
         (status = 404, description = "no such report")))]
-async fn one(
+async fn report(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
@@ -99,7 +99,7 @@ async fn one(
         (status = 403, description = "the role is not coordinator or admin"),
         (status = 404, description = "no such report (or none to merge into)"),
         (status = 409, description = "a merge into itself or into a merged report")))]
-async fn change(
+async fn change_report(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,

@@ -197,7 +197,7 @@ fn query<T>(format: Format, q: Result<Query<T>, QueryRejection>) -> Result<T, Op
 
 /// The service list.
 #[utoipa::path(get, path = "/open311/v2/services.{format}", tag = "open311",
-    params(("format" = Format, Path, description = "json or xml")),
+    params(("format" = inline(Format), Path, description = "json or xml")),
     responses(
         (status = 200, description = "services (XML `<services><service>`)",
             content((Vec<Service> = "application/json"), (Vec<Service> = "text/xml"))),
@@ -221,7 +221,7 @@ async fn service_definition(Path(file): Path<String>) -> Answer {
 
 /// Service requests: newest first, by default the last 90 days, at most 1000.
 #[utoipa::path(get, path = "/open311/v2/requests.{format}", tag = "open311",
-    params(("format" = Format, Path, description = "json or xml"), RequestsQuery),
+    params(("format" = inline(Format), Path, description = "json or xml"), RequestsQuery),
     responses(
         (status = 200, description = "service_requests (XML `<service_requests><request>`)",
             content((Vec<Request> = "application/json"), (Vec<Request> = "text/xml"))),
@@ -239,7 +239,7 @@ async fn requests(
 
 /// Submits a citizen report; answered only after it is committed.
 #[utoipa::path(post, path = "/open311/v2/requests.{format}", tag = "open311",
-    params(("format" = Format, Path, description = "json or xml"),
+    params(("format" = inline(Format), Path, description = "json or xml"),
         ("Idempotency-Key" = Option<String>, Header, description = "a repeat with the same key answers with the first report")),
     request_body(content = SubmissionForm, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -335,7 +335,7 @@ async fn token(State(state): State<AppState>, Path(file): Path<String>) -> Answe
 
 /// The endpoints and formats of this server.
 #[utoipa::path(get, path = "/open311/v2/discovery.{format}", tag = "open311",
-    params(("format" = Format, Path, description = "json or xml")),
+    params(("format" = inline(Format), Path, description = "json or xml")),
     responses(
         (status = 200, description = "discovery",
             content((Discovery = "application/json"), (Discovery = "text/xml"))),
