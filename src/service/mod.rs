@@ -18,6 +18,7 @@ pub mod geojson;
 pub mod hotspots;
 pub mod lagesbild;
 pub mod lighting;
+pub mod measures;
 pub mod open311;
 pub mod patrol;
 pub mod reports;
@@ -87,6 +88,13 @@ impl From<Cancelled> for ServiceError {
     fn from(_: Cancelled) -> Self {
         Self::Cancelled
     }
+}
+
+/// ISO 8601 with the Swedish offset, e.g. `2026-11-23T10:23:17+01:00`: how answers give an
+/// instant.
+pub fn datetime(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&crate::time::ZONE)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 /// Who asks, and the public rules that apply when they are not signed in.

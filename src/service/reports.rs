@@ -21,8 +21,7 @@ use crate::spatial::Spatial;
 use crate::store::Store;
 use crate::store::reports::{HistoryEntry, ReportFilter};
 
-use super::open311::datetime;
-use super::{ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult, datetime};
 
 /// Longest `status_notes` and `reason` of a change.
 pub const MAX_NOTES: usize = 2000;

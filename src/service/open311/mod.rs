@@ -9,7 +9,7 @@
 
 pub mod query;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -20,15 +20,9 @@ use crate::store::StoreError;
 use crate::store::reports::Created;
 
 use super::reports::ReportDesk;
-use super::{ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult, datetime};
 
 pub use query::{DEFAULT_DAYS, ExtensionsQuery, MAX_REQUESTS, RequestsQuery};
-
-/// ISO 8601 with the Swedish offset, e.g. `2026-11-23T10:23:17+01:00`.
-pub fn datetime(t: DateTime<Utc>) -> String {
-    t.with_timezone(&crate::time::ZONE)
-        .to_rfc3339_opts(SecondsFormat::Secs, false)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Services
