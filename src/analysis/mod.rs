@@ -17,8 +17,11 @@
 //! - [`summary`]: the lägesbild's counts per group and district with the change from the
 //!   period before, and reports by status.
 //! - [`limits`]: how much work one request may cause, checked before an analysis starts.
+//! - [`effect`]: whether a measure worked: the odds ratio of target against comparison area,
+//!   before against after.
 
 pub mod cancel;
+pub mod effect;
 pub mod filter;
 pub mod hotspot;
 pub mod lighting;
