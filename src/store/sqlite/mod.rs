@@ -3,6 +3,7 @@
 //! Batches are written in one transaction each with multi-row upserts; `version` columns count
 //! real changes so that re-importing identical rows is reported as `unchanged` and costs no write.
 
+mod measures;
 mod reports;
 
 use std::str::FromStr;
