@@ -47,6 +47,9 @@ pub struct Config {
     pub lighting_class: String,
     /// Classes for particular walkway kinds, e.g. `steps=P3,cycleway=P4`.
     pub lighting_kind_classes: Option<String>,
+    /// A measure's target area reaches this far around its points and walkways, in metres,
+    /// unless the measure says otherwise (its effect is counted there).
+    pub measure_buffer_m: f64,
 
     // -- Load and shutdown limits (the server on the internet) --
     /// Analyses computed at once (requests whose answer is not cached); absent: one per CPU.
@@ -72,6 +75,7 @@ impl Default for Config {
             min_public_count: 3,
             public_cell_m: 200.0,
             public_min_bandwidth_m: 300.0,
+            measure_buffer_m: 100.0,
             reports_per_minute: 10,
             trusted_proxies: TrustedProxies::default(),
             proxy_header: ProxyHeader::default(),
@@ -171,6 +175,12 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "public_min_bandwidth_m = {}: expected 300 to 20000 metres",
                 self.public_min_bandwidth_m
+            )));
+        }
+        if !(self.measure_buffer_m >= 10.0 && self.measure_buffer_m <= 2_000.0) {
+            return Err(ConfigError::Invalid(format!(
+                "measure_buffer_m = {}: expected 10 to 2000 metres",
+                self.measure_buffer_m
             )));
         }
         self.validate_limits()?;

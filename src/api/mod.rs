@@ -10,6 +10,7 @@ pub mod error;
 pub mod hotspots;
 pub mod lagesbild;
 pub mod lighting;
+pub mod measures;
 pub mod open311;
 pub mod openapi;
 pub mod patrol;
@@ -104,6 +105,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(hotspots::routes())
         .merge(lagesbild::routes())
         .merge(lighting::routes())
+        .merge(measures::routes())
         .merge(open311::routes())
         .merge(patrol::routes())
         .merge(reports::routes())

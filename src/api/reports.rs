@@ -39,7 +39,7 @@ async fn me(caller: Caller, Q(NoParams {}): Q<NoParams>) -> Json<Me> {
 }
 
 /// The token id of the caller (`lb_<id>_<secret>`), for the history; the secret is not kept.
-fn actor(caller: &Caller, headers: &HeaderMap) -> Actor {
+pub(crate) fn actor(caller: &Caller, headers: &HeaderMap) -> Actor {
     let id = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -17,6 +17,7 @@ mod import_crash;
 mod lagesbild;
 mod lighting;
 mod limits;
+mod measures;
 mod open311;
 mod openapi;
 mod privacy;
