@@ -138,14 +138,19 @@ async fn measure_effect(
 ) -> ApiResult<Json<MeasureEffect>> {
     caller.require(Role::Police)?;
     let snap = state.spatial.load();
-    Ok(Json(
-        effect::effect(
-            state.store.as_ref(),
-            snap,
-            id,
-            state.config.measure_buffer_m,
-            today(),
-        )
-        .await?,
-    ))
+    let job = effect::prepare(
+        state.store.as_ref(),
+        snap,
+        id,
+        state.config.measure_buffer_m,
+        today(),
+    )
+    .await?;
+    // Counting is an analysis: a slot, the request's deadline, cancelled on disconnect.
+    let answer = if job.counts_anything() {
+        super::analysis(&state, move |cancel| Ok(job.run(cancel)?)).await?
+    } else {
+        job.run(&crate::analysis::cancel::Cancel::never())?
+    };
+    Ok(Json(answer))
 }

@@ -18,6 +18,7 @@ use geo::{BoundingRect, Contains, Distance, Euclidean, LineString, MultiPolygon,
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::analysis::cancel::{Cancel, Cancelled};
 use crate::analysis::effect::{self, EffectCounts, Verdict, Windows};
 use crate::analysis::lighting::sun::is_after_dark;
 use crate::crs;
@@ -158,14 +159,19 @@ pub fn count(
     others: &[Target],
     w: &Windows,
     dark: Option<(f64, f64)>,
-) -> (EffectCounts, EffectCounts, ReportCounts) {
+    cancel: &Cancel,
+) -> Result<(EffectCounts, EffectCounts, ReportCounts), Cancelled> {
     let mut main = EffectCounts::default();
     let mut day = EffectCounts::default();
     let Some(tb) = target.bbox() else {
-        return (main, day, ReportCounts::default());
+        return Ok((main, day, ReportCounts::default()));
     };
     let bbox = district.bounding_rect().map_or(tb, |d| union(d, tb));
-    for i in snap.incidents_in_box([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]) {
+    let candidates =
+        snap.incidents_in_box([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+    for (seen, i) in candidates.enumerate() {
+        // From the first incident on, then every few thousand.
+        cancel.check_every(seen)?;
         let inc = &snap.incidents.items[i];
         if !inc.precision.is_point_level() {
             continue;
@@ -202,7 +208,7 @@ pub fn count(
             None => {}
         }
     }
-    (main, day, reports)
+    Ok((main, day, reports))
 }
 
 fn estimate(counts: EffectCounts, too_early: bool) -> Estimate {
@@ -220,20 +226,36 @@ fn estimate(counts: EffectCounts, too_early: bool) -> Estimate {
     }
 }
 
-/// The effect of measure `id` on `today`.
-pub async fn effect(
+/// A measure's effect with its areas and windows resolved: what is left is the counting, an
+/// analysis ([`EffectJob::run`]).
+pub struct EffectJob {
+    id: i64,
+    kind: MeasureKind,
+    done: bool,
+    snap: Arc<Snapshot>,
+    target: Target,
+    district: String,
+    geometry: MultiPolygon<f64>,
+    others: Vec<Target>,
+    windows: Option<Windows>,
+    dark: Option<(f64, f64)>,
+}
+
+/// Resolves the effect of measure `id` on `today`: its target, district, the other measures'
+/// targets and the windows. Errors name what is missing.
+pub async fn prepare(
     store: &dyn Store,
     snap: Arc<Snapshot>,
     id: i64,
     default_buffer: f64,
     today: NaiveDate,
-) -> ServiceResult<MeasureEffect> {
+) -> ServiceResult<EffectJob> {
     let all = store.list_measures().await?;
     let m = all
         .iter()
         .find(|m| m.id == id)
         .ok_or_else(|| ServiceError::NotFound(format!("no measure {id}")))?;
-    let spec = m.spec.clone();
+    let spec = &m.spec;
     let target = Target::of(&spec.place, &snap, default_buffer);
     let anchor = target.anchor().ok_or_else(|| {
         ServiceError::Invalid(format!(
@@ -267,39 +289,62 @@ pub async fn effect(
         .then(|| crs::to_wgs84(anchor.x(), anchor.y()).ok())
         .flatten()
         .map(|(lon, lat)| (lat, lon));
-    let buffer = target.buffer;
-    let counted = match windows {
-        None => None,
-        Some(w) => Some(
-            tokio::task::spawn_blocking(move || {
-                count(&snap, &target, &geometry, &others, &w, dark)
-            })
-            .await
-            .map_err(ServiceError::internal)?,
-        ),
-    };
-    let (main, day, reports) = counted.unwrap_or_default();
-    let too_early = windows.is_none();
-    let e = estimate(main, too_early);
-    Ok(MeasureEffect {
-        measure_id: id,
+    Ok(EffectJob {
+        id,
         kind: spec.kind,
-        windows,
+        done: spec.status == MeasureStatus::Done,
+        snap,
+        target,
         district,
-        buffer_m: buffer,
-        after_dark: dark.is_some(),
-        counts: e.counts,
-        odds_ratio: e.odds_ratio,
-        ci95: e.ci95,
-        verdict: e.verdict,
-        words: if too_early && spec.status != MeasureStatus::Done {
-            "åtgärden är inte genomförd ännu".into()
-        } else {
-            e.words
-        },
-        daytime: dark.map(|_| estimate(day, too_early)),
-        reports,
+        geometry,
+        others,
+        windows,
+        dark,
     })
+}
+
+impl EffectJob {
+    /// Whether there is anything to count (a measure done at least three months ago).
+    pub fn counts_anything(&self) -> bool {
+        self.windows.is_some()
+    }
+
+    /// Counts and judges; stops when `cancel` is tripped.
+    pub fn run(self, cancel: &Cancel) -> Result<MeasureEffect, Cancelled> {
+        let (main, day, reports) = match &self.windows {
+            None => Default::default(),
+            Some(w) => count(
+                &self.snap,
+                &self.target,
+                &self.geometry,
+                &self.others,
+                w,
+                self.dark,
+                cancel,
+            )?,
+        };
+        let too_early = self.windows.is_none();
+        let e = estimate(main, too_early);
+        Ok(MeasureEffect {
+            measure_id: self.id,
+            kind: self.kind,
+            windows: self.windows,
+            district: self.district,
+            buffer_m: self.target.buffer,
+            after_dark: self.dark.is_some(),
+            counts: e.counts,
+            odds_ratio: e.odds_ratio,
+            ci95: e.ci95,
+            verdict: e.verdict,
+            words: if !self.done {
+                "åtgärden är inte genomförd ännu".into()
+            } else {
+                e.words
+            },
+            daytime: self.dark.map(|_| estimate(day, too_early)),
+            reports,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -397,7 +442,19 @@ mod tests {
         )
         .unwrap();
         let geometry = district().geometry;
-        let (main, day, _) = count(&snap, &target, &geometry, &[other], &w, None);
+        let (main, day, _) = count(
+            &snap,
+            &target,
+            &geometry,
+            &[other],
+            &w,
+            None,
+            &Cancel::never(),
+        )
+        .unwrap();
+        let tripped = Cancel::new();
+        tripped.cancel();
+        assert!(count(&snap, &target, &geometry, &[], &w, None, &tripped).is_err());
         assert_eq!(
             main,
             EffectCounts {
@@ -437,7 +494,16 @@ mod tests {
         )
         .unwrap();
         let geometry = district().geometry;
-        let (main, day, _) = count(&snap, &target, &geometry, &[], &w, Some((59.44, 18.05)));
+        let (main, day, _) = count(
+            &snap,
+            &target,
+            &geometry,
+            &[],
+            &w,
+            Some((59.44, 18.05)),
+            &Cancel::never(),
+        )
+        .unwrap();
         assert_eq!((main.target_before, day.target_before), (7, 3));
     }
 }
