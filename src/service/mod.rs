@@ -97,6 +97,20 @@ pub fn datetime(t: chrono::DateTime<chrono::Utc>) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
+/// A coordinator's text as kept: at most `max` characters, only characters Open311's XML can
+/// carry (it may be shown there), trimmed, empty meaning none. Errors name `field`.
+pub fn note_text(field: &str, v: Option<String>, max: usize) -> ServiceResult<Option<String>> {
+    let Some(s) = v else { return Ok(None) };
+    if s.chars().count() > max {
+        return Err(ServiceError::Invalid(format!(
+            "{field} is longer than {max} characters"
+        )));
+    }
+    crate::text::check_xml_text(field, &s).map_err(ServiceError::Invalid)?;
+    let s = s.trim();
+    Ok((!s.is_empty()).then(|| s.to_string()))
+}
+
 /// Who asks, and the public rules that apply when they are not signed in.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {

@@ -21,7 +21,7 @@ use crate::spatial::Spatial;
 use crate::store::Store;
 use crate::store::reports::{HistoryEntry, ReportFilter};
 
-use super::{ServiceError, ServiceResult, datetime};
+use super::{ServiceError, ServiceResult, datetime, note_text as note};
 
 /// Longest `status_notes` and `reason` of a change.
 pub const MAX_NOTES: usize = 2000;
@@ -261,19 +261,6 @@ pub struct ReportPatch {
     /// Why, for the history; closing needs one (or `status_notes`). At most 1000 characters.
     #[schema(max_length = 1000)]
     pub reason: Option<String>,
-}
-
-/// A note as kept: only characters Open311's XML can carry, trimmed, empty meaning none.
-fn note(field: &str, v: Option<String>, max: usize) -> ServiceResult<Option<String>> {
-    let Some(s) = v else { return Ok(None) };
-    if s.chars().count() > max {
-        return Err(ServiceError::Invalid(format!(
-            "{field} is longer than {max} characters"
-        )));
-    }
-    crate::text::check_xml_text(field, &s).map_err(ServiceError::Invalid)?;
-    let s = s.trim();
-    Ok((!s.is_empty()).then(|| s.to_string()))
 }
 
 impl ReportPatch {

@@ -17,7 +17,7 @@ use crate::store::Store;
 use crate::store::measures::{Measure, MeasureKind, MeasurePlace, MeasureSpec, MeasureStatus};
 use crate::store::reports::HistoryEntry;
 
-use super::{ServiceError, ServiceResult, datetime};
+use super::{ServiceError, ServiceResult, datetime, note_text as text};
 
 /// Agencies a measure can belong to: those of reports, and `annan`.
 pub const MEASURE_AGENCIES: [&str; 4] = [AGENCIES[0], AGENCIES[1], AGENCIES[2], "annan"];
@@ -167,18 +167,6 @@ impl MeasureView {
             history: None,
         }
     }
-}
-
-fn text(field: &str, v: Option<String>, max: usize) -> ServiceResult<Option<String>> {
-    let Some(s) = v else { return Ok(None) };
-    if s.chars().count() > max {
-        return Err(ServiceError::Invalid(format!(
-            "{field} is longer than {max} characters"
-        )));
-    }
-    crate::text::check_xml_text(field, &s).map_err(ServiceError::Invalid)?;
-    let s = s.trim();
-    Ok((!s.is_empty()).then(|| s.to_string()))
 }
 
 /// The place in EPSG:3006, each link checked against the snapshot.

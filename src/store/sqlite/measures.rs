@@ -5,8 +5,9 @@ use chrono::Utc;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row, Sqlite};
 
+use super::reports::history_from_row;
 use super::{Op, SqliteStore, utc_from_secs};
-use crate::model::{Actor, Role};
+use crate::model::Actor;
 use crate::store::measures::{Measure, MeasureSpec, MeasureStore, field_changes};
 use crate::store::reports::HistoryEntry;
 use crate::store::{StoreError, StoreResult};
@@ -171,21 +172,7 @@ impl MeasureStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .op("reading measure history")?;
-        rows.iter()
-            .map(|r| {
-                let role: String = r.get(2);
-                let detail: String = r.get(4);
-                Ok(HistoryEntry {
-                    at: utc_from_secs(r.get(0))?,
-                    actor: r.get(1),
-                    role: Role::parse(&role)
-                        .ok_or_else(|| StoreError::Corrupt(format!("history role {role:?}")))?,
-                    action: r.get(3),
-                    detail: serde_json::from_str(&detail)
-                        .map_err(|e| StoreError::Corrupt(format!("history detail: {e}")))?,
-                })
-            })
-            .collect()
+        rows.iter().map(history_from_row).collect()
     }
 }
 
@@ -194,6 +181,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
+    use crate::model::Role;
     use crate::store::measures::{MeasureKind, MeasurePlace, MeasureStatus};
 
     #[tokio::test]

@@ -48,6 +48,21 @@ pub(super) fn report_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Citize
     })
 }
 
+/// One history row: `at_utc, actor, role, action, detail` (reports and measures alike).
+pub(super) fn history_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<HistoryEntry> {
+    let role: String = r.get(2);
+    let detail: String = r.get(4);
+    Ok(HistoryEntry {
+        at: utc_from_secs(r.get(0))?,
+        actor: r.get(1),
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("history role {role:?}")))?,
+        action: r.get(3),
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| StoreError::Corrupt(format!("history detail: {e}")))?,
+    })
+}
+
 type Tx = sqlx::Transaction<'static, Sqlite>;
 
 async fn select_one(
@@ -422,21 +437,7 @@ impl ReportStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .op("reading report history")?;
-        rows.iter()
-            .map(|r| {
-                let role: String = r.get(2);
-                let detail: String = r.get(4);
-                Ok(HistoryEntry {
-                    at: utc_from_secs(r.get(0))?,
-                    actor: r.get(1),
-                    role: Role::parse(&role)
-                        .ok_or_else(|| StoreError::Corrupt(format!("history role {role:?}")))?,
-                    action: r.get(3),
-                    detail: serde_json::from_str(&detail)
-                        .map_err(|e| StoreError::Corrupt(format!("history detail: {e}")))?,
-                })
-            })
-            .collect()
+        rows.iter().map(history_from_row).collect()
     }
 
     async fn get_contact(&self, id: i64) -> StoreResult<Option<Contact>> {
