@@ -516,6 +516,76 @@ pub fn planted_hotspots() -> Vec<(&'static str, (f64, f64))> {
         .collect()
 }
 
+/// The demo's åtgärdsplan, all of it fictitious: visible police at two planted hotspots (one done
+/// a year ago, so that its effect can be shown, one planned), a vegetation clearing in progress
+/// and a new lamp planned.
+pub fn measures(today: chrono::NaiveDate) -> Vec<crate::store::measures::MeasureSpec> {
+    use crate::store::measures::{MeasureKind, MeasurePlace, MeasureSpec, MeasureStatus};
+    let at = |name: &str| {
+        planted_hotspots()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, (x, y))| vec![[x, y]])
+            .unwrap_or_default()
+    };
+    let spec =
+        |title: &str, kind, status, place: &str, planned: i64, done: Option<i64>| MeasureSpec {
+            title: format!("{title} (fiktiv)"),
+            kind,
+            status,
+            agency: Some(
+                if kind == MeasureKind::PatrolEffort {
+                    "polisen"
+                } else {
+                    "kommunen"
+                }
+                .into(),
+            ),
+            place: MeasurePlace {
+                points: at(place),
+                ..MeasurePlace::default()
+            },
+            planned_date: Some(today - Duration::days(planned)),
+            done_date: done.map(|d| today - Duration::days(d)),
+            cost_sek: None,
+            notes: Some("Demodata: påhittad åtgärd.".into()),
+        };
+    vec![
+        spec(
+            "Synlig polis fredag och lördag kväll",
+            MeasureKind::PatrolEffort,
+            MeasureStatus::Done,
+            "Täby centrum",
+            400,
+            Some(365),
+        ),
+        spec(
+            "Synlig polis vid stationen",
+            MeasureKind::PatrolEffort,
+            MeasureStatus::Planned,
+            "Roslags Näsby station",
+            -30,
+            None,
+        ),
+        spec(
+            "Röjning av buskage längs gångvägen",
+            MeasureKind::VegetationClearing,
+            MeasureStatus::InProgress,
+            "Näsbyparken",
+            20,
+            None,
+        ),
+        spec(
+            "Ny belysning vid idrottsplatsen",
+            MeasureKind::NewLamp,
+            MeasureStatus::Planned,
+            "Tibble idrottsplats",
+            -60,
+            None,
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,13 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<bool> {
     store.upsert_incidents(&data.incidents).await?;
     store.upsert_bra(&data.bra).await?;
     crate::reports::demo::seed(store, &data, now).await?;
+    // Measures have no natural key: written once, unless an interrupted seed already did.
+    if store.list_measures().await?.is_empty() {
+        let demo = crate::model::Actor::new("demo", crate::model::Role::Admin);
+        for spec in demo::measures(crate::time::local_date(&now)) {
+            store.create_measure(&spec, &demo).await?;
+        }
+    }
     store.set_meta("demo", "true").await?;
     Ok(true)
 }

@@ -224,3 +224,34 @@ async fn a_measure_is_planned_done_and_judged_against_its_comparison_area() {
     assert_eq!(get(&s, "/api/v1/measures/999", Some(&police)).await.0, 404);
     s.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_demo_has_an_action_plan_with_an_effect_to_show() {
+    let s = TestServer::seeded(
+        |_| {},
+        async |store| {
+            assert!(lagesbild::cli::demo::seed(store).await.unwrap());
+        },
+    )
+    .await;
+    let police = s.token(Role::Police).await;
+    let (st, l) = get(&s, "/api/v1/measures", Some(&police)).await;
+    assert_eq!(st, 200, "{l}");
+    let all = l["measures"].as_array().unwrap();
+    assert_eq!(all.len(), 4);
+    for m in all {
+        assert!(m["title"].as_str().unwrap().ends_with("(fiktiv)"), "{m}");
+        assert_eq!(m["place"]["points"].as_array().unwrap().len(), 1, "{m}");
+    }
+    let done: Vec<&Value> = all.iter().filter(|m| m["status"] == "done").collect();
+    assert_eq!(done.len(), 1);
+    let id = done[0]["id"].as_i64().unwrap();
+    let (st, e) = get(&s, &format!("/api/v1/measures/{id}/effect"), Some(&police)).await;
+    assert_eq!(st, 200, "{e}");
+    // Done a year ago: two full windows, over the planted hotspot's events.
+    assert_eq!(e["windows"]["days"], 365);
+    let c = &e["counts"];
+    let target = c["target_before"].as_u64().unwrap() + c["target_after"].as_u64().unwrap();
+    assert!(target > 0, "{e}");
+    s.stop().await.unwrap();
+}
