@@ -11,6 +11,7 @@
 //! - Only incidents with a point-level location count; citizen reports in the target are
 //!   counted too.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -70,6 +71,23 @@ pub struct MeasureEffect {
     pub reports: ReportCounts,
 }
 
+/// The geometries of the walkways `measures` name, found in one pass over the walkways.
+pub fn walkway_lines<'a>(
+    snap: &Snapshot,
+    measures: impl IntoIterator<Item = &'a MeasurePlace>,
+) -> HashMap<i64, LineString<f64>> {
+    let wanted: HashSet<i64> = measures
+        .into_iter()
+        .flat_map(|p| p.walkway_ids.iter().copied())
+        .collect();
+    snap.walkways
+        .items
+        .iter()
+        .filter(|w| wanted.contains(&w.id))
+        .map(|w| (w.id, w.geometry.clone()))
+        .collect()
+}
+
 /// A target area: within `buffer` of points and lines.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -79,20 +97,23 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn of(place: &MeasurePlace, snap: &Snapshot, default_buffer: f64) -> Self {
-        let lines = place
-            .walkway_ids
-            .iter()
-            .filter_map(|id| snap.walkways.items.iter().find(|w| w.id == *id))
-            .map(|w| w.geometry.clone())
-            .collect();
+    /// `lines` holds the geometry of every walkway a measure may name ([`walkway_lines`]).
+    pub fn of(
+        place: &MeasurePlace,
+        lines: &HashMap<i64, LineString<f64>>,
+        default_buffer: f64,
+    ) -> Self {
         Self {
             points: place
                 .points
                 .iter()
                 .map(|&[x, y]| Point::new(x, y))
                 .collect(),
-            lines,
+            lines: place
+                .walkway_ids
+                .iter()
+                .filter_map(|id| lines.get(id).cloned())
+                .collect(),
             buffer: place.buffer_m.unwrap_or(default_buffer),
         }
     }
@@ -256,7 +277,8 @@ pub async fn prepare(
         .find(|m| m.id == id)
         .ok_or_else(|| ServiceError::NotFound(format!("no measure {id}")))?;
     let spec = &m.spec;
-    let target = Target::of(&spec.place, &snap, default_buffer);
+    let lines = walkway_lines(&snap, all.iter().map(|m| &m.spec.place));
+    let target = Target::of(&spec.place, &lines, default_buffer);
     let anchor = target.anchor().ok_or_else(|| {
         ServiceError::Invalid(format!(
             "measure {id} has no place (points or walkways): there is no target area to count in"
@@ -276,7 +298,7 @@ pub async fn prepare(
     let others: Vec<Target> = all
         .iter()
         .filter(|o| o.id != id && o.spec.status != MeasureStatus::Cancelled)
-        .map(|o| Target::of(&o.spec.place, &snap, default_buffer))
+        .map(|o| Target::of(&o.spec.place, &lines, default_buffer))
         .filter(|t| !t.is_empty())
         .collect();
     let windows = match (spec.status, spec.done_date) {
@@ -505,5 +527,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!((main.target_before, day.target_before), (7, 3));
+    }
+
+    #[test]
+    fn a_walkway_target_reaches_along_the_whole_way() {
+        use crate::model::Walkway;
+        let way = |id, y| Walkway {
+            id,
+            geometry: LineString::from(vec![(X0, y), (X0 + 1_000.0, y)]),
+            kind: "footway".into(),
+            lit: None,
+            name: None,
+        };
+        let snap = Snapshot::build(
+            vec![],
+            vec![way(7, Y0), way(8, Y0 + 500.0)],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            false,
+        );
+        let place = MeasurePlace {
+            walkway_ids: vec![7],
+            buffer_m: Some(50.0),
+            ..MeasurePlace::default()
+        };
+        let lines = walkway_lines(&snap, [&place]);
+        assert_eq!(lines.keys().copied().collect::<Vec<_>>(), [7]);
+        let t = Target::of(&place, &lines, 100.0);
+        // Halfway along, 40 m off the way: inside; 60 m off: outside; past its end: outside.
+        assert!(t.contains(Point::new(X0 + 500.0, Y0 + 40.0)));
+        assert!(!t.contains(Point::new(X0 + 500.0, Y0 + 60.0)));
+        assert!(!t.contains(Point::new(X0 + 1_060.0, Y0)));
+        assert!(t.contains(Point::new(X0 + 1_030.0, Y0 + 30.0)));
     }
 }

@@ -6,6 +6,8 @@
 
 pub mod effect;
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -181,6 +183,12 @@ fn place(p: PlaceInput, snap: &Snapshot) -> ServiceResult<MeasurePlace> {
             problems.push(format!("place.{name} has {n} entries; at most {MAX_LINKS}"));
         }
     }
+    // Nothing more is looked at in a place too large to take.
+    if !problems.is_empty() {
+        return Err(ServiceError::Problems(problems));
+    }
+    let walkways: HashSet<i64> = snap.walkways.items.iter().map(|w| w.id).collect();
+    let reports: HashSet<i64> = snap.reports.items.iter().map(|r| r.id).collect();
     let mut points = Vec::with_capacity(p.points.len());
     for (i, &[lon, lat]) in p.points.iter().enumerate() {
         let inside = crs::SWEDEN_WGS84;
@@ -196,12 +204,12 @@ fn place(p: PlaceInput, snap: &Snapshot) -> ServiceResult<MeasurePlace> {
         }
     }
     for id in &p.walkway_ids {
-        if !snap.walkways.items.iter().any(|w| w.id == *id) {
+        if !walkways.contains(id) {
             problems.push(format!("place.walkway_ids: no walkway {id}"));
         }
     }
     for id in &p.report_ids {
-        if !snap.reports.items.iter().any(|r| r.id == *id) {
+        if !reports.contains(id) {
             problems.push(format!("place.report_ids: no report {id}"));
         }
     }
@@ -372,4 +380,52 @@ pub async fn list(store: &dyn Store) -> ServiceResult<MeasureList> {
         count: measures.len(),
         measures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_place_is_checked_link_by_link_and_bounded() {
+        let snap = Snapshot::empty();
+        let too_many = PlaceInput {
+            walkway_ids: (0..=MAX_LINKS as i64).collect(),
+            ..PlaceInput::default()
+        };
+        match place(too_many, &snap) {
+            Err(ServiceError::Problems(p)) => {
+                assert_eq!(p, ["place.walkway_ids has 501 entries; at most 500"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Every problem at once: lat/long swapped, an unknown walkway, report and district.
+        let wrong = PlaceInput {
+            points: vec![[59.44, 18.07]],
+            walkway_ids: vec![7],
+            report_ids: vec![9],
+            district: Some("Atlantis".into()),
+            buffer_m: Some(5.0),
+        };
+        match place(wrong, &snap) {
+            Err(ServiceError::Problems(p)) => {
+                assert_eq!(p.len(), 5, "{p:?}");
+                assert!(p[0].starts_with("place.points[0] = [59.44, 18.07] is not in Sweden"));
+                assert_eq!(p[1], "place.walkway_ids: no walkway 7");
+                assert_eq!(p[4], "place.buffer_m = 5: expected 10 to 2000 metres");
+            }
+            other => panic!("{other:?}"),
+        }
+        // [long, lat] in Täby is taken and projected.
+        let ok = place(
+            PlaceInput {
+                points: vec![[18.07, 59.44]],
+                ..PlaceInput::default()
+            },
+            &snap,
+        )
+        .unwrap();
+        let [x, y] = ok.points[0];
+        assert!((670_000.0..680_000.0).contains(&x) && (6_585_000.0..6_600_000.0).contains(&y));
+    }
 }
