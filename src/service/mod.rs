@@ -84,6 +84,16 @@ impl From<PublicRefusal> for ServiceError {
     }
 }
 
+impl From<crate::store::StoreError> for ServiceError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::NotFound(what) => Self::NotFound(format!("no {what}")),
+            crate::store::StoreError::Conflict(why) => Self::Conflict(why),
+            other => Self::Store(other),
+        }
+    }
+}
+
 impl From<Cancelled> for ServiceError {
     fn from(_: Cancelled) -> Self {
         Self::Cancelled

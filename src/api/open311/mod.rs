@@ -117,7 +117,13 @@ impl Open311Error {
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::Cancelled => StatusCode::REQUEST_TIMEOUT,
             ServiceError::Store(_) | ServiceError::Internal(_) => {
-                tracing::error!(error = %e, "Open311 failed");
+                // The cause, for the log; the client is told only that it was ours.
+                match &e {
+                    ServiceError::Store(cause) => {
+                        tracing::error!(error = %cause, "Open311: storage error")
+                    }
+                    other => tracing::error!(error = %other, "Open311 failed"),
+                }
                 return Self::new(
                     format,
                     StatusCode::INTERNAL_SERVER_ERROR,

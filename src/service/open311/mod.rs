@@ -16,7 +16,6 @@ use utoipa::ToSchema;
 use crate::crs;
 use crate::model::{CitizenReport, ReportStatus, ServiceCode};
 use crate::reports::services::{self, Datatype, ServiceDef};
-use crate::store::StoreError;
 use crate::store::reports::Created;
 
 use super::reports::ReportDesk;
@@ -438,16 +437,6 @@ pub async fn submit(
         );
     }
     Ok(vec![Receipt::of(&created)])
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(what) => Self::NotFound(format!("no {what}")),
-            StoreError::Conflict(why) => Self::Conflict(why),
-            other => Self::Store(other),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
