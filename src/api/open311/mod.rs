@@ -34,6 +34,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::client::ClientAddr;
+use super::error::AppError;
 use crate::service::ServiceError;
 use crate::service::open311::{
     self as svc, Discovery, ExtensionsQuery, Receipt, Request, RequestsQuery, Service,
@@ -109,37 +110,30 @@ impl Open311Error {
         }
     }
 
+    /// A service error in the specification's form: status, message and `Retry-After` as the
+    /// rest of the API gives them ([`AppError`]), except that a list of problems stays a list and
+    /// a failure of ours says what a client of an Open311 endpoint can do about it.
     fn service(format: Format, e: ServiceError) -> Self {
-        let status = match &e {
-            ServiceError::Invalid(_) | ServiceError::Problems(_) => StatusCode::BAD_REQUEST,
-            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServiceError::Conflict(_) => StatusCode::CONFLICT,
-            ServiceError::Cancelled => StatusCode::REQUEST_TIMEOUT,
-            ServiceError::Store(_) | ServiceError::Internal(_) => {
-                // The cause, for the log; the client is told only that it was ours.
-                match &e {
-                    ServiceError::Store(cause) => {
-                        tracing::error!(error = %cause, "Open311: storage error")
-                    }
-                    other => tracing::error!(error = %other, "Open311 failed"),
-                }
-                return Self::new(
-                    format,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the report store is unavailable; try again shortly",
-                );
-            }
-        };
-        let messages = match e {
-            ServiceError::Problems(all) => all,
-            other => vec![other.to_string()],
-        };
+        if let ServiceError::Problems(messages) = e {
+            return Self {
+                format,
+                status: StatusCode::BAD_REQUEST,
+                messages,
+                retry_after_s: None,
+            };
+        }
+        let app = AppError::from(e);
+        let status = app.status();
+        // public_message logs the cause of a failure of ours.
+        let mut message = app.public_message();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            message = "the report store is unavailable; try again shortly".into();
+        }
         Self {
             format,
             status,
-            messages,
-            retry_after_s: None,
+            messages: vec![message],
+            retry_after_s: app.retry_after_s(),
         }
     }
 }

@@ -60,12 +60,9 @@ pub struct MeasureEffect {
     pub buffer_m: f64,
     /// Whether the counts are of incidents after dark (lighting measures).
     pub after_dark: bool,
-    pub counts: EffectCounts,
-    pub odds_ratio: Option<f64>,
-    #[schema(value_type = Option<Vec<f64>>)]
-    pub ci95: Option<[f64; 2]>,
-    pub verdict: Verdict,
-    pub words: String,
+    /// The estimate itself: `counts`, `odds_ratio`, `ci95`, `verdict`, `words`.
+    #[serde(flatten)]
+    pub estimate: Estimate,
     /// For lighting measures: the same for daytime incidents, which the lamps should not change.
     pub daytime: Option<Estimate>,
     pub reports: ReportCounts,
@@ -354,14 +351,13 @@ impl EffectJob {
             district: self.district,
             buffer_m: self.target.buffer,
             after_dark: self.dark.is_some(),
-            counts: e.counts,
-            odds_ratio: e.odds_ratio,
-            ci95: e.ci95,
-            verdict: e.verdict,
-            words: if !self.done {
-                "åtgärden är inte genomförd ännu".into()
-            } else {
-                e.words
+            estimate: Estimate {
+                words: if !self.done {
+                    "åtgärden är inte genomförd ännu".into()
+                } else {
+                    e.words
+                },
+                ..e
             },
             daytime: self.dark.map(|_| estimate(day, too_early)),
             reports,
