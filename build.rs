@@ -17,11 +17,13 @@ const PACKAGES: [(&str, &str); 2] = [
     ("leaflet.markercluster", "dist/leaflet.markercluster.js"),
 ];
 
-const APP_FILES: [&str; 5] = [
+const APP_FILES: [&str; 7] = [
     "web/index.html",
     "web/print.html",
     "web/style.css",
     "web/print.css",
+    "web/loften.html",
+    "web/loften.css",
     "web/js",
 ];
 

@@ -50,6 +50,14 @@ pub struct Config {
     /// A measure's target area reaches this far around its points and walkways, in metres,
     /// unless the measure says otherwise (its effect is counted there).
     pub measure_buffer_m: f64,
+    /// The lamp type lamp proposals use unless a request names another: mounting height (m),
+    /// luminous flux (lm) and the cost of one lamp put up, in SEK.
+    pub proposal_lamp_height_m: f64,
+    pub proposal_lamp_lumen: f64,
+    pub proposal_lamp_cost_sek: f64,
+    /// The medborgarlöften's indicator "reports acknowledged in time" counts a report answered
+    /// when its status left `open` within this many days.
+    pub pledge_ack_days: u32,
 
     // -- Load and shutdown limits (the server on the internet) --
     /// Analyses computed at once (requests whose answer is not cached); absent: one per CPU.
@@ -76,6 +84,10 @@ impl Default for Config {
             public_cell_m: 200.0,
             public_min_bandwidth_m: 300.0,
             measure_buffer_m: 100.0,
+            proposal_lamp_height_m: 5.0,
+            proposal_lamp_lumen: 3_000.0,
+            proposal_lamp_cost_sek: 40_000.0,
+            pledge_ack_days: 5,
             reports_per_minute: 10,
             trusted_proxies: TrustedProxies::default(),
             proxy_header: ProxyHeader::default(),
@@ -181,6 +193,30 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "measure_buffer_m = {}: expected 10 to 2000 metres",
                 self.measure_buffer_m
+            )));
+        }
+        if !(self.proposal_lamp_height_m > 0.0 && self.proposal_lamp_height_m <= 60.0) {
+            return Err(ConfigError::Invalid(format!(
+                "proposal_lamp_height_m = {}: expected a height above 0 and at most 60 m",
+                self.proposal_lamp_height_m
+            )));
+        }
+        if !(self.proposal_lamp_lumen > 0.0 && self.proposal_lamp_lumen <= 200_000.0) {
+            return Err(ConfigError::Invalid(format!(
+                "proposal_lamp_lumen = {}: expected a flux above 0 and at most 200 000 lm",
+                self.proposal_lamp_lumen
+            )));
+        }
+        if !(self.proposal_lamp_cost_sek >= 0.0 && self.proposal_lamp_cost_sek.is_finite()) {
+            return Err(ConfigError::Invalid(format!(
+                "proposal_lamp_cost_sek = {}: expected a cost in SEK, 0 or more",
+                self.proposal_lamp_cost_sek
+            )));
+        }
+        if !(1..=365).contains(&self.pledge_ack_days) {
+            return Err(ConfigError::Invalid(format!(
+                "pledge_ack_days = {}: expected 1 to 365 days",
+                self.pledge_ack_days
             )));
         }
         self.validate_limits()?;

@@ -520,7 +520,7 @@ pub fn planted_hotspots() -> Vec<(&'static str, (f64, f64))> {
 /// a year ago, so that its effect can be shown, one planned), a vegetation clearing in progress
 /// and a new lamp planned.
 pub fn measures(today: chrono::NaiveDate) -> Vec<crate::store::measures::MeasureSpec> {
-    use crate::store::measures::{MeasureKind, MeasurePlace, MeasureSpec, MeasureStatus};
+    use crate::store::measures::{LampType, MeasureKind, MeasurePlace, MeasureSpec, MeasureStatus};
     let at = |name: &str| {
         planted_hotspots()
             .into_iter()
@@ -549,6 +549,10 @@ pub fn measures(today: chrono::NaiveDate) -> Vec<crate::store::measures::Measure
             done_date: done.map(|d| today - Duration::days(d)),
             cost_sek: None,
             notes: Some("Demodata: påhittad åtgärd.".into()),
+            lamp: (kind == MeasureKind::NewLamp).then_some(LampType {
+                height_m: 5.0,
+                lumen: 3_000.0,
+            }),
         };
     vec![
         spec(

@@ -247,6 +247,14 @@ impl Snapshot {
         }
     }
 
+    /// This snapshot with other lamp and report layers; every other layer is shared.
+    pub fn with_lamps(&self, lamps: Arc<LampLayer>, reports: Arc<ReportLayer>) -> Self {
+        Snapshot {
+            lamps,
+            ..self.with_reports(reports)
+        }
+    }
+
     /// Incidents within `radius` metres of `p` (indices into `incidents.items`).
     pub fn incidents_within(&self, p: Point<f64>, radius: f64) -> impl Iterator<Item = usize> + '_ {
         self.incidents

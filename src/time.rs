@@ -25,6 +25,16 @@ pub fn local_date<Z: TimeZone>(t: &DateTime<Z>) -> NaiveDate {
     local(t).date_naive()
 }
 
+/// The start of `day` in Stockholm, in UTC (midnight exists once on every Swedish day: the
+/// clocks change at 02:00 and 03:00).
+pub fn local_midnight_utc(day: NaiveDate) -> DateTime<chrono::Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    ZONE.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| midnight.and_utc())
+}
+
 /// Swedish weekday abbreviations, Monday first.
 pub const WEEKDAYS_SV: [&str; 7] = ["mån", "tis", "ons", "tor", "fre", "lör", "sön"];
 

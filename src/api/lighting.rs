@@ -1,20 +1,22 @@
-//! `/api/v1/lighting/stretches`, `/api/v1/lighting/lamps`, `/api/v1/walkways` and
-//! `POST /api/v1/lighting/what-if`: translators over [`crate::service::lighting`].
+//! `/api/v1/lighting/stretches`, `/api/v1/lighting/lamps`, `/api/v1/walkways`,
+//! `POST /api/v1/lighting/what-if` and `POST /api/v1/lighting/proposal`: translators over
+//! [`crate::service::lighting`].
 //!
 //! The analysis of a whole city runs once per (snapshot version, class plan), in an analysis
 //! slot ([`super::analysis`]), and is kept in the shared cache
 //! ([`ResultCache::lighting`](super::cache::ResultCache)); the answers built from it are
 //! serialised once, straight to bytes, and cached per (checked query, caller class, snapshot
 //! version) in [`ResultCache`](super::cache::ResultCache). Any data change invalidates both.
-//! Everything is public except what-if (coordinators).
+//! Everything is public except what-if and proposals (coordinators); both can store their lamps
+//! as a planned measure ([`crate::service::measures`]) in the same request.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -27,8 +29,10 @@ use crate::model::Role;
 use crate::service::geojson::{Feature, FeatureCollection};
 use crate::service::lighting::{
     self as service, ClassParams, LampMeta, LampParams, LampProps, MAX_STRETCHES, PieceMeta,
-    PieceParams, PieceProps, StretchMeta, StretchParams, StretchProps, WhatIfAnswer, WhatIfRequest,
+    PieceParams, PieceProps, ProposalAnswer, ProposalRequest, StretchMeta, StretchParams,
+    StretchProps, WhatIfAnswer, WhatIfRequest,
 };
+use crate::service::measures;
 use crate::service::{ServiceResult, Viewer};
 use crate::spatial::Snapshot;
 
@@ -39,6 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lamps))
         .routes(routes!(walkways))
         .routes(routes!(what_if))
+        .routes(routes!(proposal))
 }
 
 /// The analysis of `snap` for these classes: computed once per (snapshot version, class plan)
@@ -280,6 +285,7 @@ async fn walkways(
 async fn what_if(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     body: Result<Json<WhatIfRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     caller.require(Role::Coordinator)?;
@@ -288,9 +294,80 @@ async fn what_if(
     let (plan, proposed) = req.check(&state.config)?;
     let snap = state.spatial.load();
     let result = result_of(&state, &snap, plan).await?;
-    let c = super::analysis(&state, move |cancel| {
-        to_json(&service::what_if(&snap, &result, &proposed, cancel)?)
+    let mut answer = super::analysis(&state, move |cancel| {
+        Ok(service::what_if(&snap, &result, &proposed, cancel)?)
     })
     .await?;
-    Ok(respond(&c))
+    if req.plan {
+        let today = crate::time::local_date(&chrono::Utc::now());
+        let m = answer.as_measure(&req, today)?;
+        let who = super::reports::actor(&caller, &headers);
+        answer.measure = Some(measures::create(&state.report_desk(), m, &who, today).await?);
+    }
+    Ok(private(Json(answer)))
+}
+
+/// The fewest lamps of a type that make one dark stretch meet its class, with their positions,
+/// spacing and cost (coordinators); with `plan`, stored at once as a planned new-lamp measure.
+///
+/// The new lamps share the span between the working lamps on either side of the stretch (when
+/// their light reaches it) evenly; the walkway is recomputed with the analysis' own samples and
+/// rules for 1, 2, … lamps, and the first count that makes every metre meet both criteria of
+/// the class is proposed. At most 200 lamps (or one every 3 m).
+#[utoipa::path(
+    post,
+    path = "/api/v1/lighting/proposal",
+    tag = "lighting",
+    request_body = ProposalRequest,
+    responses(
+        (status = 200, description = "The proposal (and the planned measure, with plan)", content_type = "application/json", body = ProposalAnswer),
+        (status = 400, description = "The body is invalid, or the stretch meets its class already"),
+        (status = 401, description = "No or an invalid token"),
+        (status = 403, description = "The token's role is below coordinator"),
+        (status = 404, description = "No such stretch for this class plan"),
+        (status = 408, description = "The analysis did not finish in time"),
+        (status = 503, description = "Every analysis slot is taken (Retry-After)"),
+    ),
+    security(("bearer" = []))
+)]
+async fn proposal(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Json<ProposalRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    caller.require(Role::Coordinator)?;
+    let Json(req) =
+        body.map_err(|e| AppError::BadRequest(format!("proposal body: {}", e.body_text())))?;
+    let asked = req.check(&state.config)?;
+    let snap = state.spatial.load();
+    let result = result_of(&state, &snap, asked.classes.clone()).await?;
+    let id = req.stretch_id.clone();
+    let mut answer = super::analysis(&state, move |cancel| {
+        Ok(service::propose(&snap, &result, &id, &asked, cancel)?)
+    })
+    .await?;
+    if req.plan {
+        if !answer.meets_class {
+            return Err(AppError::BadRequest(format!(
+                "plan: {}; nothing was planned",
+                answer.words
+            )));
+        }
+        let today = crate::time::local_date(&chrono::Utc::now());
+        let m = answer.as_measure(req.title.clone(), today);
+        let who = super::reports::actor(&caller, &headers);
+        answer.measure = Some(measures::create(&state.report_desk(), m, &who, today).await?);
+    }
+    Ok(private(Json(answer)))
+}
+
+/// An answer for one coordinator: not to be kept by shared caches.
+fn private(body: impl IntoResponse) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    r
 }

@@ -4,11 +4,16 @@
 //!   coordinators.
 //! - `POST /api/v1/measures`, `PATCH /api/v1/measures/{id}`: coordinators.
 //! - `GET /api/v1/measures/{id}/effect`: the odds ratio of target against comparison area.
+//! - `GET /api/v1/measures.csv` (police and coordinators), `POST /api/v1/measures.csv`
+//!   (coordinators): the åtgärdsplan as CSV ([`crate::service::measures::csv`]).
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,6 +22,7 @@ use super::auth::Caller;
 use super::error::{ApiResult, AppError};
 use super::query::{NoParams, Q};
 use crate::model::Role;
+use crate::service::measures::csv::ImportSummary;
 use crate::service::measures::effect::{self, MeasureEffect};
 use crate::service::measures::{self as svc, MeasureList, MeasurePatch, MeasureView, NewMeasure};
 
@@ -25,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_measures, create_measure))
         .routes(routes!(measure, change_measure))
         .routes(routes!(measure_effect))
+        .routes(routes!(export_measures, import_measures))
 }
 
 fn today() -> chrono::NaiveDate {
@@ -69,8 +76,7 @@ async fn create_measure(
     caller.require(Role::Coordinator)?;
     let m = body(b)?;
     let who = super::reports::actor(&caller, &headers);
-    let snap = state.spatial.load();
-    let v = svc::create(state.store.as_ref(), &snap, m, &who, today()).await?;
+    let v = svc::create(&state.report_desk(), m, &who, today()).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -114,9 +120,8 @@ async fn change_measure(
     caller.require(Role::Coordinator)?;
     let p = body(b)?;
     let who = super::reports::actor(&caller, &headers);
-    let snap = state.spatial.load();
     Ok(Json(
-        svc::change(state.store.as_ref(), &snap, id, p, &who, today()).await?,
+        svc::change(&state.report_desk(), id, p, &who, today()).await?,
     ))
 }
 
@@ -153,4 +158,61 @@ async fn measure_effect(
         job.run(&crate::analysis::cancel::Cancel::never())?
     };
     Ok(Json(answer))
+}
+
+/// The åtgärdsplan as CSV (RFC 4180, UTF-8): one row per measure, the columns of the import.
+#[utoipa::path(get, path = "/api/v1/measures.csv", tag = "measures", params(NoParams),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The measures, newest first", content_type = "text/csv", body = String),
+        (status = 401, description = "no or an invalid token"),
+        (status = 403, description = "the role is not police, coordinator or admin")))]
+async fn export_measures(
+    State(state): State<AppState>,
+    caller: Caller,
+    Q(NoParams {}): Q<NoParams>,
+) -> ApiResult<Response> {
+    caller.require(Role::Police)?;
+    let list = svc::list(state.store.as_ref()).await?;
+    let mut r = (
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        svc::csv::export(&list.measures),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"atgardsplan.csv\""),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(r)
+}
+
+/// Imports measures from CSV: rows without an `id` are new measures, rows with one change that
+/// measure to the row. Every row is checked before any is stored; a file with a bad row stores
+/// nothing and the answer names each problem by line, column and value.
+#[utoipa::path(post, path = "/api/v1/measures.csv", tag = "measures", params(NoParams),
+    security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv", description = "the columns of the export; title and kind are required"),
+    responses((status = 200, description = "What was created and changed", body = ImportSummary),
+        (status = 400, description = "every problem, by line, column and value"),
+        (status = 401, description = "no or an invalid token"),
+        (status = 403, description = "the role is not coordinator or admin")))]
+async fn import_measures(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Q(NoParams {}): Q<NoParams>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<ImportSummary>> {
+    caller.require(Role::Coordinator)?;
+    let body = body.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        AppError::BadRequest(format!("the CSV is not UTF-8 (byte {})", e.valid_up_to()))
+    })?;
+    let who = super::reports::actor(&caller, &headers);
+    Ok(Json(
+        svc::import_csv(&state.report_desk(), text, &who, today()).await?,
+    ))
 }

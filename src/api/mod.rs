@@ -14,6 +14,7 @@ pub mod measures;
 pub mod open311;
 pub mod openapi;
 pub mod patrol;
+pub mod pledges;
 pub mod query;
 pub mod reports;
 pub mod web;
@@ -108,6 +109,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(measures::routes())
         .merge(open311::routes())
         .merge(patrol::routes())
+        .merge(pledges::routes())
         .merge(reports::routes())
         .merge(web::config_routes())
 }

@@ -1,5 +1,5 @@
 //! The web app: the files in `web/` (the public map, the report form, the coordinators' and
-//! police's views, the printable lägesbild), Leaflet and its plugins from `web/node_modules`
+//! police's views, the printable lägesbild, the public pledge page `/loften`), Leaflet and its plugins from `web/node_modules`
 //! under `/vendor/…`, and `GET /api/v1/config`, which tells the app the base map, the service
 //! area and the districts.
 //!
@@ -45,6 +45,8 @@ const CACHE_DAY: &str = "public, max-age=86400";
 #[include = "print.html"]
 #[include = "style.css"]
 #[include = "print.css"]
+#[include = "loften.html"]
+#[include = "loften.css"]
 #[include = "js/**"]
 struct AppFiles;
 
@@ -92,6 +94,8 @@ pub fn embedded_routes() -> Router<AppState> {
         .route("/print.html", app("print.html"))
         .route("/style.css", app("style.css"))
         .route("/print.css", app("print.css"))
+        .route("/loften", app("loften.html"))
+        .route("/loften.css", app("loften.css"))
         .route(
             "/js/{*path}",
             get(
@@ -204,6 +208,8 @@ pub fn routes_from(dir: &Path) -> Router<AppState> {
         .route("/print.html", file("print.html"))
         .route("/style.css", file("style.css"))
         .route("/print.css", file("print.css"))
+        .route("/loften", file("loften.html"))
+        .route("/loften.css", file("loften.css"))
         .nest_service(
             "/js",
             tower::ServiceBuilder::new()

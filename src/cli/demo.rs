@@ -24,15 +24,116 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<bool> {
     store.upsert_incidents(&data.incidents).await?;
     store.upsert_bra(&data.bra).await?;
     crate::reports::demo::seed(store, &data, now).await?;
-    // Measures have no natural key: written once, unless an interrupted seed already did.
+    // Measures and pledges have no natural key: written once, unless an interrupted seed
+    // already did.
     if store.list_measures().await?.is_empty() {
-        let demo = crate::model::Actor::new("demo", crate::model::Role::Admin);
-        for spec in demo::measures(crate::time::local_date(&now)) {
-            store.create_measure(&spec, &demo).await?;
-        }
+        seed_plan(store, now).await?;
     }
     store.set_meta("demo", "true").await?;
     Ok(true)
+}
+
+/// The demo's åtgärdsplan and medborgarlöfte: the fictitious measures, one more that put up the
+/// lamps proposed for the first dark stretch of the action plan ten months ago, and a pledge
+/// over the first five dark stretches' walkways whose baseline is the picture before those
+/// lamps.
+async fn seed_plan(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    use crate::analysis::cancel::Cancel;
+    use crate::analysis::lighting::{self, LightingInputs};
+    use crate::service::lighting::class_plan;
+    use crate::store::measures::{LampType, MeasureKind, MeasurePlace, MeasureSpec, MeasureStatus};
+    use crate::store::pledges::{Baseline, PledgeOwner, PledgeSpec};
+
+    let today = crate::time::local_date(&now);
+    let demo = crate::model::Actor::new("demo", crate::model::Role::Admin);
+    let mut ids = Vec::new();
+    for spec in demo::measures(today) {
+        ids.push(store.create_measure(&spec, &demo).await?.id);
+    }
+    let cfg = Config::default();
+    let snap = crate::spatial::Snapshot::load(store).await?;
+    let classes = class_plan(None, None, &cfg).map_err(anyhow::Error::msg)?;
+    let result =
+        crate::service::lighting::analyse(&snap, classes, cfg.public_rules(), &Cancel::never())?;
+    let top = lighting::top_stretches(&result, 5);
+    let walkway_ids: Vec<i64> = {
+        let mut v: Vec<i64> = top.iter().map(|s| s.walkway_id).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (dark_stretches, dark_m) = crate::service::pledges::dark_on(&result, &walkway_ids);
+    if let Some(first) = top.first() {
+        let inputs = LightingInputs::from_snapshot(&snap);
+        let lamp = LampType {
+            height_m: cfg.proposal_lamp_height_m,
+            lumen: cfg.proposal_lamp_lumen,
+        };
+        let p = lighting::propose::propose(
+            &result,
+            &inputs,
+            first,
+            lighting::propose::LampType {
+                height_m: lamp.height_m,
+                lumen: lamp.lumen,
+            },
+            &Cancel::never(),
+        )?;
+        if p.meets_class {
+            let spec = MeasureSpec {
+                title: format!("Ny belysning, {} lampor (fiktiv)", p.positions.len()),
+                kind: MeasureKind::NewLamp,
+                status: MeasureStatus::Done,
+                agency: Some("kommunen".into()),
+                place: MeasurePlace {
+                    points: p.positions.clone(),
+                    walkway_ids: vec![first.walkway_id],
+                    ..MeasurePlace::default()
+                },
+                planned_date: Some(today - chrono::Duration::days(330)),
+                done_date: Some(today - chrono::Duration::days(300)),
+                cost_sek: Some(p.positions.len() as f64 * cfg.proposal_lamp_cost_sek),
+                notes: Some(
+                    "Demodata: påhittad åtgärd, lamporna som föreslogs för sträckan.".into(),
+                ),
+                lamp: Some(lamp),
+            };
+            ids.push(store.create_measure(&spec, &demo).await?.id);
+        }
+    }
+    let start = today - chrono::Duration::days(365);
+    let district = snap
+        .areas
+        .items
+        .iter()
+        .find(|a| {
+            top.first().is_some_and(|s| {
+                use geo::Intersects;
+                a.geometry.intersects(&s.geometry)
+            })
+        })
+        .map(|a| a.name.clone());
+    store
+        .create_pledge(&PledgeSpec {
+            title: "Tryggare kvällar: synlig polis och upplysta gångvägar (fiktivt)".into(),
+            text: "Kommunen och polisen lovar att under två år lysa upp de mörka gångvägar som \
+                   invånarna pekat ut, laga trasig belysning snabbt och synas där det händer \
+                   mest på kvällarna. Demodata: påhittat löfte."
+                .into(),
+            owner: PledgeOwner::Gemensamt,
+            period_start: start,
+            period_end: start + chrono::Duration::days(730),
+            measure_ids: ids,
+            districts: district.into_iter().collect(),
+            walkway_ids,
+            baseline: Some(Baseline {
+                at: start,
+                dark_m,
+                dark_stretches,
+            }),
+        })
+        .await?;
+    Ok(())
 }
 
 pub async fn run(mut cfg: Config, addr: Option<String>) -> anyhow::Result<()> {

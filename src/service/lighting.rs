@@ -20,7 +20,7 @@ use rstar::{AABB, Envelope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::geojson::{Feature, FeatureCollection, Geometry, positions, round_to};
+use super::geojson::{Feature, FeatureCollection, Geometry, Position, positions, round_to};
 use super::hotspots::in_range;
 use super::{ServiceError, ServiceResult, Viewer};
 use crate::analysis::cancel::{Cancel, Cancelled};
@@ -325,6 +325,12 @@ pub struct WhatIfRequest {
     /// One to 1 000 lamps.
     #[schema(min_items = 1, max_items = 1000)]
     pub lamps: Vec<ProposedLampIn>,
+    /// Also store the lamps as a planned new-lamp measure (all of one type), in the same
+    /// request.
+    #[serde(default)]
+    pub plan: bool,
+    /// The planned measure's title (default "Ny belysning, <n> lampor").
+    pub title: Option<String>,
 }
 
 impl WhatIfRequest {
@@ -921,6 +927,17 @@ pub struct LuxOut {
     pub length_m: f64,
 }
 
+impl LuxOut {
+    /// Lux to 0.01, metres to 0.1.
+    pub fn rounded(self) -> Self {
+        Self {
+            mean_lux: self.mean_lux.map(|v| round_to(v, 2)),
+            min_lux: self.min_lux.map(|v| round_to(v, 2)),
+            length_m: round_to(self.length_m, 1),
+        }
+    }
+}
+
 impl From<LuxSummary> for LuxOut {
     fn from(s: LuxSummary) -> Self {
         Self {
@@ -971,6 +988,73 @@ pub struct WhatIfAnswer {
     pub proposed: Vec<ProposedOut>,
     pub walkways_recomputed: usize,
     pub assumptions: Vec<String>,
+    /// The planned measure, when the request asked for one.
+    pub measure: Option<crate::service::measures::MeasureView>,
+}
+
+impl WhatIfAnswer {
+    /// The planned new-lamp measure the proposed lamps of `req` become: one lamp type (as
+    /// modelled, defaults applied), the fixed and improved stretches' walkways linked.
+    pub fn as_measure(
+        &self,
+        req: &WhatIfRequest,
+        today: chrono::NaiveDate,
+    ) -> ServiceResult<crate::service::measures::NewMeasure> {
+        use crate::service::measures::{NewMeasure, PlaceInput};
+        use crate::store::measures::{LampType, MeasureKind, MeasureStatus};
+        let first = self
+            .proposed
+            .first()
+            .ok_or_else(|| ServiceError::Invalid("lamps: propose at least one lamp".into()))?;
+        if let Some((i, _)) = self
+            .proposed
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.height_m != first.height_m || p.lumen != first.lumen)
+        {
+            return Err(ServiceError::Invalid(format!(
+                "plan: a measure has one lamp type, and lamps[{i}] differs from lamps[0] in height or flux"
+            )));
+        }
+        let mut walkway_ids: Vec<i64> = self
+            .fixed
+            .iter()
+            .chain(self.improved.iter().map(|i| &i.id))
+            .filter_map(|id| id.split('@').next()?.parse().ok())
+            .collect();
+        walkway_ids.sort_unstable();
+        walkway_ids.dedup();
+        let n = req.lamps.len();
+        Ok(NewMeasure {
+            title: req.title.clone().unwrap_or_else(|| {
+                format!(
+                    "Ny belysning, {n} {}",
+                    if n == 1 { "lampa" } else { "lampor" }
+                )
+            }),
+            kind: MeasureKind::NewLamp,
+            status: Some(MeasureStatus::Planned),
+            agency: Some("kommunen".into()),
+            place: PlaceInput {
+                points: req.lamps.iter().map(|l| [l.lon, l.lat]).collect(),
+                walkway_ids,
+                ..PlaceInput::default()
+            },
+            planned_date: None,
+            done_date: None,
+            cost_sek: None,
+            notes: Some(format!(
+                "Prövat {today}: {} sträckor klarar klassen, {} förbättras.",
+                self.fixed.len(),
+                self.improved.len()
+            )),
+            lamp: Some(LampType {
+                height_m: first.height_m,
+                lumen: first.lumen,
+            }),
+            close_reports: false,
+        })
+    }
 }
 
 /// Recomputes the walkways `proposed` lamps reach and tells what they change.
@@ -1017,7 +1101,228 @@ pub fn what_if(
             .collect(),
         walkways_recomputed: w.walkways.len(),
         assumptions: result.assumptions.clone(),
+        measure: None,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lamps proposed for a stretch
+
+/// `POST /api/v1/lighting/proposal`: the fewest lamps of a type that make one dark stretch meet
+/// its class.
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalRequest {
+    /// A dark or unknown stretch, as the stretches answer names it (`<walkway id>@<metre>`).
+    pub stretch_id: String,
+    /// P1 … P6 (default: the configured class).
+    #[schema(value_type = Option<PClassDoc>, inline)]
+    pub class: Option<String>,
+    /// Per walkway kind overrides, e.g. footway=P4,steps=P3.
+    pub kind_class: Option<String>,
+    /// Mounting height, above 0 and at most 60 m (default `proposal_lamp_height_m`).
+    #[schema(exclusive_minimum = 0, maximum = 60)]
+    pub height_m: Option<f64>,
+    /// Luminous flux, above 0 and at most 200 000 lm (default `proposal_lamp_lumen`).
+    #[schema(exclusive_minimum = 0, maximum = 200000)]
+    pub lumen: Option<f64>,
+    /// What one lamp costs put up, SEK (default `proposal_lamp_cost_sek`).
+    #[schema(minimum = 0, maximum = 100000000)]
+    pub unit_cost_sek: Option<f64>,
+    /// Also store the proposal as a planned new-lamp measure, in the same request.
+    #[serde(default)]
+    pub plan: bool,
+    /// The planned measure's title (default "Ny belysning, sträcka <id>").
+    pub title: Option<String>,
+}
+
+/// The request checked: the class plan, the lamp type and the unit cost.
+pub struct ProposalAsked {
+    pub classes: ClassPlan,
+    pub lamp: crate::store::measures::LampType,
+    pub unit_cost_sek: f64,
+}
+
+impl ProposalRequest {
+    pub fn check(&self, cfg: &Config) -> ServiceResult<ProposalAsked> {
+        let classes = class_plan(self.class.as_deref(), self.kind_class.as_deref(), cfg)
+            .map_err(ServiceError::Invalid)?;
+        let height_m = self.height_m.unwrap_or(cfg.proposal_lamp_height_m);
+        if !(height_m > 0.0 && height_m <= 60.0) {
+            return Err(ServiceError::Invalid(format!(
+                "height_m = {height_m}: expected a height above 0 and at most 60 m"
+            )));
+        }
+        let lumen = self.lumen.unwrap_or(cfg.proposal_lamp_lumen);
+        if !(lumen > 0.0 && lumen <= 200_000.0) {
+            return Err(ServiceError::Invalid(format!(
+                "lumen = {lumen}: expected a flux above 0 and at most 200 000 lm"
+            )));
+        }
+        let unit_cost_sek = self.unit_cost_sek.unwrap_or(cfg.proposal_lamp_cost_sek);
+        if !(0.0..=1e8).contains(&unit_cost_sek) {
+            return Err(ServiceError::Invalid(format!(
+                "unit_cost_sek = {unit_cost_sek}: expected 0 to 100 000 000 SEK"
+            )));
+        }
+        Ok(ProposalAsked {
+            classes,
+            lamp: crate::store::measures::LampType { height_m, lumen },
+            unit_cost_sek,
+        })
+    }
+}
+
+/// Lamps proposed for one stretch (`POST /api/v1/lighting/proposal`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProposalAnswer {
+    pub stretch_id: String,
+    pub walkway_id: i64,
+    #[schema(value_type = PClassDoc)]
+    pub class: PClass,
+    /// Whether the lamps make every metre of the stretch meet the class (both criteria); false
+    /// when even the most lamps allowed (200, or one every 3 m) do not.
+    pub meets_class: bool,
+    /// How many new lamps.
+    pub count: usize,
+    /// Distance between neighbouring lamps, new and existing (m, 0.1); null for one lamp alone.
+    pub spacing_m: Option<f64>,
+    /// Whether a working lamp stands at the start / the end of the span the new lamps share.
+    pub existing_lamp_at_start: bool,
+    pub existing_lamp_at_end: bool,
+    /// Working lamps whose light reaches the stretch already (counted in the result).
+    pub existing_lamps: usize,
+    pub lamp: crate::store::measures::LampType,
+    pub unit_cost_sek: f64,
+    pub cost_sek: f64,
+    /// Where the new lamps go, `[long, lat]` in WGS84, in order along the walkway.
+    #[schema(value_type = Vec<Vec<f64>>)]
+    pub lamps: Vec<Position>,
+    /// Their positions along the walkway (m, 0.1).
+    pub along_m: Vec<f64>,
+    /// The stretch now and with the lamps: failing metres, mean and minimum lux.
+    pub before: LuxOut,
+    pub after: LuxOut,
+    /// In Swedish, e.g. "5 lampor med 25 m mellanrum (200 000 kr) gör att sträckan klarar P5".
+    pub words: String,
+    /// The planned measure, when the request asked for one.
+    pub measure: Option<crate::service::measures::MeasureView>,
+}
+
+/// The proposal for `stretch_id` (see [`lighting::propose`]).
+pub fn propose(
+    snap: &Snapshot,
+    result: &LightingResult,
+    stretch_id: &str,
+    asked: &ProposalAsked,
+    cancel: &Cancel,
+) -> ServiceResult<ProposalAnswer> {
+    let stretch = result.stretch(stretch_id).ok_or_else(|| {
+        ServiceError::NotFound(format!("no stretch {stretch_id:?} for this class plan"))
+    })?;
+    if stretch.state == LightState::Lit {
+        return Err(ServiceError::Invalid(format!(
+            "stretch {stretch_id:?} meets its class already"
+        )));
+    }
+    let inputs = LightingInputs::from_snapshot(snap);
+    let lamp = lighting::propose::LampType {
+        height_m: asked.lamp.height_m,
+        lumen: asked.lamp.lumen,
+    };
+    let p = lighting::propose::propose(result, &inputs, stretch, lamp, cancel)?;
+    let count = p.positions.len();
+    let cost_sek = round_to(count as f64 * asked.unit_cost_sek, 0);
+    let spacing_m = p.spacing_m.map(|v| round_to(v, 1));
+    let words = {
+        let lamps = if count == 1 {
+            "1 lampa".to_string()
+        } else {
+            format!("{count} lampor")
+        };
+        let gap = spacing_m
+            .map(|s| {
+                format!(
+                    " med {} m mellanrum",
+                    crate::analysis::lighting::illuminance::fmt_num(s)
+                )
+            })
+            .unwrap_or_default();
+        let cost = kronor(cost_sek);
+        if p.meets_class {
+            format!(
+                "{lamps}{gap} ({cost}) gör att sträckan klarar {}",
+                stretch.class.as_str()
+            )
+        } else {
+            format!(
+                "inte ens {lamps}{gap} av den här typen räcker för {}; välj en starkare eller högre lampa",
+                stretch.class.as_str()
+            )
+        }
+    };
+    Ok(ProposalAnswer {
+        stretch_id: stretch.id.clone(),
+        walkway_id: stretch.walkway_id,
+        class: stretch.class,
+        meets_class: p.meets_class,
+        count,
+        spacing_m,
+        existing_lamp_at_start: matches!(p.start, lighting::propose::End::Lamp(_)),
+        existing_lamp_at_end: matches!(p.end, lighting::propose::End::Lamp(_)),
+        existing_lamps: p.existing_lamps,
+        lamp: asked.lamp,
+        unit_cost_sek: asked.unit_cost_sek,
+        cost_sek,
+        lamps: positions(p.positions.iter().copied())?,
+        along_m: p.along_m.iter().map(|&m| round_to(m, 1)).collect(),
+        before: LuxOut::from(p.before).rounded(),
+        after: LuxOut::from(p.after).rounded(),
+        words,
+        measure: None,
+    })
+}
+
+/// An amount in Swedish: "200 000 kr" (groups of three with a no-break space).
+fn kronor(v: f64) -> String {
+    let digits = format!("{}", v.round().max(0.0) as u64);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    format!("{out}\u{a0}kr")
+}
+
+impl ProposalAnswer {
+    /// The planned new-lamp measure this proposal becomes.
+    pub fn as_measure(
+        &self,
+        title: Option<String>,
+        today: chrono::NaiveDate,
+    ) -> crate::service::measures::NewMeasure {
+        use crate::service::measures::{NewMeasure, PlaceInput};
+        use crate::store::measures::{MeasureKind, MeasureStatus};
+        NewMeasure {
+            title: title.unwrap_or_else(|| format!("Ny belysning, sträcka {}", self.stretch_id)),
+            kind: MeasureKind::NewLamp,
+            status: Some(MeasureStatus::Planned),
+            agency: Some("kommunen".into()),
+            place: PlaceInput {
+                points: self.lamps.clone(),
+                walkway_ids: vec![self.walkway_id],
+                ..PlaceInput::default()
+            },
+            planned_date: None,
+            done_date: None,
+            cost_sek: Some(self.cost_sek),
+            notes: Some(format!("Förslag {today}: {}.", self.words)),
+            lamp: Some(self.lamp),
+            close_reports: false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1759,6 +2064,8 @@ mod tests {
             class: class.map(str::to_string),
             kind_class: None,
             lamps: vec![proposed(18.07, 59.44); n],
+            plan: false,
+            title: None,
         };
         let e = req(0, None).check(&cfg).unwrap_err().to_string();
         assert_eq!(e, "lamps: propose at least one lamp");
@@ -1836,5 +2143,107 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_proposal_for_a_150_m_gap_in_a_path_lit_every_30_m_is_the_hand_calculated_four_lamps() {
+        // Lamps (5 m, 3 000 lm, 2 m beside the path) every 30 m on 0–330 m except 120–210:
+        // a 150 m gap between the lamps at 90 and 240 m.
+        let lamps: Vec<Lamp> = (0..=11)
+            .map(|k| k as f64 * 30.0)
+            .filter(|x| !(100.0..=230.0).contains(x))
+            .map(|x| lamp(&format!("L{x}"), x))
+            .collect();
+        let snap = snapshot(vec![way(3, 0.0, 330.0, Some("yes"))], lamps.clone());
+        let r = analyse(
+            &snap,
+            ClassPlan::uniform(PClass::P5),
+            PublicRules::new(3, 200.0, 300.0),
+            &Cancel::never(),
+        )
+        .unwrap();
+        let dark = r
+            .stretches
+            .iter()
+            .find(|s| s.state == LightState::Dark)
+            .unwrap()
+            .clone();
+
+        // By hand: E = I·h/(h² + d²)^1.5 with I = 3 000 · 0,8 / 2π, summed over the lamps, at
+        // every 2 m of the gap; n new lamps on the path at 90 + k·150/(n + 1).
+        let i_cd = 3_000.0 * 0.8 / (2.0 * std::f64::consts::PI);
+        let e = |dx: f64, dy: f64| i_cd * 5.0 / (25.0 + dx * dx + dy * dy).powf(1.5);
+        let min_with = |n: usize| {
+            let new: Vec<f64> = (1..=n)
+                .map(|k| 90.0 + k as f64 * 150.0 / (n as f64 + 1.0))
+                .collect();
+            (45..=120)
+                .map(|j| j as f64 * 2.0)
+                .map(|x| {
+                    lamps
+                        .iter()
+                        .map(|l| e(l.location.x() - X0 - x, 2.0))
+                        .sum::<f64>()
+                        + new.iter().map(|&m| e(m - x, 0.0)).sum::<f64>()
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        // Three lamps leave the middle of each 37.5 m span below Emin = 0.6 lx; four (30 m, the
+        // path's own spacing) meet it, and the mean of a 30 m span, 2I/(h·30) ≈ 5 lx, meets Ē.
+        assert!(min_with(3) < 0.6 && min_with(3) > 0.5, "{}", min_with(3));
+        assert!(min_with(4) > 0.6, "{}", min_with(4));
+
+        let asked = ProposalAsked {
+            classes: ClassPlan::uniform(PClass::P5),
+            lamp: crate::store::measures::LampType {
+                height_m: 5.0,
+                lumen: 3_000.0,
+            },
+            unit_cost_sek: 40_000.0,
+        };
+        let p = propose(&snap, &r, &dark.id, &asked, &Cancel::never()).unwrap();
+        assert!(p.meets_class, "{}", p.words);
+        assert_eq!(p.count, 4);
+        assert_eq!(p.along_m, vec![120.0, 150.0, 180.0, 210.0]);
+        assert_eq!(p.spacing_m, Some(30.0));
+        assert!(p.existing_lamp_at_start && p.existing_lamp_at_end);
+        assert_eq!(p.cost_sek, 160_000.0);
+        assert_eq!(
+            p.words,
+            "4 lampor med 30 m mellanrum (160\u{a0}000\u{a0}kr) gör att sträckan klarar P5"
+        );
+        assert_eq!(p.after.length_m, 0.0);
+        assert!(p.after.min_lux.unwrap() >= 0.6 && p.before.min_lux.unwrap() < 0.1);
+        // The lamps at 90 and 240 m reach the stretch, and those at 60 and 270 m too.
+        assert!(p.existing_lamps >= 4, "{}", p.existing_lamps);
+        let [lon, lat] = p.lamps[0];
+        let (x, y) = crs::to_work(crs::WGS84_EPSG, lon, lat).unwrap();
+        assert!((x - (X0 + 120.0)).abs() < 0.05 && (y - Y0).abs() < 0.05);
+
+        // A lit stretch needs nothing; an unknown id is not found.
+        let lit = r
+            .stretches
+            .iter()
+            .find(|s| s.state == LightState::Lit)
+            .unwrap();
+        assert!(matches!(
+            propose(&snap, &r, &lit.id, &asked, &Cancel::never()),
+            Err(ServiceError::Invalid(_))
+        ));
+        assert!(matches!(
+            propose(&snap, &r, "3@9999", &asked, &Cancel::never()),
+            Err(ServiceError::NotFound(_))
+        ));
+        // A lamp too weak for any spacing says so.
+        let weak = ProposalAsked {
+            lamp: crate::store::measures::LampType {
+                height_m: 5.0,
+                lumen: 5.0,
+            },
+            ..asked
+        };
+        let w = propose(&snap, &r, &dark.id, &weak, &Cancel::never()).unwrap();
+        assert!(!w.meets_class);
+        assert!(w.words.starts_with("inte ens"), "{}", w.words);
     }
 }

@@ -21,6 +21,7 @@ pub mod lighting;
 pub mod measures;
 pub mod open311;
 pub mod patrol;
+pub mod pledges;
 pub mod reports;
 
 use crate::analysis::cancel::Cancelled;

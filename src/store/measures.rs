@@ -9,9 +9,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use geo::Point;
+
 use super::StoreResult;
 use super::reports::HistoryEntry;
-use crate::model::Actor;
+use crate::model::{Actor, Lamp, LampStatus};
+
+/// The `source` of the lamps that done new-lamp measures put up; their `reference` is the
+/// measure's id and their id `measure:<measure id>:<n>`, n = 1, 2, … in the order of the points.
+pub const MEASURE_LAMP_SOURCE: &str = "measure";
 
 /// What kind of measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -58,6 +64,9 @@ pub struct MeasurePlace {
     /// Citizen reports it answers.
     #[serde(default)]
     pub report_ids: Vec<i64>,
+    /// Lamps it concerns (a repair: the lamps it repairs), as the lamp layer names them.
+    #[serde(default)]
+    pub lamp_ids: Vec<String>,
     /// The district it belongs to (also its comparison area).
     #[serde(default)]
     pub district: Option<String>,
@@ -80,6 +89,54 @@ pub struct MeasureSpec {
     /// Estimated cost in SEK.
     pub cost_sek: Option<f64>,
     pub notes: Option<String>,
+    /// For a new-lamp measure: the type of the lamps at its points.
+    #[serde(default)]
+    pub lamp: Option<LampType>,
+}
+
+/// A lamp type: mounting height and luminous flux.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LampType {
+    /// Above 0 and at most 60 m.
+    pub height_m: f64,
+    /// Above 0 and at most 200 000 lm.
+    pub lumen: f64,
+}
+
+impl MeasureSpec {
+    /// The lamps this measure adds to the lighting model: those of a done new-lamp measure
+    /// with a lamp type, one per point, working; none otherwise.
+    pub fn lamps(&self, measure_id: i64) -> Vec<Lamp> {
+        let (MeasureKind::NewLamp, MeasureStatus::Done, Some(t)) =
+            (self.kind, self.status, self.lamp)
+        else {
+            return Vec::new();
+        };
+        self.place
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, &[x, y])| Lamp {
+                id: format!("{MEASURE_LAMP_SOURCE}:{measure_id}:{}", i + 1),
+                location: Point::new(x, y),
+                height_m: Some(t.height_m),
+                lumen: Some(t.lumen),
+                watt: None,
+                status: LampStatus::Working,
+                source: MEASURE_LAMP_SOURCE.into(),
+                reference: Some(measure_id.to_string()),
+            })
+            .collect()
+    }
+
+    /// The lamps this measure has repaired: those of a done repair.
+    pub fn repaired_lamps(&self) -> &[String] {
+        match (self.kind, self.status) {
+            (MeasureKind::LampRepair, MeasureStatus::Done) => &self.place.lamp_ids,
+            _ => &[],
+        }
+    }
 }
 
 /// A stored measure.
@@ -112,6 +169,11 @@ pub fn field_changes(from: &MeasureSpec, to: &MeasureSpec) -> Vec<(String, serde
         .collect()
 }
 
+/// The lamp layer follows the measures: in the transaction that stores a measure, its lamps
+/// ([`MeasureSpec::lamps`]) replace those it had (source [`MEASURE_LAMP_SOURCE`], reference its
+/// id), and the lamps of a done repair ([`MeasureSpec::repaired_lamps`]) that the register
+/// calls broken are set working (a repair undone later does not break them again: the register
+/// says what stands). The data version moves only when a lamp changed.
 #[async_trait]
 pub trait MeasureStore: Send + Sync {
     /// Stores a new measure with a `created` history entry.
@@ -151,6 +213,7 @@ mod tests {
             done_date: None,
             cost_sek: Some(120_000.0),
             notes: None,
+            lamp: None,
         };
         let mut b = a.clone();
         assert!(field_changes(&a, &b).is_empty());

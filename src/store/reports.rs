@@ -77,6 +77,14 @@ pub struct HistoryEntry {
     pub detail: serde_json::Value,
 }
 
+/// One status change of a report (see [`ReportStore::status_changes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    pub report_id: i64,
+    pub at: DateTime<Utc>,
+    pub to: ReportStatus,
+}
+
 #[async_trait]
 pub trait ReportStore: Send + Sync {
     /// Every report, hidden and merged ones included, for the in-memory snapshot.
@@ -110,6 +118,14 @@ pub trait ReportStore: Send + Sync {
 
     /// Oldest first.
     async fn report_history(&self, id: i64) -> StoreResult<Vec<HistoryEntry>>;
+
+    /// Every status change of the reports requested in `[from, to)`, oldest first: what the
+    /// follow-up of the medborgarlöften measures (days to acknowledge, to close).
+    async fn status_changes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatusChange>>;
 
     async fn get_contact(&self, id: i64) -> StoreResult<Option<Contact>>;
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::{Store, StoreResult};
-use crate::spatial::{ReportLayer, Snapshot, Spatial};
+use crate::spatial::{LampLayer, ReportLayer, Snapshot, Spatial};
 
 impl Snapshot {
     /// Reads everything from the store and builds every tree.
@@ -38,6 +38,19 @@ impl Spatial {
         let snap = Snapshot::load(store).await?;
         self.publish(snap);
         Ok(())
+    }
+
+    /// Replaces the lamp and report layers with those stored (after a measure changed the
+    /// lamps), and returns the version published.
+    pub async fn reload_lamps(&self, store: &dyn Store) -> StoreResult<u64> {
+        let _w = self.writer().await;
+        let lamps = store.load_lamps().await?;
+        let reports = store.load_reports().await?;
+        let (lamps, reports) =
+            tokio::task::spawn_blocking(move || (LampLayer::new(lamps), ReportLayer::new(reports)))
+                .await
+                .expect("building the lamp layer panicked");
+        Ok(self.publish(self.load().with_lamps(Arc::new(lamps), Arc::new(reports))))
     }
 
     /// Replaces only the report layer with the reports as stored, and returns the version

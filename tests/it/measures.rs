@@ -238,14 +238,55 @@ async fn the_demo_has_an_action_plan_with_an_effect_to_show() {
     let (st, l) = get(&s, "/api/v1/measures", Some(&police)).await;
     assert_eq!(st, 200, "{l}");
     let all = l["measures"].as_array().unwrap();
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
     for m in all {
         assert!(m["title"].as_str().unwrap().ends_with("(fiktiv)"), "{m}");
-        assert_eq!(m["place"]["points"].as_array().unwrap().len(), 1, "{m}");
+        assert!(!m["place"]["points"].as_array().unwrap().is_empty(), "{m}");
     }
     let done: Vec<&Value> = all.iter().filter(|m| m["status"] == "done").collect();
-    assert_eq!(done.len(), 1);
-    let id = done[0]["id"].as_i64().unwrap();
+    assert_eq!(done.len(), 2);
+    // The lamps proposed for the first dark stretch, put up ten months ago.
+    let lamps: Vec<&Value> = done
+        .iter()
+        .copied()
+        .filter(|m| m["kind"] == "new_lamp")
+        .collect();
+    assert_eq!(lamps.len(), 1, "{l}");
+    let patrol: Vec<&Value> = done
+        .iter()
+        .copied()
+        .filter(|m| m["kind"] == "patrol_effort")
+        .collect();
+    let id = patrol[0]["id"].as_i64().unwrap();
+
+    // The pledge, as everyone sees it: its baseline is the picture before those lamps, so part
+    // of its dark metres are lit now; no place, point or person in the answer.
+    let (st, p) = get(&s, "/api/v1/pledges", None).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["count"], 1, "{p}");
+    let pledge = &p["pledges"][0];
+    assert!(pledge["title"].as_str().unwrap().ends_with("(fiktivt)"));
+    assert_eq!(pledge["measures"].as_array().unwrap().len(), 5);
+    let lit = pledge["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "dark_lit_share")
+        .unwrap();
+    let share = lit["value"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 100.0, "{lit}");
+    let text = p.to_string();
+    for key in [
+        "points",
+        "location",
+        "email",
+        "phone",
+        "lat",
+        "long",
+        "description",
+    ] {
+        assert!(!text.contains(&format!("\"{key}\"")), "{key} in {text}");
+    }
     let (st, e) = get(&s, &format!("/api/v1/measures/{id}/effect"), Some(&police)).await;
     assert_eq!(st, 200, "{e}");
     // Done a year ago: two full windows, over the planted hotspot's events.
@@ -253,5 +294,384 @@ async fn the_demo_has_an_action_plan_with_an_effect_to_show() {
     let c = &e["counts"];
     let target = c["target_before"].as_u64().unwrap() + c["target_after"].as_u64().unwrap();
     assert!(target > 0, "{e}");
+    s.stop().await.unwrap();
+}
+
+/// A lamp of a test register: 5 m, 3 000 lm, 2 m beside the path at `x`.
+fn register_lamp(id: &str, x: f64, status: lagesbild::model::LampStatus) -> lagesbild::model::Lamp {
+    lagesbild::model::Lamp {
+        id: id.into(),
+        location: Point::new(x, Y0 + 2.0),
+        height_m: Some(5.0),
+        lumen: Some(3_000.0),
+        watt: None,
+        status,
+        source: "reg".into(),
+        reference: None,
+    }
+}
+
+/// E = I·h/(h² + d²)^1.5 with I = Φ·0,8/2π (the documented model), for a 5 m, 3 000 lm lamp,
+/// and nothing beyond its reach, where it adds less than 0,005 lx:
+/// x = √((I·h/0,005)^(2/3) − h²).
+fn lux(dx: f64, dy: f64) -> f64 {
+    let i = 3_000.0 * 0.8 / (2.0 * std::f64::consts::PI);
+    let reach2 = (i * 5.0 / 0.005f64).powf(2.0 / 3.0) - 25.0;
+    let d2 = dx * dx + dy * dy;
+    if d2 > reach2 {
+        return 0.0;
+    }
+    i * 5.0 / (25.0 + d2).powf(1.5)
+}
+
+fn stretches_of(v: &Value, walkway: i64) -> Vec<&Value> {
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["properties"]["walkway_id"] == walkway)
+        .map(|f| &f["properties"])
+        .collect()
+}
+
+#[tokio::test]
+async fn a_proposal_becomes_a_measure_whose_lamps_light_the_stretch_when_done() {
+    use lagesbild::model::{LampStatus, Walkway};
+    // A 330 m path lit every 30 m except for a 150 m gap between the lamps at 90 and 240 m.
+    let xs: Vec<f64> = (0..=11)
+        .map(|k| k as f64 * 30.0)
+        .filter(|x| !(100.0..=230.0).contains(x))
+        .collect();
+    let lamps: Vec<_> = xs
+        .iter()
+        .map(|&x| register_lamp(&format!("reg:{x}"), X0 + x, LampStatus::Working))
+        .collect();
+    let way = Walkway {
+        id: 10,
+        geometry: LineString::from(vec![(X0, Y0), (X0 + 330.0, Y0)]),
+        kind: "footway".into(),
+        lit: Some("yes".into()),
+        name: Some("Provstigen".into()),
+    };
+    let s = TestServer::seeded(
+        |_| {},
+        async |store| {
+            store.upsert_areas(&[district()]).await.unwrap();
+            store.upsert_walkways(&[way]).await.unwrap();
+            store.upsert_lamps(&lamps).await.unwrap();
+        },
+    )
+    .await;
+    let coordinator = s.token(Role::Coordinator).await;
+    let (st, v) = get(&s, "/api/v1/lighting/stretches?state=dark", None).await;
+    assert_eq!(st, 200, "{v}");
+    let dark = stretches_of(&v, 10);
+    assert_eq!(dark.len(), 1, "{v}");
+    let stretch_id = dark[0]["id"].as_str().unwrap().to_string();
+
+    // The proposal, stored as a planned measure in the same request.
+    let (st, p) = send(
+        &s,
+        "POST",
+        "/api/v1/lighting/proposal",
+        json!({"stretch_id": stretch_id, "plan": true}),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["count"], 4, "{p}");
+    assert_eq!(p["along_m"], json!([120.0, 150.0, 180.0, 210.0]));
+    assert_eq!(p["cost_sek"], 160_000.0);
+    let m = &p["measure"];
+    assert_eq!(
+        (m["kind"].as_str(), m["status"].as_str()),
+        (Some("new_lamp"), Some("planned"))
+    );
+    assert_eq!(m["place"]["walkway_ids"], json!([10]));
+    assert_eq!(m["lamp"], json!({"height_m": 5.0, "lumen": 3000.0}));
+    let id = m["id"].as_i64().unwrap();
+    // Anonymous and police callers cannot propose.
+    let police = s.token(Role::Police).await;
+    assert_eq!(
+        send(
+            &s,
+            "POST",
+            "/api/v1/lighting/proposal",
+            json!({"stretch_id": stretch_id}),
+            &police
+        )
+        .await
+        .0,
+        403
+    );
+
+    // Planned: the stretch is still dark.
+    let (_, v) = get(&s, "/api/v1/lighting/stretches?state=dark", None).await;
+    assert_eq!(stretches_of(&v, 10).len(), 1);
+
+    // Done: the lamps stand in the lighting model, and the path is lit from end to end.
+    let today = lagesbild::time::local_date(&Utc::now());
+    let (st, done) = send(
+        &s,
+        "PATCH",
+        &format!("/api/v1/measures/{id}"),
+        json!({"status": "done", "done_date": today.to_string()}),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 200, "{done}");
+    let (_, v) = get(&s, "/api/v1/lighting/stretches?state=dark,unknown", None).await;
+    assert!(stretches_of(&v, 10).is_empty(), "{v}");
+    let (_, v) = get(&s, "/api/v1/lighting/stretches?state=lit", None).await;
+    let lit = stretches_of(&v, 10);
+    assert_eq!(lit.len(), 1, "{v}");
+    // Its minimum, by hand over the samples every 2 m: the register lamps 2 m beside the path,
+    // the new ones on it at 120, 150, 180 and 210 m.
+    let new = [120.0, 150.0, 180.0, 210.0];
+    let min = (0..=165)
+        .map(|j| j as f64 * 2.0)
+        .map(|x| {
+            xs.iter().map(|&l| lux(l - x, 2.0)).sum::<f64>()
+                + new.iter().map(|&l| lux(l - x, 0.0)).sum::<f64>()
+        })
+        .fold(f64::INFINITY, f64::min);
+    let got = lit[0]["min_lux"].as_f64().unwrap();
+    assert!((got - min).abs() < 0.001, "min_lux {got}, by hand {min}");
+    let (_, l) = get(&s, "/api/v1/lighting/lamps", None).await;
+    let ids: Vec<&str> = l["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["properties"]["id"].as_str())
+        .filter(|i| i.starts_with("measure:"))
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=4)
+            .map(|n| format!("measure:{id}:{n}"))
+            .collect::<Vec<_>>()
+    );
+
+    // Cancelled after all: the lamps are gone and the gap is dark again.
+    let (st, _) = send(
+        &s,
+        "PATCH",
+        &format!("/api/v1/measures/{id}"),
+        json!({"status": "cancelled"}),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, v) = get(&s, "/api/v1/lighting/stretches?state=dark", None).await;
+    assert_eq!(stretches_of(&v, 10).len(), 1);
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_done_repair_turns_its_lamps_on_and_closes_its_reports_with_the_measure_as_reason() {
+    use lagesbild::model::{Contact, LampStatus, ServiceCode};
+    use lagesbild::store::reports::NewReport;
+    let way = lagesbild::model::Walkway {
+        id: 11,
+        geometry: LineString::from(vec![(X0, Y0), (X0 + 120.0, Y0)]),
+        kind: "footway".into(),
+        lit: Some("yes".into()),
+        name: None,
+    };
+    let lamps = vec![
+        register_lamp("reg:a", X0 + 30.0, LampStatus::Broken),
+        register_lamp("reg:b", X0 + 90.0, LampStatus::Working),
+    ];
+    let report = NewReport {
+        service: ServiceCode::BrokenLamp,
+        description: "Lampan är trasig".into(),
+        location: Point::new(X0 + 90.0, Y0),
+        original_location: Point::new(X0 + 90.0, Y0),
+        walkway_id: Some(11),
+        lamp_id: Some("reg:b".into()),
+        address: None,
+        media_url: None,
+        attributes: json!({}),
+        requested_at: Utc::now(),
+        client_token: None,
+        content_hash: "repair-test".into(),
+        contact: Contact::default(),
+    };
+    let rid = std::sync::Arc::new(std::sync::Mutex::new(0i64));
+    let r2 = rid.clone();
+    let s = TestServer::seeded(
+        |_| {},
+        async move |store| {
+            store.upsert_walkways(&[way]).await.unwrap();
+            store.upsert_lamps(&lamps).await.unwrap();
+            *r2.lock().unwrap() = store.create_report(&report).await.unwrap().report.id;
+        },
+    )
+    .await;
+    let rid = *rid.lock().unwrap();
+    let coordinator = s.token(Role::Coordinator).await;
+    let status = |v: &Value, id: &str| -> String {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["properties"]["id"] == id)
+            .map(|f| f["properties"]["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (_, l) = get(&s, "/api/v1/lighting/lamps", None).await;
+    assert_eq!(
+        (status(&l, "reg:a"), status(&l, "reg:b")),
+        ("broken".into(), "broken".into()),
+        "{l}"
+    );
+
+    // The lamp of the linked report joins the lamps repaired; a lamp that does not exist is
+    // refused by name.
+    let today = lagesbild::time::local_date(&Utc::now());
+    let body = |lamps: Value| {
+        json!({
+            "title": "Byt armaturer längs stigen",
+            "kind": "lamp_repair",
+            "status": "done",
+            "done_date": today.to_string(),
+            "place": {"lamp_ids": lamps, "report_ids": [rid]},
+            "close_reports": true,
+        })
+    };
+    let (st, e) = send(
+        &s,
+        "POST",
+        "/api/v1/measures",
+        body(json!(["reg:zz"])),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(e.to_string().contains("no lamp \\\"reg:zz\\\""), "{e}");
+    let (st, m) = send(
+        &s,
+        "POST",
+        "/api/v1/measures",
+        body(json!(["reg:a"])),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 201, "{m}");
+    assert_eq!(m["place"]["lamp_ids"], json!(["reg:a", "reg:b"]));
+    assert_eq!(m["closed_reports"], json!([rid]));
+    let (_, l) = get(&s, "/api/v1/lighting/lamps", None).await;
+    assert_eq!(
+        (status(&l, "reg:a"), status(&l, "reg:b")),
+        ("working".into(), "working".into()),
+        "{l}"
+    );
+    let (_, r) = get(&s, &format!("/api/v1/reports/{rid}"), Some(&coordinator)).await;
+    assert_eq!(r["status"], "closed", "{r}");
+    let reason = format!("Åtgärdat: Byt armaturer längs stigen (åtgärd {})", m["id"]);
+    assert_eq!(r["status_notes"], reason.as_str(), "{r}");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_action_plan_goes_out_as_csv_and_comes_back_unchanged_or_not_at_all() {
+    let s = TestServer::seeded(
+        |_| {},
+        async |store| {
+            assert!(lagesbild::cli::demo::seed(store).await.unwrap());
+        },
+    )
+    .await;
+    let coordinator = s.token(Role::Coordinator).await;
+    let post_csv = |body: String| {
+        let url = s.url("/api/v1/measures.csv");
+        let token = coordinator.clone();
+        async move {
+            let (st, _, b) = http(
+                "POST",
+                url,
+                Some(("text/csv".into(), body.into_bytes())),
+                Some(token),
+            )
+            .await;
+            (
+                st,
+                serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null),
+            )
+        }
+    };
+    assert_eq!(
+        crate::support::get(s.url("/api/v1/measures.csv"), None)
+            .await
+            .status,
+        401
+    );
+    let out = crate::support::get(s.url("/api/v1/measures.csv"), Some(coordinator.clone())).await;
+    assert_eq!(out.status, 200);
+    let csv = out.text();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "id,title,kind,status,agency,planned_date,done_date,cost_sek,district,buffer_m,points,walkway_ids,report_ids,lamp_ids,lamp_height_m,lamp_lumen,notes"
+    );
+    assert_eq!(lines.count(), 5);
+    let (_, before) = get(&s, "/api/v1/measures", Some(&coordinator)).await;
+
+    // Back in as it came out: every measure "changed" to itself, no history entry, no new one.
+    let (st, sum) = post_csv(csv.clone()).await;
+    assert_eq!(st, 200, "{sum}");
+    assert_eq!(sum["created"], json!([]));
+    assert_eq!(sum["changed"].as_array().unwrap().len(), 5);
+    let (_, after) = get(&s, "/api/v1/measures", Some(&coordinator)).await;
+    assert_eq!(before, after);
+
+    // One bad row among good ones: nothing is stored, and each problem is named.
+    let (lon, lat) = lagesbild::crs::to_wgs84(673_900.0, 6_592_300.0).unwrap();
+    let bad = format!(
+        "title,kind,points,status,done_date\n\
+         Ny lampa vid skolan,new_lamp,{lon} {lat},planned,\n\
+         Trasig rad,camera,,done,\n\
+         Annan rad,laser,,,\n"
+    );
+    let (st, e) = post_csv(bad).await;
+    assert_eq!(st, 400, "{e}");
+    let msg = e["error"].as_str().unwrap();
+    assert!(
+        msg.contains("line 4, column kind, value \"laser\": unknown value"),
+        "{msg}"
+    );
+    let (_, same) = get(&s, "/api/v1/measures", Some(&coordinator)).await;
+    assert_eq!(same["count"], 5);
+    // The second row alone is wrong after parsing: a done measure needs its date.
+    let (st, e) = post_csv(format!(
+        "title,kind,points,status,done_date\n\
+         Ny lampa vid skolan,new_lamp,{lon} {lat},planned,\n\
+         Trasig rad,camera,,done,\n"
+    ))
+    .await;
+    assert_eq!(st, 400);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 3: a done measure needs its done_date"),
+        "{e}"
+    );
+    assert_eq!(
+        get(&s, "/api/v1/measures", Some(&coordinator)).await.1["count"],
+        5
+    );
+
+    // The good row alone is created, with its lamp type defaulted.
+    let (st, sum) = post_csv(format!(
+        "title,kind,points\nNy lampa vid skolan,new_lamp,{lon} {lat}\n"
+    ))
+    .await;
+    assert_eq!(st, 200, "{sum}");
+    let id = sum["created"][0].as_i64().unwrap();
+    let (_, m) = get(&s, &format!("/api/v1/measures/{id}"), Some(&coordinator)).await;
+    assert_eq!(m["status"], "planned");
+    assert_eq!(m["lamp"], json!({"height_m": 5.0, "lumen": 3000.0}));
+    assert_eq!(m["history"][0]["action"], "created");
     s.stop().await.unwrap();
 }

@@ -13,13 +13,15 @@
 //! * [`nearby`]: reports, incidents after dark, neighbouring lamps, parks;
 //! * [`sun`]: sunrise and sunset for "after dark";
 //! * [`priority`]: the documented score and its Swedish reasons;
-//! * [`whatif`]: proposed lamps → which stretches they fix.
+//! * [`whatif`]: proposed lamps → which stretches they fix;
+//! * [`propose`]: the fewest lamps that make a dark stretch meet its class.
 
 pub mod en13201;
 pub mod illuminance;
 pub mod line;
 pub mod nearby;
 pub mod priority;
+pub mod propose;
 pub mod stretches;
 pub mod sun;
 pub mod whatif;

@@ -4,6 +4,7 @@
 //! The API speaks WGS84 (`points` as `[long, lat]`, GeoJSON's order); the store keeps EPSG:3006.
 //! Every change is kept in the measure's history with who made it.
 
+pub mod csv;
 pub mod effect;
 
 use std::collections::HashSet;
@@ -12,13 +13,17 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use crate::config::Config;
 use crate::crs;
-use crate::model::{AGENCIES, Actor};
+use crate::model::{AGENCIES, Actor, ReportChange, ReportStatus};
 use crate::spatial::Snapshot;
 use crate::store::Store;
-use crate::store::measures::{Measure, MeasureKind, MeasurePlace, MeasureSpec, MeasureStatus};
+use crate::store::measures::{
+    LampType, Measure, MeasureKind, MeasurePlace, MeasureSpec, MeasureStatus,
+};
 use crate::store::reports::HistoryEntry;
 
+use super::reports::ReportDesk;
 use super::{ServiceError, ServiceResult, datetime, note_text as text};
 
 /// Agencies a measure can belong to: those of reports, and `annan`.
@@ -43,6 +48,10 @@ pub struct PlaceInput {
     /// Citizen reports it answers.
     #[serde(default)]
     pub report_ids: Vec<i64>,
+    /// Lamps it concerns, as `GET /api/v1/lighting/lamps` names them. A repair switches them
+    /// on when done; the lamps of its linked broken-lamp reports are added by themselves.
+    #[serde(default)]
+    pub lamp_ids: Vec<String>,
     /// The district (its comparison area); default: the district of the first point or walkway.
     #[serde(default)]
     pub district: Option<String>,
@@ -74,6 +83,14 @@ pub struct NewMeasure {
     pub cost_sek: Option<f64>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// A new-lamp measure's lamp type (default: the configured proposal lamp). When the
+    /// measure is done, a lamp of this type stands at each of its points in the lighting model.
+    #[serde(default)]
+    pub lamp: Option<LampType>,
+    /// When the measure is done: close its linked citizen reports that are still open, with
+    /// the measure as the reason (kept in each report's history).
+    #[serde(default)]
+    pub close_reports: bool,
 }
 
 /// `Some(v)` whenever the field is present, `null` included.
@@ -104,6 +121,12 @@ pub struct MeasurePatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<LampType>)]
+    pub lamp: Option<Option<LampType>>,
+    /// As in [`NewMeasure::close_reports`]; not stored.
+    #[serde(default)]
+    pub close_reports: bool,
 }
 
 /// A measure as the API shows it.
@@ -119,6 +142,10 @@ pub struct MeasureView {
     pub done_date: Option<NaiveDate>,
     pub cost_sek: Option<f64>,
     pub notes: Option<String>,
+    pub lamp: Option<LampType>,
+    /// Citizen reports closed by this request (with the measure as the reason).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closed_reports: Vec<i64>,
     #[schema(format = DateTime)]
     pub created_datetime: String,
     #[schema(format = DateTime)]
@@ -157,6 +184,7 @@ impl MeasureView {
                 points,
                 walkway_ids: s.place.walkway_ids.clone(),
                 report_ids: s.place.report_ids.clone(),
+                lamp_ids: s.place.lamp_ids.clone(),
                 district: s.place.district.clone(),
                 buffer_m: s.place.buffer_m,
             },
@@ -164,6 +192,8 @@ impl MeasureView {
             done_date: s.done_date,
             cost_sek: s.cost_sek,
             notes: s.notes.clone(),
+            lamp: s.lamp,
+            closed_reports: Vec::new(),
             created_datetime: datetime(m.created_at),
             updated_datetime: datetime(m.updated_at),
             history: None,
@@ -178,6 +208,7 @@ fn place(p: PlaceInput, snap: &Snapshot) -> ServiceResult<MeasurePlace> {
         ("points", p.points.len()),
         ("walkway_ids", p.walkway_ids.len()),
         ("report_ids", p.report_ids.len()),
+        ("lamp_ids", p.lamp_ids.len()),
     ] {
         if n > MAX_LINKS {
             problems.push(format!("place.{name} has {n} entries; at most {MAX_LINKS}"));
@@ -189,6 +220,11 @@ fn place(p: PlaceInput, snap: &Snapshot) -> ServiceResult<MeasurePlace> {
     }
     let walkways: HashSet<i64> = snap.walkways.items.iter().map(|w| w.id).collect();
     let reports: HashSet<i64> = snap.reports.items.iter().map(|r| r.id).collect();
+    let lamps: HashSet<&str> = if p.lamp_ids.is_empty() {
+        HashSet::new()
+    } else {
+        snap.lamps.items.iter().map(|l| l.id.as_str()).collect()
+    };
     let mut points = Vec::with_capacity(p.points.len());
     for (i, &[lon, lat]) in p.points.iter().enumerate() {
         let inside = crs::SWEDEN_WGS84;
@@ -211,6 +247,11 @@ fn place(p: PlaceInput, snap: &Snapshot) -> ServiceResult<MeasurePlace> {
     for id in &p.report_ids {
         if !reports.contains(id) {
             problems.push(format!("place.report_ids: no report {id}"));
+        }
+    }
+    for id in &p.lamp_ids {
+        if !lamps.contains(id.as_str()) {
+            problems.push(format!("place.lamp_ids: no lamp {id:?}"));
         }
     }
     let district = match p
@@ -240,6 +281,7 @@ fn place(p: PlaceInput, snap: &Snapshot) -> ServiceResult<MeasurePlace> {
         points,
         walkway_ids: p.walkway_ids,
         report_ids: p.report_ids,
+        lamp_ids: p.lamp_ids,
         district,
         buffer_m: p.buffer_m,
     })
@@ -281,42 +323,100 @@ fn check(spec: MeasureSpec, today: NaiveDate) -> ServiceResult<MeasureSpec> {
     Ok(spec)
 }
 
-/// `POST /api/v1/measures`.
-pub async fn create(
-    store: &dyn Store,
-    snap: &Snapshot,
-    m: NewMeasure,
-    who: &Actor,
-    today: NaiveDate,
-) -> ServiceResult<MeasureView> {
-    let spec = check(
-        MeasureSpec {
-            title: text("title", Some(m.title), MAX_TITLE)?.unwrap_or_default(),
-            kind: m.kind,
-            status: m.status.unwrap_or(MeasureStatus::Planned),
-            agency: text("agency", m.agency, 100)?,
-            place: place(m.place, snap)?,
-            planned_date: m.planned_date,
-            done_date: m.done_date,
-            cost_sek: m.cost_sek,
-            notes: text("notes", m.notes, MAX_NOTES)?,
-        },
-        today,
-    )?;
-    let stored = store.create_measure(&spec, who).await?;
-    one_of(store, &stored).await
+/// The configured lamp type of proposals and new-lamp measures.
+pub fn default_lamp(cfg: &Config) -> LampType {
+    LampType {
+        height_m: cfg.proposal_lamp_height_m,
+        lumen: cfg.proposal_lamp_lumen,
+    }
 }
 
-/// `PATCH /api/v1/measures/{id}`.
-pub async fn change(
-    store: &dyn Store,
+fn check_lamp(t: Option<LampType>) -> ServiceResult<Option<LampType>> {
+    if let Some(t) = t {
+        if !(t.height_m > 0.0 && t.height_m <= 60.0) {
+            return Err(ServiceError::Invalid(format!(
+                "lamp.height_m = {}: expected a height above 0 and at most 60 m",
+                t.height_m
+            )));
+        }
+        if !(t.lumen > 0.0 && t.lumen <= 200_000.0) {
+            return Err(ServiceError::Invalid(format!(
+                "lamp.lumen = {}: expected a flux above 0 and at most 200 000 lm",
+                t.lumen
+            )));
+        }
+    }
+    Ok(t)
+}
+
+/// What follows from the kind: a new-lamp measure has a lamp type (the configured one unless
+/// given), other kinds have none; a repair concerns the lamps of its linked broken-lamp
+/// reports too.
+fn complete(mut spec: MeasureSpec, snap: &Snapshot, cfg: &Config) -> MeasureSpec {
+    match spec.kind {
+        MeasureKind::NewLamp => {
+            spec.lamp.get_or_insert_with(|| default_lamp(cfg));
+        }
+        _ => spec.lamp = None,
+    }
+    if spec.kind == MeasureKind::LampRepair {
+        for r in &spec.place.report_ids {
+            let lamp = snap
+                .reports
+                .items
+                .binary_search_by_key(r, |x| x.id)
+                .ok()
+                .and_then(|i| snap.reports.items[i].lamp_id.clone());
+            if let Some(l) = lamp
+                && !spec.place.lamp_ids.contains(&l)
+            {
+                spec.place.lamp_ids.push(l);
+            }
+        }
+    }
+    spec
+}
+
+/// The spec a new measure would be stored with, checked.
+async fn new_spec(
+    desk: &ReportDesk<'_>,
+    snap: &Snapshot,
+    m: &NewMeasure,
+    today: NaiveDate,
+) -> ServiceResult<MeasureSpec> {
+    let m = m.clone();
+    check(
+        complete(
+            MeasureSpec {
+                title: text("title", Some(m.title), MAX_TITLE)?.unwrap_or_default(),
+                kind: m.kind,
+                status: m.status.unwrap_or(MeasureStatus::Planned),
+                agency: text("agency", m.agency, 100)?,
+                place: place(m.place, snap)?,
+                planned_date: m.planned_date,
+                done_date: m.done_date,
+                cost_sek: m.cost_sek,
+                notes: text("notes", m.notes, MAX_NOTES)?,
+                lamp: check_lamp(m.lamp)?,
+            },
+            snap,
+            desk.config,
+        ),
+        today,
+    )
+}
+
+/// The measure `id` as it is and as `p` would make it, checked.
+async fn changed_spec(
+    desk: &ReportDesk<'_>,
     snap: &Snapshot,
     id: i64,
-    p: MeasurePatch,
-    who: &Actor,
+    p: &MeasurePatch,
     today: NaiveDate,
-) -> ServiceResult<MeasureView> {
-    let current = store
+) -> ServiceResult<(Measure, MeasureSpec)> {
+    let p = p.clone();
+    let current = desk
+        .store
         .get_measure(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no measure {id}")))?;
@@ -334,7 +434,14 @@ pub async fn change(
         s.agency = text("agency", a, 100)?;
     }
     if let Some(pl) = p.place {
+        let given = pl.points.clone();
         s.place = place(pl, snap)?;
+        // A point given back as it was shown (WGS84 to 7 decimals) is the point stored, not a
+        // new one a centimetre away.
+        let shown = MeasureView::of(&current).place.points;
+        if given == shown {
+            s.place.points = current.spec.place.points.clone();
+        }
     }
     if let Some(d) = p.planned_date {
         s.planned_date = d;
@@ -348,9 +455,148 @@ pub async fn change(
     if let Some(n) = p.notes {
         s.notes = text("notes", n, MAX_NOTES)?;
     }
-    let s = check(s, today)?;
-    let stored = store.update_measure(id, &s, who).await?;
-    one_of(store, &stored).await
+    if let Some(l) = p.lamp {
+        s.lamp = check_lamp(l)?;
+    }
+    let s = check(complete(s, snap, desk.config), today)?;
+    Ok((current, s))
+}
+
+/// `POST /api/v1/measures`: stored (with the lamps it puts up or repairs, in the same
+/// transaction), published to the lighting model, and answered with its history.
+pub async fn create(
+    desk: &ReportDesk<'_>,
+    m: NewMeasure,
+    who: &Actor,
+    today: NaiveDate,
+) -> ServiceResult<MeasureView> {
+    let snap = desk.spatial.load();
+    let spec = new_spec(desk, &snap, &m, today).await?;
+    let stored = desk.store.create_measure(&spec, who).await?;
+    finish(desk, None, stored, m.close_reports, who).await
+}
+
+/// `PATCH /api/v1/measures/{id}`.
+pub async fn change(
+    desk: &ReportDesk<'_>,
+    id: i64,
+    p: MeasurePatch,
+    who: &Actor,
+    today: NaiveDate,
+) -> ServiceResult<MeasureView> {
+    let snap = desk.spatial.load();
+    let (current, s) = changed_spec(desk, &snap, id, &p, today).await?;
+    let stored = desk.store.update_measure(id, &s, who).await?;
+    finish(desk, Some(&current), stored, p.close_reports, who).await
+}
+
+/// `POST /api/v1/measures.csv`: every row is checked (as `POST` and `PATCH` check a body)
+/// before any is stored; then each is stored in turn.
+pub async fn import_csv(
+    desk: &ReportDesk<'_>,
+    text: &str,
+    who: &Actor,
+    today: NaiveDate,
+) -> ServiceResult<csv::ImportSummary> {
+    let rows = csv::parse(text).map_err(ServiceError::Problems)?;
+    let snap = desk.spatial.load();
+    let mut problems = Vec::new();
+    for row in &rows {
+        let (line, checked) = match row {
+            csv::Row::New { line, measure } => {
+                (line, new_spec(desk, &snap, measure, today).await.map(drop))
+            }
+            csv::Row::Change { line, id, patch } => (
+                line,
+                changed_spec(desk, &snap, *id, patch, today).await.map(drop),
+            ),
+        };
+        match checked {
+            Ok(()) => {}
+            Err(ServiceError::Problems(all)) => {
+                problems.extend(all.into_iter().map(|p| format!("line {line}: {p}")));
+            }
+            Err(e @ (ServiceError::Invalid(_) | ServiceError::NotFound(_))) => {
+                problems.push(format!("line {line}: {e}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ServiceError::Problems(problems));
+    }
+    let mut summary = csv::ImportSummary {
+        created: Vec::new(),
+        changed: Vec::new(),
+    };
+    for row in rows {
+        match row {
+            csv::Row::New { measure, .. } => {
+                summary
+                    .created
+                    .push(create(desk, measure, who, today).await?.id);
+            }
+            csv::Row::Change { id, patch, .. } => {
+                summary
+                    .changed
+                    .push(change(desk, id, patch, who, today).await?.id);
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// After a measure is committed: publishes the lamps it changed, closes its linked reports
+/// when asked (and it is done), and answers with its history.
+async fn finish(
+    desk: &ReportDesk<'_>,
+    before: Option<&Measure>,
+    stored: Measure,
+    close_reports: bool,
+    who: &Actor,
+) -> ServiceResult<MeasureView> {
+    let id = stored.id;
+    let lamps_changed = match before {
+        None => !stored.spec.lamps(id).is_empty() || !stored.spec.repaired_lamps().is_empty(),
+        Some(b) => {
+            b.spec.lamps(id) != stored.spec.lamps(id)
+                || b.spec.repaired_lamps() != stored.spec.repaired_lamps()
+        }
+    };
+    let mut closed = Vec::new();
+    if close_reports {
+        if stored.spec.status != MeasureStatus::Done {
+            return Err(ServiceError::Invalid(format!(
+                "close_reports: measure {id} is stored, but its reports are closed only when it is done"
+            )));
+        }
+        let reason = format!("Åtgärdat: {} (åtgärd {id})", stored.spec.title);
+        for &r in &stored.spec.place.report_ids {
+            let Some(report) = desk.store.get_report(r).await? else {
+                continue;
+            };
+            if report.status == ReportStatus::Closed || report.merged_into.is_some() {
+                continue;
+            }
+            let change = ReportChange {
+                status: Some(ReportStatus::Closed),
+                status_notes: Some(Some(reason.clone())),
+                reason: Some(reason.clone()),
+                ..ReportChange::default()
+            };
+            desk.store.update_report(r, &change, who).await?;
+            closed.push(r);
+        }
+    }
+    if lamps_changed || !closed.is_empty() {
+        // The lamp layer and the reports (which keep lamps off) together, so that the lighting
+        // model never sees one without the other.
+        desk.spatial.reload_lamps(desk.store.as_ref()).await?;
+    }
+    tracing::info!(id, actor = %who.id, status = ?stored.spec.status, lamps_changed, closed = closed.len(), "measure stored");
+    let mut v = one_of(desk.store.as_ref(), &stored).await?;
+    v.closed_reports = closed;
+    Ok(v)
 }
 
 async fn one_of(store: &dyn Store, m: &Measure) -> ServiceResult<MeasureView> {
@@ -404,6 +650,7 @@ mod tests {
             points: vec![[59.44, 18.07]],
             walkway_ids: vec![7],
             report_ids: vec![9],
+            lamp_ids: vec![],
             district: Some("Atlantis".into()),
             buffer_m: Some(5.0),
         };

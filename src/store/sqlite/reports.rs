@@ -6,7 +6,7 @@
 //! on upgrading its lock.
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use geo::Point;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use super::{Op, SqliteStore, utc_from_secs};
 use crate::model::{Actor, CitizenReport, Contact, ReportChange, ReportStatus, Role, ServiceCode};
 use crate::store::reports::{
-    Created, DEDUPE_WINDOW_S, HistoryEntry, NewReport, ReportFilter, ReportStore,
+    Created, DEDUPE_WINDOW_S, HistoryEntry, NewReport, ReportFilter, ReportStore, StatusChange,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -427,6 +427,38 @@ impl ReportStore for SqliteStore {
         tx.commit().await.op("committing a report change")?;
         r.updated_at = utc_from_secs(now)?;
         Ok(r)
+    }
+
+    async fn status_changes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatusChange>> {
+        let rows = sqlx::query(
+            "SELECT h.report_id, h.at_utc, json_extract(h.detail, '$.to') FROM report_history h \
+             JOIN reports r ON r.id = h.report_id \
+             WHERE h.action = 'status' AND r.requested_utc >= ? AND r.requested_utc < ? \
+             ORDER BY h.id",
+        )
+        .bind(from.timestamp())
+        .bind(to.timestamp())
+        .fetch_all(&self.pool)
+        .await
+        .op("reading status changes")?;
+        rows.iter()
+            .map(|r| {
+                let to: Option<String> = r.get(2);
+                let status = to
+                    .as_deref()
+                    .and_then(ReportStatus::parse)
+                    .ok_or_else(|| StoreError::Corrupt(format!("report history status {to:?}")))?;
+                Ok(StatusChange {
+                    report_id: r.get(0),
+                    at: utc_from_secs(r.get(1))?,
+                    to: status,
+                })
+            })
+            .collect()
     }
 
     async fn report_history(&self, id: i64) -> StoreResult<Vec<HistoryEntry>> {
