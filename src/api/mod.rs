@@ -17,6 +17,7 @@ pub mod patrol;
 pub mod pledges;
 pub mod query;
 pub mod reports;
+pub mod walks;
 pub mod web;
 
 use std::sync::Arc;
@@ -110,6 +111,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(open311::routes())
         .merge(patrol::routes())
         .merge(pledges::routes())
+        .merge(walks::routes())
         .merge(reports::routes())
         .merge(web::config_routes())
 }

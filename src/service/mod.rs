@@ -23,6 +23,7 @@ pub mod open311;
 pub mod patrol;
 pub mod pledges;
 pub mod reports;
+pub mod walks;
 
 use crate::analysis::cancel::Cancelled;
 use crate::analysis::filter::FilterError;

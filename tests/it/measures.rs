@@ -675,3 +675,158 @@ async fn the_action_plan_goes_out_as_csv_and_comes_back_unchanged_or_not_at_all(
     assert_eq!(m["history"][0]["action"], "created");
     s.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_safety_walk_records_observations_as_reports_that_enter_triage_and_the_lighting() {
+    use lagesbild::model::{LampStatus, Walkway};
+    // The path with a 150 m dark gap between 90 and 240 m.
+    let lamps: Vec<_> = (0..=11)
+        .map(|k| k as f64 * 30.0)
+        .filter(|x| !(100.0..=230.0).contains(x))
+        .map(|x| register_lamp(&format!("reg:{x}"), X0 + x, LampStatus::Working))
+        .collect();
+    let way = Walkway {
+        id: 12,
+        geometry: LineString::from(vec![(X0, Y0), (X0 + 330.0, Y0)]),
+        kind: "footway".into(),
+        lit: Some("yes".into()),
+        name: Some("Vandringsstigen".into()),
+    };
+    let s = TestServer::seeded(
+        |_| {},
+        async |store| {
+            store.upsert_areas(&[district()]).await.unwrap();
+            store.upsert_walkways(&[way]).await.unwrap();
+            store.upsert_lamps(&lamps).await.unwrap();
+        },
+    )
+    .await;
+    let coordinator = s.token(Role::Coordinator).await;
+    assert_eq!(
+        send(
+            &s,
+            "POST",
+            "/api/v1/walks",
+            json!({"title": "x"}),
+            "lb_nope"
+        )
+        .await
+        .0,
+        401
+    );
+    let (st, w) = send(
+        &s,
+        "POST",
+        "/api/v1/walks",
+        json!({"title": "Trygghetsvandring längs stigen", "district": "provområdet"}),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 201, "{w}");
+    assert_eq!(
+        (w["kind"].as_str(), w["status"].as_str()),
+        (Some("trygghetsvandring"), Some("in_progress"))
+    );
+    assert_eq!(w["place"]["district"], "Provområdet");
+    let id = w["id"].as_i64().unwrap();
+    let path = format!("/api/v1/walks/{id}/observations");
+
+    // 3 m beside the middle of the gap: snapped onto the path.
+    let (lon, lat) = lagesbild::crs::to_wgs84(X0 + 165.0, Y0 + 3.0).unwrap();
+    let dark = json!({"category": "lighting", "lon": lon, "lat": lat,
+        "description": "Helt mörkt mellan lamporna", "media_url": "https://example.org/mork.jpg",
+        "client_token": "obs-1"});
+    let (st, a) = send(&s, "POST", &path, dark.clone(), &coordinator).await;
+    assert_eq!(st, 201, "{a}");
+    let rid = a["observations"][0]["report_id"].as_i64().unwrap();
+    assert_eq!(a["observations"][0]["service_code"], "dark_path");
+    assert_eq!(a["observations"][0]["walkway_id"], 12);
+    // Sent again (the phone lost the answer): the same report, not a second.
+    let (st, again) = send(&s, "POST", &path, dark, &coordinator).await;
+    assert_eq!(st, 201);
+    assert_eq!(again["observations"].as_array().unwrap().len(), 1);
+    let (lon2, lat2) = lagesbild::crs::to_wgs84(X0 + 40.0, Y0 + 5.0).unwrap();
+    for (cat, text) in [
+        ("vegetation", "Buskarna skymmer"),
+        ("visibility", "Ingen sikt runt hörnet"),
+    ] {
+        let (st, v) = send(
+            &s,
+            "POST",
+            &path,
+            json!({"category": cat, "lon": lon2, "lat": lat2, "description": text}),
+            &coordinator,
+        )
+        .await;
+        assert_eq!(st, 201, "{v}");
+    }
+    let (st, sum) = get(&s, &format!("/api/v1/walks/{id}"), Some(&coordinator)).await;
+    assert_eq!(st, 200, "{sum}");
+    assert_eq!(
+        sum["counts"],
+        json!({"lighting": 1, "vegetation": 1, "visibility": 1})
+    );
+    let codes: Vec<&str> = sum["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["service_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["dark_path", "vegetation", "unsafe_place"]);
+    assert_eq!(
+        sum["walk"]["place"]["report_ids"].as_array().unwrap().len(),
+        3
+    );
+
+    // In triage like any report, tagged with the walk.
+    let (_, r) = get(&s, &format!("/api/v1/reports/{rid}"), Some(&coordinator)).await;
+    assert_eq!(r["attributes"]["walk_id"], id, "{r}");
+    assert_eq!(r["status"], "open");
+    // And in the lighting: the dark stretch names the report.
+    let (_, v) = get(&s, "/api/v1/lighting/stretches?state=dark", None).await;
+    let dark = stretches_of(&v, 12);
+    assert_eq!(dark.len(), 1);
+    assert_eq!(dark[0]["report_ids"], json!([rid]), "{v}");
+
+    // Done: no more observations.
+    let today = lagesbild::time::local_date(&Utc::now());
+    let (st, _) = send(
+        &s,
+        "PATCH",
+        &format!("/api/v1/measures/{id}"),
+        json!({"status": "done", "done_date": today.to_string()}),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, e) = send(
+        &s,
+        "POST",
+        &path,
+        json!({"category": "other", "lon": lon2, "lat": lat2}),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 409, "{e}");
+    // A measure that is no walk is not one.
+    let (st, m) = send(
+        &s,
+        "POST",
+        "/api/v1/measures",
+        json!({"title": "Kamera", "kind": "camera"}),
+        &coordinator,
+    )
+    .await;
+    assert_eq!(st, 201);
+    assert_eq!(
+        get(
+            &s,
+            &format!("/api/v1/walks/{}", m["id"]),
+            Some(&coordinator)
+        )
+        .await
+        .0,
+        404
+    );
+    s.stop().await.unwrap();
+}

@@ -108,6 +108,17 @@ export async function sendJson(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
+/** Sends a text body (e.g. CSV) and reads a JSON answer. */
+export async function sendText(method, path, body, contentType) {
+  const res = await fetch(path, {
+    method,
+    headers: headers({ 'Content-Type': contentType, Accept: 'application/json' }),
+    body,
+  });
+  if (!res.ok) throw new ApiError(res.status, await errorText(res));
+  return res.json();
+}
+
 /** Open311 wants form encoding for POST requests; `fields` is an object or [key, value] pairs. */
 export async function postForm(path, fields) {
   const body = new URLSearchParams();

@@ -26,15 +26,16 @@ async function loadTools() {
   css.href = 'vendor/markercluster/MarkerCluster.css';
   document.head.appendChild(css);
   await loadScript('vendor/markercluster/leaflet.markercluster.js');
-  const [filters, analysis, inbox, lighting, police, exp] = await Promise.all([
+  const [filters, analysis, inbox, lighting, police, exp, measures] = await Promise.all([
     import('./filters.js'),
     import('./analysis.js'),
     import('./inbox.js'),
     import('./lighting.js'),
     import('./police.js'),
     import('./export.js'),
+    import('./measures.js'),
   ]);
-  toolkit = { ...filters, ...analysis, ...inbox, ...lighting, ...police, ...exp };
+  toolkit = { ...filters, ...analysis, ...inbox, ...lighting, ...police, ...exp, ...measures };
   return toolkit;
 }
 
@@ -119,8 +120,8 @@ function wireLanguageSwitch() {
 const TABS = {
   anonymous: ['layers', 'mine'],
   police: ['layers', 'analysis', 'police', 'export'],
-  coordinator: ['layers', 'analysis', 'inbox', 'lighting', 'police', 'export'],
-  admin: ['layers', 'analysis', 'inbox', 'lighting', 'police', 'export'],
+  coordinator: ['layers', 'analysis', 'inbox', 'lighting', 'measures', 'police', 'export'],
+  admin: ['layers', 'analysis', 'inbox', 'lighting', 'measures', 'police', 'export'],
 };
 
 async function enterRole(r) {
@@ -159,6 +160,7 @@ async function enterRole(r) {
   }
   state.tools?.lighting?.destroy();
   state.tools?.police?.destroy();
+  state.tools?.measures?.destroy();
   state.tools?.inbox?.close();
   state.tools = {};
   state.activeTab = 'layers';
@@ -254,6 +256,11 @@ function showTab(id) {
     tools.lighting = tools.lighting || new T.LightingTool(state.map, tool, state.config);
     tools.lighting.container = tool;
     tools.lighting.render();
+  }
+  if (id === 'measures') {
+    tools.measures = tools.measures || new T.MeasuresTool(state.map, tool);
+    tools.measures.container = tool;
+    tools.measures.render();
   }
   if (id === 'police') {
     tools.police = tools.police || new T.PoliceView(state.map, tool, state.filters);

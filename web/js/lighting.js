@@ -125,11 +125,53 @@ export class LightingTool {
                 ),
                 p.reasons?.length ? h('ul', { class: 'reasons' }, p.reasons.map((r) => h('li', {}, reasonText(r)))) : null,
               ),
+              p.state === 'dark'
+                ? h('button', { type: 'button', class: 'link propose', onclick: (e) => this.propose(f, e.target.closest('li')) }, t('proposal.button'))
+                : null,
             );
           })
         : h('li', { class: 'empty' }, t('lighting.none')),
       this.assumptions ? h('li', { class: 'assumptions small' }, `${t('lighting.assumptions')}: ${assumptionText(this.assumptions)}`) : null,
     );
+  }
+
+  /** The fewest lamps of the what-if's type that light the stretch, shown under it. */
+  async propose(f, li, plan = false) {
+    const p = f.properties;
+    const body = {
+      stretch_id: p.id,
+      class: this.cls,
+      height_m: Number(this.height?.value) || 5,
+      lumen: Number(this.lumen?.value) || 2500,
+      plan,
+    };
+    try {
+      const res = await sendJson('POST', '/api/v1/lighting/proposal', body);
+      this.focus(f);
+      for (const [lon, lat] of res.lamps) {
+        L.marker([lat, lon], {
+          keyboard: true,
+          title: t('whatif.proposed'),
+          icon: L.divIcon({ className: 'proposed-lamp', html: h('span', {}, '✚'), iconSize: [22, 22] }),
+        }).addTo(this.highlight);
+      }
+      li.querySelector('.proposal')?.remove();
+      li.append(
+        h(
+          'div',
+          { class: 'proposal small', dataset: { count: String(res.count), meets: String(res.meets_class) } },
+          h('p', {}, res.words),
+          res.measure
+            ? h('p', {}, t('proposal.planned', { id: res.measure.id }))
+            : res.meets_class
+              ? h('button', { type: 'button', onclick: () => this.propose(f, li, true) }, t('proposal.plan'))
+              : null,
+        ),
+      );
+      if (res.measure) toast(t('proposal.planned', { id: res.measure.id }));
+    } catch (err) {
+      toast(t('proposal.failed', { msg: err.message }), 'error');
+    }
   }
 
   focus(f) {
@@ -197,7 +239,7 @@ export class LightingTool {
     );
   }
 
-  async run() {
+  async run(plan = false) {
     if (!this.proposals.length) {
       toast(t('whatif.none'), 'error');
       return;
@@ -206,8 +248,10 @@ export class LightingTool {
       const res = await sendJson('POST', '/api/v1/lighting/what-if', {
         class: this.cls,
         lamps: this.proposals.map((p) => p.lamp),
+        plan,
       });
       this.showResult(res);
+      if (res.measure) toast(t('proposal.planned', { id: res.measure.id }));
     } catch (err) {
       toast(t('whatif.failed', { msg: err.message }), 'error');
     }
@@ -251,6 +295,9 @@ export class LightingTool {
           )
         : null,
       h('p', {}, t('whatif.remaining', { n: fresh.length })),
+      res.measure
+        ? h('p', {}, t('proposal.planned', { id: res.measure.id }))
+        : h('button', { type: 'button', onclick: () => this.run(true) }, t('whatif.plan')),
     );
   }
 }
