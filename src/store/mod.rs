@@ -1,7 +1,8 @@
 //! The durable store: the system of record.
 //!
 //! Storage is a set of traits ([`DataStore`] for imported data, [`ReportStore`] for citizen
-//! reports, [`TokenStore`] for API tokens, [`MeasureStore`] for the åtgärdsplan) with one implementation per backend beside them. The
+//! reports, [`TokenStore`] for API tokens, [`MeasureStore`] for the åtgärdsplan, [`PatrolStore`]
+//! for patrol presence, police-only) with one implementation per backend beside them. The
 //! SQLite file ([`sqlite::SqliteStore`]) is the default; a PostgreSQL/PostGIS backend implements
 //! the same traits, and [`open`] picks one by the URL's scheme. Analysis and HTTP code see only
 //! `Arc<dyn Store>`, never SQL, and errors as [`StoreError`], which names no driver's types.
@@ -12,6 +13,7 @@
 //! nothing of storage.
 
 pub mod measures;
+pub mod patrol;
 pub mod reports;
 pub mod snapshot;
 pub mod sqlite;
@@ -24,6 +26,7 @@ use serde::Serialize;
 use crate::model::{Area, BraStat, Incident, Lamp, Role, Walkway};
 
 pub use measures::MeasureStore;
+pub use patrol::PatrolStore;
 pub use reports::ReportStore;
 
 /// What a backend's driver reported, kept for the logs.
@@ -128,8 +131,8 @@ pub trait TokenStore: Send + Sync {
 }
 
 /// Everything a backend offers.
-pub trait Store: DataStore + ReportStore + TokenStore + MeasureStore {}
-impl<T: DataStore + ReportStore + TokenStore + MeasureStore> Store for T {}
+pub trait Store: DataStore + ReportStore + TokenStore + MeasureStore + PatrolStore {}
+impl<T: DataStore + ReportStore + TokenStore + MeasureStore + PatrolStore> Store for T {}
 
 /// Opens the store named by `db`: a file path or `sqlite://PATH` opens (and creates) a SQLite
 /// file and brings its schema up to date.
