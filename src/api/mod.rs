@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod dosage;
 pub mod error;
 pub mod hotspots;
 pub mod lagesbild;
@@ -102,6 +103,7 @@ impl AppState {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health))
+        .merge(dosage::routes())
         .merge(hotspots::routes())
         .merge(lagesbild::routes())
         .merge(lighting::routes())
