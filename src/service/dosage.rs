@@ -622,3 +622,277 @@ pub fn delivered_hours_per_month(d: &Dosage) -> Vec<MonthPresence> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+    use geo::polygon;
+
+    use super::*;
+    use crate::service::filter::PeriodEcho;
+    use crate::service::geojson::Geometry;
+    use crate::service::hotspots::DbscanParameters;
+    use crate::service::patrol::{PlanGistar, PlanHotspot, PlanMethod, PlanWindow};
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// A plan of one hotspot, `c1`, with the window Saturday 23–03 and the square hull
+    /// 0..100 × 0..100 m.
+    fn one_hotspot(period: Period) -> DosagePlan {
+        let hotspot = PlanHotspot {
+            rank: 1,
+            id: "c1".into(),
+            name: Some("Provområdet".into()),
+            district: Some("Provområdet".into()),
+            count: 40,
+            max_bin: 3,
+            centre: [18.0, 59.4],
+            peak: None,
+            windows: vec![PlanWindow {
+                weekday: 5,
+                hour: 23,
+                hours: 4,
+                count: 40,
+                label: "lör–sön 23–03".into(),
+            }],
+            profile: vec![vec![0; 24]; 7],
+            categories: BTreeMap::new(),
+            top_category: None,
+            first: "2025-01-04".into(),
+            last: "2025-12-27".into(),
+            hull: Geometry::Polygon(vec![]),
+        };
+        let plan = PatrolPlan {
+            generated_at: "2026-01-01T00:00:00+00:00".into(),
+            period: PeriodEcho {
+                from: "2025-01-01".into(),
+                to: "2025-12-31".into(),
+                days: 365,
+                previous_from: "2024-01-02".into(),
+                previous_to: "2024-12-31".into(),
+            },
+            area: None,
+            demo: false,
+            method: PlanMethod {
+                dbscan: DbscanParameters {
+                    eps: 100.0,
+                    min_points: 5,
+                },
+                gistar: PlanGistar {
+                    cell: 100.0,
+                    band: 300.0,
+                    grid: "square",
+                    min_bin: 2,
+                },
+                window_hours: 4,
+            },
+            clusters: 1,
+            significant: 1,
+            included: 40,
+            excluded_by_precision: 0,
+            hotspots: vec![hotspot],
+        };
+        let hull = polygon![(x: 0.0, y: 0.0), (x: 100.0, y: 0.0), (x: 100.0, y: 100.0), (x: 0.0, y: 100.0)];
+        DosagePlan::new(plan, vec![hull], period)
+    }
+
+    fn visit(start: &str, end: &str, place: VisitPlace) -> PatrolVisit {
+        PatrolVisit {
+            unit: "Bil 3".into(),
+            source: "v.csv".into(),
+            start: utc(start),
+            end: utc(end),
+            place,
+        }
+    }
+
+    fn job(plan: DosagePlan, runs: Vec<Vec<TrackPoint>>, visits: Vec<PatrolVisit>) -> DosageJob {
+        DosageJob {
+            plan,
+            track_points: runs.iter().map(Vec::len).sum(),
+            units: usize::from(!runs.is_empty()),
+            runs,
+            visits,
+        }
+    }
+
+    #[test]
+    fn the_period_defaults_to_four_weeks_and_is_bounded() {
+        let today = day("2025-03-31");
+        let p = DosageParams::default().period(today).unwrap();
+        assert_eq!((p.from, p.to, p.days()), (day("2025-03-04"), today, 28));
+        let year = DosageParams {
+            from: Some("2024-01".into()),
+            to: Some("2024-12".into()),
+        };
+        assert_eq!(year.period(today).unwrap().days(), 366);
+        let long = DosageParams {
+            from: Some("2024-01-01".into()),
+            to: Some("2025-01-01".into()),
+        };
+        assert_eq!(
+            long.period(today).unwrap_err().to_string(),
+            "from=2024-01-01 to=2025-01-01 is 367 days: at most 366 in one answer"
+        );
+        let backwards = DosageParams {
+            from: Some("2025-03-02".into()),
+            to: Some("2025-03-01".into()),
+        };
+        assert_eq!(
+            backwards.period(today).unwrap_err().to_string(),
+            "from=2025-03-02 is after to=2025-03-01"
+        );
+        let bad = DosageParams {
+            from: Some("yesterday".into()),
+            to: None,
+        };
+        assert!(
+            bad.period(today)
+                .unwrap_err()
+                .to_string()
+                .contains("yesterday")
+        );
+    }
+
+    /// Saturday 23–03 on 2025-10-25 is 21:00Z–02:00Z (23:00 CEST to 03:00 CET: the clocks go
+    /// back), on 2025-11-01 22:00Z–02:00Z (CET throughout). Each is loaded with 35 minutes
+    /// (half an hour and one gap) either side.
+    #[test]
+    fn fixes_are_loaded_around_each_occurrence() {
+        let plan = one_hotspot(Period {
+            from: day("2025-10-20"),
+            to: day("2025-11-02"),
+        });
+        assert_eq!(
+            plan.ranges(),
+            vec![
+                (utc("2025-10-25T20:25:00Z"), utc("2025-10-26T02:35:00Z")),
+                (utc("2025-11-01T21:25:00Z"), utc("2025-11-02T02:35:00Z")),
+            ]
+        );
+    }
+
+    /// On 2025-10-25/26 (Saturday 23–03 is 21:00Z–02:00Z, 18 000 s): a track standing in the
+    /// hull 21:55–22:08Z (780 s), a visit reported for `c1` 23:20–23:32Z (720 s) and one at a
+    /// point in the hull 00:50–01:03Z (780 s); a visit for a hotspot no longer in the plan and
+    /// one at a point outside every hull are unmatched.
+    #[test]
+    fn tracks_and_reported_visits_add_up_per_occurrence() {
+        let plan = one_hotspot(Period {
+            from: day("2025-10-25"),
+            to: day("2025-10-25"),
+        });
+        let t0 = dosage::secs(utc("2025-10-25T21:55:00Z"));
+        let run: Vec<TrackPoint> = (0..=26)
+            .map(|k| TrackPoint {
+                at: t0 + 30.0 * k as f64,
+                x: 50.0,
+                y: 50.0,
+            })
+            .collect();
+        let inside = VisitPlace::Point { x: 20.0, y: 80.0 };
+        let visits = vec![
+            visit(
+                "2025-10-25T23:20:00Z",
+                "2025-10-25T23:32:00Z",
+                VisitPlace::Hotspot("c1".into()),
+            ),
+            visit("2025-10-26T00:50:00Z", "2025-10-26T01:03:00Z", inside),
+            visit(
+                "2025-10-25T23:00:00Z",
+                "2025-10-25T23:10:00Z",
+                VisitPlace::Hotspot("c9".into()),
+            ),
+            visit(
+                "2025-10-25T23:00:00Z",
+                "2025-10-25T23:10:00Z",
+                VisitPlace::Point { x: 500.0, y: 50.0 },
+            ),
+        ];
+        let d = job(plan, vec![run], visits).run(&Cancel::never()).unwrap();
+        assert_eq!((d.sources.visits, d.sources.visits_unmatched), (4, 2));
+        assert_eq!(d.sources.track_points, 27);
+        let w = &d.hotspots[0].windows[0];
+        let o = &w.occurrences[0];
+        assert_eq!(o.start, "2025-10-25T23:00:00+02:00");
+        assert_eq!(o.end, "2025-10-26T03:00:00+01:00");
+        assert_eq!((o.planned_s, o.delivered_s), (18_000.0, 2_280.0));
+        assert_eq!((o.visits, o.dose_visits), (3, 3));
+        // Without a dose visit: 21:00–21:55 (3 300 s), 22:08–23:20 (4 320 s), 23:32–00:50
+        // (4 680 s), 01:03–02:00 (3 420 s).
+        assert_eq!(o.longest_gap_s, 4_680.0);
+        assert!(o.meets_dose && w.meets_dose);
+        assert_eq!(d.weeks.len(), 1);
+        assert_eq!(d.weeks[0].week, "2025-W43");
+        assert_eq!(
+            (d.weeks[0].planned_s, d.weeks[0].delivered_s),
+            (18_000.0, 2_280.0)
+        );
+        assert_eq!(d.totals.meeting_dose, 1);
+    }
+
+    /// March 2025 has five Saturdays (1, 8, 15, 22, 29), the last an hour short (the clocks
+    /// go forward that night): 19 h planned; April four, 16 h. February is only partly in the
+    /// period: left out. Half an hour delivered on 8 March.
+    #[test]
+    fn the_public_sees_whole_months_of_hours_only() {
+        let plan = one_hotspot(Period {
+            from: day("2025-02-15"),
+            to: day("2025-04-30"),
+        });
+        let visits = vec![visit(
+            "2025-03-08T22:10:00Z",
+            "2025-03-08T22:40:00Z",
+            VisitPlace::Hotspot("c1".into()),
+        )];
+        let d = job(plan, vec![], visits).run(&Cancel::never()).unwrap();
+        let months = delivered_hours_per_month(&d);
+        assert_eq!(
+            months,
+            vec![
+                MonthPresence {
+                    month: "2025-03".into(),
+                    planned_hours: 19.0,
+                    delivered_hours: 0.5
+                },
+                MonthPresence {
+                    month: "2025-04".into(),
+                    planned_hours: 16.0,
+                    delivered_hours: 0.0
+                },
+            ]
+        );
+        let json = serde_json::to_value(&months[0]).unwrap();
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["delivered_hours", "month", "planned_hours"]);
+    }
+
+    #[test]
+    fn split_runs_cuts_at_recorded_stretches() {
+        let p = |s: i64, run_start: bool| crate::store::patrol::StoredPoint {
+            at: Utc.timestamp_opt(s, 0).unwrap(),
+            x: 0.0,
+            y: 0.0,
+            run_start,
+        };
+        let runs = split_runs(&[
+            p(0, true),
+            p(10, false),
+            p(20, true),
+            p(30, false),
+            p(40, false),
+        ]);
+        let lens: Vec<usize> = runs.iter().map(Vec::len).collect();
+        assert_eq!(lens, [2, 3]);
+        // A unit's first fix starts a run even when not marked.
+        assert_eq!(split_runs(&[p(0, false), p(10, false)]).len(), 1);
+    }
+}
