@@ -173,13 +173,6 @@ impl PatrolStore for SqliteStore {
         if ranges.is_empty() {
             return Ok(load);
         }
-        let json = serde_json::to_string(
-            &ranges
-                .iter()
-                .map(|(a, b)| [a.timestamp_millis(), b.timestamp_millis()])
-                .collect::<Vec<_>>(),
-        )
-        .expect("numbers serialise");
         let units: Vec<String> =
             sqlx::query_scalar("SELECT DISTINCT unit FROM patrol_tracks ORDER BY unit")
                 .fetch_all(&self.pool)
@@ -187,29 +180,35 @@ impl PatrolStore for SqliteStore {
                 .op("listing patrol units")?;
         let mut loaded = 0usize;
         for unit in units {
-            // The ranges as the outer loop (CROSS JOIN keeps that order), each a range scan of
-            // the primary key (unit, t_ms): rows come per range, in time order.
-            let mut rows = sqlx::query(
-                "SELECT p.t_ms, p.x, p.y, p.run_start FROM json_each(?) AS r CROSS JOIN patrol_points AS p \
-                 WHERE p.unit = ? AND p.t_ms >= json_extract(r.value, '$[0]') AND p.t_ms < json_extract(r.value, '$[1]') \
-                 ORDER BY r.key, p.t_ms",
-            )
-            .bind(&json)
-            .bind(&unit)
-            .fetch(&self.pool);
             let mut points = Vec::new();
-            while let Some(r) = rows.try_next().await.op("loading patrol points")? {
-                if loaded == limit {
-                    load.more = true;
+            // One range scan of the primary key (unit, t_ms) per range, in its order: the rows
+            // come in time order without a sort (a join with the ranges as a table needs one).
+            for (from, to) in ranges {
+                let mut rows = sqlx::query(
+                    "SELECT t_ms, x, y, run_start FROM patrol_points \
+                     WHERE unit = ? AND t_ms >= ? AND t_ms < ? ORDER BY t_ms",
+                )
+                .bind(&unit)
+                .bind(from.timestamp_millis())
+                .bind(to.timestamp_millis())
+                .fetch(&self.pool);
+                while let Some(r) = rows.try_next().await.op("loading patrol points")? {
+                    if loaded == limit {
+                        load.more = true;
+                        break;
+                    }
+                    loaded += 1;
+                    points.push(StoredPoint {
+                        at: utc_ms(r.get(0))?,
+                        x: r.get(1),
+                        y: r.get(2),
+                        run_start: r.get::<i64, _>(3) != 0,
+                    });
+                }
+                drop(rows);
+                if load.more {
                     break;
                 }
-                loaded += 1;
-                points.push(StoredPoint {
-                    at: utc_ms(r.get(0))?,
-                    x: r.get(1),
-                    y: r.get(2),
-                    run_start: r.get::<i64, _>(3) != 0,
-                });
             }
             if !points.is_empty() {
                 load.units.push(UnitPoints { unit, points });
