@@ -58,12 +58,23 @@ async fn dosage(
     let period = params.period(today)?;
     let snap = state.spatial.load();
     let viewer = state.viewer(&caller);
+    let started = std::time::Instant::now();
     let planned = analysis(&state, move |cancel| {
         Ok(service::plan(&snap, &viewer, today, period, cancel)?)
     })
     .await?;
+    let plan_ms = started.elapsed().as_millis();
     let job = planned.load(state.store.as_ref()).await?;
+    let load_ms = started.elapsed().as_millis() - plan_ms;
     let answer = analysis(&state, move |cancel| Ok(job.run(cancel)?)).await?;
+    tracing::debug!(
+        days = period.days(),
+        track_points = answer.sources.track_points,
+        plan_ms,
+        load_ms,
+        doses_ms = started.elapsed().as_millis() - plan_ms - load_ms,
+        "patrol dosage"
+    );
     let mut resp = Json(answer).into_response();
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
