@@ -49,6 +49,10 @@ pub const MAX_DAYS: i64 = 366;
 pub const MAX_TRACK_POINTS: usize = 2_000_000;
 /// The most reported visits one answer loads.
 pub const MAX_VISITS: usize = 100_000;
+/// Periods lie within these years: fixes are kept as milliseconds since 1970, and window
+/// arithmetic near the ends of the calendar would overflow.
+pub const FIRST_YEAR: i32 = 1970;
+pub const LAST_YEAR: i32 = 9999;
 
 /// The period asked for.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, IntoParams)]
@@ -67,13 +71,22 @@ pub struct DosageParams {
 impl DosageParams {
     /// The period, both ends included, each checked.
     pub fn period(&self, today: NaiveDate) -> ServiceResult<Period> {
+        let within = |name: &str, d: NaiveDate| {
+            if (FIRST_YEAR..=LAST_YEAR).contains(&d.year()) {
+                Ok(d)
+            } else {
+                Err(ServiceError::Invalid(format!(
+                    "{name}={d}: expected a date in the years {FIRST_YEAR} to {LAST_YEAR}"
+                )))
+            }
+        };
         let to = match &self.to {
-            Some(v) => parse_period_bound("to", v, true)?,
+            Some(v) => within("to", parse_period_bound("to", v, true)?)?,
             None => today,
         };
         let from = match &self.from {
-            Some(v) => parse_period_bound("from", v, false)?,
-            None => to - Duration::days(DEFAULT_DAYS - 1),
+            Some(v) => within("from", parse_period_bound("from", v, false)?)?,
+            None => within("from", to - Duration::days(DEFAULT_DAYS - 1))?,
         };
         if from > to {
             return Err(ServiceError::Invalid(format!(
@@ -759,6 +772,14 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("yesterday")
+        );
+        let far = DosageParams {
+            from: Some("+20000-01-01".into()),
+            to: Some("+20000-01-31".into()),
+        };
+        assert_eq!(
+            far.period(today).unwrap_err().to_string(),
+            "to=+20000-01-31: expected a date in the years 1970 to 9999"
         );
     }
 
