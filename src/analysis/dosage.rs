@@ -343,7 +343,9 @@ pub fn occurrence(w: WindowSpec, date: NaiveDate) -> Occurrence {
     }
 }
 
-/// The occurrences of `w` that start on a local date from `from` to `to`, both included.
+/// The occurrences of `w` that start on a local date from `from` to `to`, both included. The
+/// dates must leave a day of room at the ends of chrono's calendar (the service keeps to the
+/// years 1970–9999).
 pub fn occurrences(w: WindowSpec, from: NaiveDate, to: NaiveDate) -> Vec<Occurrence> {
     from.iter_days()
         .take_while(|d| *d <= to)
