@@ -19,8 +19,11 @@
 //! - [`limits`]: how much work one request may cause, checked before an analysis starts.
 //! - [`effect`]: whether a measure worked: the odds ratio of target against comparison area,
 //!   before against after.
+//! - [`dosage`]: patrol presence against the patrol plan: time inside each hotspot's hull from
+//!   GPS tracks and reported visits, visits, the Koper dose, per window occurrence.
 
 pub mod cancel;
+pub mod dosage;
 pub mod effect;
 pub mod filter;
 pub mod hotspot;

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod dosage;
 pub mod error;
 pub mod hotspots;
 pub mod lagesbild;
@@ -64,6 +65,9 @@ pub struct AppState {
     pub report_writer: Arc<GroupCommit>,
     pub report_publisher: Arc<ReportPublisher>,
     pub report_limiter: Arc<RateLimiter>,
+    /// The pledges' monthly patrol presence, kept per (snapshot version, day, patrol records):
+    /// the public page would otherwise build the patrol plan on every visit.
+    pub pledge_patrol: Arc<tokio::sync::Mutex<Option<pledges::PatrolMonths>>>,
 }
 
 impl AppState {
@@ -79,6 +83,7 @@ impl AppState {
             cache: cache::ResultCache::default(),
             report_writer: Arc::new(GroupCommit::default()),
             report_publisher: Arc::new(ReportPublisher::default()),
+            pledge_patrol: Arc::default(),
             report_limiter: Arc::new(RateLimiter::new(reports_per_minute)),
         }
     }
@@ -104,6 +109,7 @@ impl AppState {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health))
+        .merge(dosage::routes())
         .merge(hotspots::routes())
         .merge(lagesbild::routes())
         .merge(lighting::routes())

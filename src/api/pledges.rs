@@ -1,6 +1,7 @@
 //! Medborgarlöften over HTTP, a translator over [`crate::service::pledges`].
 //!
-//! - `GET /api/v1/pledges`: everyone (the public page `/loften` reads it); aggregates only.
+//! - `GET /api/v1/pledges`: everyone (the public page `/loften` reads it); aggregates only,
+//!   patrol presence as hours per whole month.
 //! - `POST /api/v1/pledges`, `PATCH /api/v1/pledges/{id}`: coordinators.
 
 use axum::Json;
@@ -15,7 +16,10 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiResult, AppError};
 use super::query::{NoParams, Q};
+use std::sync::Arc;
+
 use crate::model::Role;
+use crate::service::dosage::MonthPresence;
 use crate::service::pledges::{
     self as svc, FollowUp, NewPledge, PledgeList, PledgePatch, PledgeView,
 };
@@ -43,10 +47,54 @@ async fn lighting(
     super::lighting::analysis(state, classes).await
 }
 
+/// The patrol presence of the last twelve months, per month (see
+/// [`crate::service::dosage::delivered_hours_per_month`]), with what it was computed for.
+#[derive(Clone)]
+pub struct PatrolMonths {
+    key: (u64, chrono::NaiveDate, u64, u64),
+    months: Arc<Vec<MonthPresence>>,
+}
+
+/// The patrol presence of the twelve months to today, as totals per whole month: computed
+/// once per snapshot, day and patrol records, and empty when no patrol was recorded.
+async fn patrol_months(state: &AppState) -> ApiResult<Arc<Vec<MonthPresence>>> {
+    let counts = state.store.patrol_counts().await.map_err(AppError::Store)?;
+    if counts.points + counts.visits == 0 {
+        return Ok(Arc::default());
+    }
+    let snap = state.spatial.load();
+    let today = crate::time::local_date(&Utc::now());
+    let key = (snap.version, today, counts.points, counts.visits);
+    let mut cached = state.pledge_patrol.lock().await;
+    if let Some(c) = cached.as_ref().filter(|c| c.key == key) {
+        return Ok(c.months.clone());
+    }
+    let period = crate::service::filter::Period {
+        from: today - chrono::Duration::days(365),
+        to: today,
+    };
+    // The plan is the police's (it clusters incident points); only totals leave this function.
+    let viewer = crate::service::Viewer::new(Role::Police, state.config.public_rules());
+    let planned = super::analysis(state, move |cancel| {
+        Ok(crate::service::dosage::plan(
+            &snap, &viewer, today, period, cancel,
+        )?)
+    })
+    .await?;
+    let job = planned.load(state.store.as_ref()).await?;
+    let dosage = super::analysis(state, move |cancel| Ok(job.run(cancel)?)).await?;
+    let months = Arc::new(crate::service::dosage::delivered_hours_per_month(&dosage));
+    *cached = Some(PatrolMonths {
+        key,
+        months: months.clone(),
+    });
+    Ok(months)
+}
+
 /// One pledge with its indicators, computed now.
 async fn one(state: &AppState, p: crate::store::pledges::Pledge) -> ApiResult<PledgeView> {
     let (snap, result) = lighting(state).await?;
-    let f = FollowUp::load(
+    let mut f = FollowUp::load(
         state.store.as_ref(),
         std::slice::from_ref(&p),
         Utc::now(),
@@ -54,6 +102,7 @@ async fn one(state: &AppState, p: crate::store::pledges::Pledge) -> ApiResult<Pl
         state.config.min_public_count,
     )
     .await?;
+    f.patrol = patrol_months(state).await?;
     super::analysis(state, move |_| Ok(svc::view(&p, &snap, &result, &f))).await
 }
 
@@ -75,7 +124,7 @@ async fn list_pledges(
 ) -> ApiResult<Json<PledgeList>> {
     let pledges = state.store.list_pledges().await.map_err(AppError::Store)?;
     let (snap, result) = lighting(&state).await?;
-    let f = FollowUp::load(
+    let mut f = FollowUp::load(
         state.store.as_ref(),
         &pledges,
         Utc::now(),
@@ -83,6 +132,7 @@ async fn list_pledges(
         state.config.min_public_count,
     )
     .await?;
+    f.patrol = patrol_months(&state).await?;
     let list =
         super::analysis(&state, move |_| Ok(svc::list(&pledges, &snap, &result, &f))).await?;
     Ok(Json(list))

@@ -202,6 +202,18 @@ pub enum ImportKind {
         #[arg(long)]
         year: Option<i32>,
     },
+    /// Patrol presence of one unit, police-only: a GPX track (.gpx) or a CSV of visits (.csv,
+    /// columns start, end and hotspot, or lat and lon, or x and y in EPSG:3006).
+    Patrol {
+        /// A .gpx track or a .csv list of visits, told apart by the extension.
+        file: PathBuf,
+        /// The patrol unit the file is of (a call sign, e.g. "Bil 3").
+        #[arg(long)]
+        unit: String,
+        /// CSV: field delimiter, one character or `tab`; guessed from the header when absent.
+        #[arg(long, value_parser = csvutil::parse_delimiter)]
+        delimiter: Option<u8>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -443,6 +455,11 @@ async fn run_kind(
             };
             one(ingest::run(store, &file, move |em| ingest::lamps::parse(opts, em)).await)
         }
+        ImportKind::Patrol {
+            file,
+            unit,
+            delimiter,
+        } => patrol(store, area, encoding, file, &unit, delimiter).await,
         ImportKind::Bra { file, year } => {
             let opts = ingest::bra::BraOptions {
                 path: file.clone(),
@@ -452,6 +469,48 @@ async fn run_kind(
             one(ingest::run(store, &file, move |em| ingest::bra::parse(opts, em)).await)
         }
     }
+}
+
+/// A patrol file by its extension: `.gpx` tracks, `.csv` visits. Says afterwards what patrol
+/// data the store holds.
+async fn patrol(
+    store: Arc<dyn Store>,
+    area: ServiceArea,
+    encoding: Option<&'static encoding_rs::Encoding>,
+    file: PathBuf,
+    unit: &str,
+    delimiter: Option<u8>,
+) -> anyhow::Result<Vec<ImportSummary>> {
+    use ingest::patrol::{PatrolOptions, check_unit, parse_gpx, parse_visits};
+    let opts = PatrolOptions {
+        path: file.clone(),
+        unit: check_unit(unit)?,
+        area,
+        encoding,
+        delimiter,
+    };
+    let ext = file
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let summary = match ext.as_deref() {
+        Some("gpx") => {
+            if delimiter.is_some() {
+                anyhow::bail!("--delimiter is for a CSV of visits, not for GPX");
+            }
+            ingest::run(store.clone(), &file, move |em| parse_gpx(opts, em)).await?
+        }
+        Some("csv") => ingest::run(store.clone(), &file, move |em| parse_visits(opts, em)).await?,
+        _ => anyhow::bail!(
+            "{}: a patrol file is a track (.gpx) or a list of visits (.csv)",
+            file.display()
+        ),
+    };
+    let c = store.patrol_counts().await?;
+    eprintln!(
+        "patrol data (police only): {} units, {} track files, {} track points, {} visits",
+        c.units, c.tracks, c.points, c.visits
+    );
+    Ok(vec![summary])
 }
 
 /// Fetches the feed (once, or every `poll` until Ctrl-C) and imports each download.

@@ -14,6 +14,7 @@ pub mod incidents_csv;
 pub mod jsonstream;
 pub mod lamps;
 pub mod osm;
+pub mod patrol;
 pub mod polisen;
 pub mod textio;
 

@@ -13,6 +13,7 @@
 //! are serialised straight to the response bytes, without a `serde_json::Value` tree.
 
 pub mod client_config;
+pub mod dosage;
 pub mod filter;
 pub mod geojson;
 pub mod hotspots;

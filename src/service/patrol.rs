@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{NaiveDate, Utc};
-use geo::Point;
+use geo::{Point, Polygon};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -199,6 +199,19 @@ pub fn plan(
     today: NaiveDate,
     cancel: &Cancel,
 ) -> ServiceResult<PatrolPlan> {
+    plan_with_hulls(snap, filter, params, viewer, today, cancel).map(|(plan, _)| plan)
+}
+
+/// [`plan`], and each hotspot's hull in EPSG:3006 (in the order of `hotspots`), for the
+/// metric work that follows a plan (the patrol dosage).
+pub fn plan_with_hulls(
+    snap: &Snapshot,
+    filter: &FilterParams,
+    params: &PlanParams,
+    viewer: &Viewer,
+    today: NaiveDate,
+    cancel: &Cancel,
+) -> ServiceResult<(PatrolPlan, Vec<Polygon<f64>>)> {
     if !viewer.sees_points() {
         return Err(ServiceError::Forbidden("police"));
     }
@@ -208,7 +221,9 @@ pub fn plan(
     let clusters = hotspot::clusters_with(&sel.points, eps, min_points, cancel)?;
     let area = filter.area.as_ref().map(|a| a as &dyn gistar::StudyArea);
     let gi = gistar::hot_spots_with(&sel.coords(), &GiStarParams::default(), area, cancel)?;
-    let hotspots = patrol::rank_hotspots(&clusters, &gi, limit)
+    let ranked = patrol::rank_hotspots(&clusters, &gi, limit);
+    let hulls: Vec<Polygon<f64>> = ranked.iter().map(|h| h.cluster.hull.clone()).collect();
+    let hotspots = ranked
         .into_iter()
         .map(|h| {
             let c = h.cluster;
@@ -235,7 +250,7 @@ pub fn plan(
             })
         })
         .collect::<ServiceResult<Vec<_>>>()?;
-    Ok(PatrolPlan {
+    let plan = PatrolPlan {
         generated_at: Utc::now().to_rfc3339(),
         period: period.echo(),
         area: filter.area.as_ref().map(|a| a.name.clone()),
@@ -255,7 +270,8 @@ pub fn plan(
         included: sel.points.len(),
         excluded_by_precision: sel.excluded_by_precision(),
         hotspots,
-    })
+    };
+    Ok((plan, hulls))
 }
 
 fn windows_text(h: &PlanHotspot) -> Vec<String> {

@@ -21,6 +21,10 @@
 //!   that many days.
 //! * **Incidents in the focus areas** (`incident_change`): incidents in the pledge's districts in
 //!   the period against the as long period just before, as a change in per cent.
+//! * **Visible police** (`patrol_delivered`, police and joint pledges): of the presence the
+//!   patrol plan planned at its hotspots in the period's whole months (of the last twelve),
+//!   the share delivered, from the imported patrol tracks and visits
+//!   ([`crate::service::dosage`]); the public sees hours per month, nothing of where or when.
 //! * **Measures done** (`measures_done`): of the pledge's measures not cancelled, the share done.
 
 use std::collections::{HashMap, HashSet};
@@ -122,6 +126,9 @@ pub struct PledgeView {
     pub districts: Vec<String>,
     pub measures: Vec<PledgeMeasure>,
     pub indicators: Vec<Indicator>,
+    /// Police presence planned at the patrol plan's hotspots and delivered, in hours per whole
+    /// month of the last twelve (police and joint pledges): totals only.
+    pub patrol_months: Vec<crate::service::dosage::MonthPresence>,
     pub baseline: Option<Baseline>,
     #[schema(format = DateTime)]
     pub updated_datetime: String,
@@ -304,6 +311,8 @@ pub struct FollowUp {
     pub ack_days: i64,
     /// The public's k: counts below it are not shown.
     pub k: u32,
+    /// Planned and delivered patrol presence per whole month (no place, no time of day).
+    pub patrol: std::sync::Arc<Vec<crate::service::dosage::MonthPresence>>,
 }
 
 impl FollowUp {
@@ -334,6 +343,7 @@ impl FollowUp {
             now,
             ack_days,
             k,
+            patrol: Default::default(),
         })
     }
 }
@@ -548,6 +558,37 @@ pub fn indicators(
         });
     }
 
+    // Visible police: planned presence delivered, over the whole months of the period.
+    if matches!(p.owner, PledgeOwner::Polisen | PledgeOwner::Gemensamt) {
+        let months = patrol_months(p, f);
+        let (planned, delivered) = months.iter().fold((0.0, 0.0), |(a, b), m| {
+            (a + m.planned_hours, b + m.delivered_hours)
+        });
+        out.push(if planned > 0.0 {
+            let share = (delivered / planned).min(1.0);
+            Indicator {
+                key: "patrol_delivered",
+                label: "Planerad synlig polisnärvaro som genomförts".into(),
+                value: Some(pct(share)),
+                unit: "%",
+                text: format!(
+                    "{} av {} planerade timmar på brottsplatserna under {} hela månader.",
+                    sv_num(delivered.round()),
+                    sv_num(planned.round()),
+                    months.len()
+                ),
+            }
+        } else {
+            Indicator {
+                key: "patrol_delivered",
+                label: "Planerad synlig polisnärvaro som genomförts".into(),
+                value: None,
+                unit: "%",
+                text: "Ingen patrullnärvaro registrerad för perioden ännu.".into(),
+            }
+        });
+    }
+
     // Measures done.
     let linked: Vec<&Measure> = p
         .measure_ids
@@ -569,6 +610,21 @@ pub fn indicators(
         });
     }
     out
+}
+
+/// The months of `f.patrol` inside the pledge's period.
+fn patrol_months<'a>(
+    p: &PledgeSpec,
+    f: &'a FollowUp,
+) -> Vec<&'a crate::service::dosage::MonthPresence> {
+    let (from, to) = (
+        p.period_start.format("%Y-%m").to_string(),
+        p.period_end.format("%Y-%m").to_string(),
+    );
+    f.patrol
+        .iter()
+        .filter(|m| m.month >= from && m.month <= to)
+        .collect()
 }
 
 /// A pledge with its measures and indicators, as everyone sees it.
@@ -599,6 +655,11 @@ pub fn view(p: &Pledge, snap: &Snapshot, result: &LightingResult, f: &FollowUp) 
             })
             .collect(),
         indicators: indicators(s, snap, result, f),
+        patrol_months: if matches!(s.owner, PledgeOwner::Polisen | PledgeOwner::Gemensamt) {
+            patrol_months(s, f).into_iter().cloned().collect()
+        } else {
+            Vec::new()
+        },
         baseline: s.baseline,
         updated_datetime: datetime(p.updated_at),
     }
@@ -850,6 +911,23 @@ mod tests {
             now,
             ack_days: 5,
             k,
+            patrol: std::sync::Arc::new(vec![
+                crate::service::dosage::MonthPresence {
+                    month: "2025-12".into(),
+                    planned_hours: 100.0,
+                    delivered_hours: 100.0,
+                },
+                crate::service::dosage::MonthPresence {
+                    month: "2026-01".into(),
+                    planned_hours: 40.0,
+                    delivered_hours: 10.0,
+                },
+                crate::service::dosage::MonthPresence {
+                    month: "2026-02".into(),
+                    planned_hours: 40.0,
+                    delivered_hours: 20.0,
+                },
+            ]),
         };
         let after = build(full);
         let all = indicators(&spec, &after, &analyse(&after), &f(3));
@@ -868,6 +946,13 @@ mod tests {
         assert_eq!(
             inc.text,
             "12 händelser under perioden mot 8 under lika lång tid innan (+50 %)."
+        );
+        // Patrol presence of the period's months only (December 2025 is before it): 30 of 80 h.
+        let patrol = get("patrol_delivered");
+        assert_eq!(patrol.value, Some(37.5));
+        assert_eq!(
+            patrol.text,
+            "30 av 80 planerade timmar på brottsplatserna under 2 hela månader."
         );
         // One of two measures not cancelled is done (99 does not exist).
         assert_eq!(get("measures_done").value, Some(50.0));

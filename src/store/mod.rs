@@ -1,7 +1,9 @@
 //! The durable store: the system of record.
 //!
 //! Storage is a set of traits ([`DataStore`] for imported data, [`ReportStore`] for citizen
-//! reports, [`TokenStore`] for API tokens, [`MeasureStore`] for the åtgärdsplan, [`PledgeStore`] for the medborgarlöften) with one implementation per backend beside them. The
+//! reports, [`TokenStore`] for API tokens, [`MeasureStore`] for the åtgärdsplan,
+//! [`PledgeStore`] for the medborgarlöften, [`PatrolStore`] for patrol presence, police-only)
+//! with one implementation per backend beside them. The
 //! SQLite file ([`sqlite::SqliteStore`]) is the default; a PostgreSQL/PostGIS backend implements
 //! the same traits, and [`open`] picks one by the URL's scheme. Analysis and HTTP code see only
 //! `Arc<dyn Store>`, never SQL, and errors as [`StoreError`], which names no driver's types.
@@ -12,6 +14,7 @@
 //! nothing of storage.
 
 pub mod measures;
+pub mod patrol;
 pub mod pledges;
 pub mod reports;
 pub mod snapshot;
@@ -25,6 +28,7 @@ use serde::Serialize;
 use crate::model::{Area, BraStat, Incident, Lamp, Role, Walkway};
 
 pub use measures::MeasureStore;
+pub use patrol::PatrolStore;
 pub use pledges::PledgeStore;
 pub use reports::ReportStore;
 
@@ -130,8 +134,14 @@ pub trait TokenStore: Send + Sync {
 }
 
 /// Everything a backend offers.
-pub trait Store: DataStore + ReportStore + TokenStore + MeasureStore + PledgeStore {}
-impl<T: DataStore + ReportStore + TokenStore + MeasureStore + PledgeStore> Store for T {}
+pub trait Store:
+    DataStore + ReportStore + TokenStore + MeasureStore + PledgeStore + PatrolStore
+{
+}
+impl<T: DataStore + ReportStore + TokenStore + MeasureStore + PledgeStore + PatrolStore> Store
+    for T
+{
+}
 
 /// Opens the store named by `db`: a file path or `sqlite://PATH` opens (and creates) a SQLite
 /// file and brings its schema up to date.

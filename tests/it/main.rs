@@ -20,6 +20,7 @@ mod limits;
 mod measures;
 mod open311;
 mod openapi;
+mod patrol_dosage;
 mod privacy;
 mod reports_crash;
 mod security_headers;

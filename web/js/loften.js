@@ -49,6 +49,16 @@ function measure(m) {
     m.done_date ? ` (${m.done_date})` : '');
 }
 
+function patrolTable(months) {
+  return h('table', { class: 'patrol' },
+    h('caption', {}, 'Synlig polis: planerad och genomförd närvaro, timmar per månad'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Månad'), h('th', { scope: 'col' }, 'Planerat'), h('th', { scope: 'col' }, 'Genomfört'))),
+    h('tbody', {}, months.map((m) => h('tr', {},
+      h('th', { scope: 'row' }, m.month),
+      h('td', {}, number(m.planned_hours)),
+      h('td', {}, number(m.delivered_hours))))));
+}
+
 function pledge(p) {
   const done = p.measures.filter((m) => m.status === 'done');
   return h('article', { class: 'pledge', 'aria-labelledby': `pledge-${p.id}` },
@@ -60,6 +70,7 @@ function pledge(p) {
     bar(p.period_passed, 'Perioden'),
     h('h3', {}, 'Hur det går'),
     h('ul', { class: 'indicators' }, p.indicators.map(indicator)),
+    p.patrol_months?.length ? patrolTable(p.patrol_months) : null,
     h('h3', {}, `Åtgärder (${done.length} av ${p.measures.length} genomförda)`),
     p.measures.length
       ? h('ul', { class: 'measures' }, p.measures.map(measure))

@@ -4,6 +4,7 @@
 //! real changes so that re-importing identical rows is reported as `unchanged` and costs no write.
 
 mod measures;
+mod patrol;
 mod pledges;
 mod reports;
 
