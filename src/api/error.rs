@@ -139,3 +139,11 @@ impl IntoResponse for AppError {
 }
 
 pub type ApiResult<T> = Result<T, AppError>;
+
+/// A JSON body as an extractor gave it, its rejection answered 400 with the extractor's text.
+pub fn json_body<T>(
+    b: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<T> {
+    b.map(|axum::Json(v)| v)
+        .map_err(|e| AppError::BadRequest(e.body_text()))
+}

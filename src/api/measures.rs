@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiResult, AppError};
+use super::error::{ApiResult, AppError, json_body as body};
 use super::query::{NoParams, Q};
 use crate::model::Role;
 use crate::service::measures::csv::ImportSummary;
@@ -36,11 +36,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 fn today() -> chrono::NaiveDate {
     crate::time::local_date(&chrono::Utc::now())
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    b.map(|Json(v)| v)
-        .map_err(|e| AppError::BadRequest(e.body_text()))
 }
 
 /// The measures of the åtgärdsplan, newest first.

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiResult, AppError};
+use super::error::{ApiResult, AppError, json_body as body};
 use super::query::{NoParams, Q};
 use std::sync::Arc;
 
@@ -28,11 +28,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_pledges, create_pledge))
         .routes(routes!(change_pledge))
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    b.map(|Json(v)| v)
-        .map_err(|e| AppError::BadRequest(e.body_text()))
 }
 
 /// The configured class's lighting analysis of the current snapshot.

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiResult, AppError};
+use super::error::{ApiResult, json_body as body};
 use super::query::{NoParams, Q};
 use crate::model::Role;
 use crate::service::measures::MeasureView;
@@ -26,11 +26,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(start_walk))
         .routes(routes!(walk))
         .routes(routes!(observe))
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    b.map(|Json(v)| v)
-        .map_err(|e| AppError::BadRequest(e.body_text()))
 }
 
 /// Starts a trygghetsvandring.

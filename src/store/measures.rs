@@ -19,6 +19,15 @@ use crate::model::{Actor, Lamp, LampStatus};
 /// measure's id and their id `measure:<measure id>:<n>`, n = 1, 2, … in the order of the points.
 pub const MEASURE_LAMP_SOURCE: &str = "measure";
 
+/// The snake-case name serde gives a unit variant (`new_lamp`, `in_progress`), for columns and
+/// CSV cells.
+pub fn word<T: Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
 /// What kind of measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

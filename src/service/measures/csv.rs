@@ -25,7 +25,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{MeasurePatch, MeasureView, NewMeasure, PlaceInput};
-use crate::store::measures::{LampType, MeasureKind, MeasureStatus};
+use crate::store::measures::{LampType, MeasureKind, MeasureStatus, word};
 use crate::text::csv_text;
 
 /// The columns, in the order of the export.
@@ -51,13 +51,6 @@ pub const COLUMNS: [&str; 17] = [
 
 /// Most rows one import takes.
 pub const MAX_ROWS: usize = 5_000;
-
-fn word<T: Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
 
 fn joined<T: ToString>(v: &[T]) -> String {
     v.iter().map(T::to_string).collect::<Vec<_>>().join(";")

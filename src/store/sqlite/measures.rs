@@ -9,19 +9,12 @@ use super::reports::history_from_row;
 use super::{Op, SqliteStore, utc_from_secs};
 use crate::model::{Actor, Lamp};
 use crate::store::measures::{
-    MEASURE_LAMP_SOURCE, Measure, MeasureSpec, MeasureStore, field_changes,
+    MEASURE_LAMP_SOURCE, Measure, MeasureSpec, MeasureStore, field_changes, word,
 };
 use crate::store::reports::HistoryEntry;
 use crate::store::{StoreError, StoreResult};
 
 type Tx = sqlx::Transaction<'static, Sqlite>;
-
-fn word<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
 
 fn measure_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Measure> {
     let id: i64 = r.get(0);
