@@ -13,7 +13,13 @@ use super::query::Q;
 use super::{ApiResult, AppError, AppState, analysis};
 use crate::model::Role;
 use crate::service::filter::FilterParams;
-use crate::service::lagesbild::{self as service, Lagesbild};
+use chrono::NaiveDate;
+
+use crate::analysis::cancel::Cancel;
+use crate::service::ServiceError;
+use crate::service::lagesbild::{self as service, FollowUpMeasure, FollowUpSection, Lagesbild};
+use crate::service::measures::effect;
+use crate::store::measures::MeasureStatus;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(lagesbild))
@@ -23,7 +29,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 ///
 /// Counts per crime group and per district for the period and the period of equal length
 /// before it; the five largest DBSCAN clusters as hulls; the first five stretches of the
-/// lighting action plan; citizen reports by status; the latest six BRÅ years. Without
+/// lighting action plan; citizen reports by status; the latest six BRÅ years; and the
+/// follow-up as it stands today: measures in progress, planned and done in the last two years
+/// (at most 12) with the effect of the done ones, and the medborgarlöften in force with their
+/// indicators. Without
 /// `from`/`to` the period is the last 365 days (local dates, both ends included). The answer
 /// grows only with the districts (one row each) and the area's outline: tens of kilobytes.
 #[utoipa::path(
@@ -66,5 +75,72 @@ async fn lagesbild(
         )?)
     })
     .await?;
+    let mut body = body;
+    body.follow_up = Some(follow_up(&state, today).await?);
     Ok(Json(body))
+}
+
+/// The follow-up section: the measures of [`service::follow_up_measures`] with the effect of
+/// each done one (an analysis each), and the pledges in force on `day` with their indicators:
+/// the plan as it stands on `day` (today), whatever period the counts cover.
+async fn follow_up(state: &AppState, day: NaiveDate) -> ApiResult<FollowUpSection> {
+    let all = state.store.list_measures().await.map_err(AppError::Store)?;
+    let (chosen, measures_more) = service::follow_up_measures(&all, day);
+    let mut measures = Vec::with_capacity(chosen.len());
+    for m in chosen {
+        let s = &m.spec;
+        let effect = if s.status == MeasureStatus::Done {
+            Some(effect_words(state, m.id, day).await?)
+        } else {
+            None
+        };
+        measures.push(FollowUpMeasure {
+            id: m.id,
+            title: s.title.clone(),
+            kind: s.kind,
+            status: s.status,
+            agency: s.agency.clone(),
+            planned_date: s.planned_date,
+            done_date: s.done_date,
+            effect,
+        });
+    }
+    let pledges: Vec<_> = state
+        .store
+        .list_pledges()
+        .await
+        .map_err(AppError::Store)?
+        .into_iter()
+        .filter(|p| p.spec.period_start <= day && day <= p.spec.period_end)
+        .collect();
+    let pledges = super::pledges::views(state, pledges).await?.pledges;
+    Ok(FollowUpSection {
+        measures,
+        measures_more,
+        pledges,
+    })
+}
+
+/// The effect of measure `id` as of `day`, in words; a measure the effect cannot be computed
+/// for (no place, no district) says why.
+async fn effect_words(state: &AppState, id: i64, day: NaiveDate) -> ApiResult<String> {
+    let job = match effect::prepare(
+        state.store.as_ref(),
+        state.spatial.load(),
+        id,
+        state.config.measure_buffer_m,
+        day,
+    )
+    .await
+    {
+        Ok(job) => job,
+        Err(ServiceError::Invalid(why)) => return Ok(format!("Ingen effekt beräknad: {why}")),
+        Err(e) => return Err(e.into()),
+    };
+    let e = if job.counts_anything() {
+        analysis(state, move |cancel| Ok(job.run(cancel)?)).await?
+    } else {
+        job.run(&Cancel::never())?
+    };
+    Ok(e.estimate.words)
 }

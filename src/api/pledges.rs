@@ -118,7 +118,16 @@ async fn list_pledges(
     Q(NoParams {}): Q<NoParams>,
 ) -> ApiResult<Json<PledgeList>> {
     let pledges = state.store.list_pledges().await.map_err(AppError::Store)?;
-    let (snap, result) = lighting(&state).await?;
+    Ok(Json(views(&state, pledges).await?))
+}
+
+/// `pledges` with their indicators, computed now (what `GET /api/v1/pledges` answers, and the
+/// printed lägesbild's follow-up shows).
+pub(super) async fn views(
+    state: &AppState,
+    pledges: Vec<crate::store::pledges::Pledge>,
+) -> ApiResult<PledgeList> {
+    let (snap, result) = lighting(state).await?;
     let mut f = FollowUp::load(
         state.store.as_ref(),
         &pledges,
@@ -127,10 +136,8 @@ async fn list_pledges(
         state.config.min_public_count,
     )
     .await?;
-    f.patrol = patrol_months(&state).await?;
-    let list =
-        super::analysis(&state, move |_| Ok(svc::list(&pledges, &snap, &result, &f))).await?;
-    Ok(Json(list))
+    f.patrol = patrol_months(state).await?;
+    super::analysis(state, move |_| Ok(svc::list(&pledges, &snap, &result, &f))).await
 }
 
 /// Gives a pledge; the dark stretches on its walkways today are its baseline.

@@ -29,6 +29,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<bool> {
     if store.list_measures().await?.is_empty() {
         seed_plan(store, now).await?;
     }
+    seed_patrol(store, now).await?;
     store.set_meta("demo", "true").await?;
     Ok(true)
 }
@@ -133,6 +134,76 @@ async fn seed_plan(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> any
             }),
         })
         .await?;
+    Ok(())
+}
+
+/// The demo's visible police: fictitious reported visits to the hotspots of the current patrol
+/// plan over the last 120 days, in two of every three occurrences of each plan window (2–4
+/// hours), of 12 and 14 minutes in turn at 40, 140, … minutes into the window (so those
+/// occurrences meet the Koper dose of a visit at least every two hours), at the centroid of the
+/// hotspot's hull. The visits are an idempotent upsert.
+async fn seed_patrol(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    use crate::analysis::cancel::Cancel;
+    use crate::analysis::dosage::{WindowSpec, occurrences};
+    use crate::store::patrol::{PatrolVisit, VisitPlace};
+    use geo::Centroid;
+
+    let today = crate::time::local_date(&now);
+    let cfg = Config::default();
+    let snap = crate::spatial::Snapshot::load(store).await?;
+    let viewer = crate::service::Viewer::new(crate::model::Role::Police, cfg.public_rules());
+    let (plan, hulls) = crate::service::patrol::plan_with_hulls(
+        &snap,
+        &Default::default(),
+        &Default::default(),
+        &viewer,
+        today,
+        &Cancel::never(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let from = today - chrono::Duration::days(120);
+    let mut visits = Vec::new();
+    for (h, hull) in plan.hotspots.iter().zip(&hulls) {
+        let Some(c) = hull.centroid() else { continue };
+        for w in &h.windows {
+            let spec = WindowSpec {
+                weekday: w.weekday,
+                hour: w.hour,
+                hours: w.hours,
+            };
+            for (i, occ) in occurrences(spec, from, today).iter().enumerate() {
+                if i % 3 == 2 {
+                    continue;
+                }
+                // 40, 140, … minutes in, while the visit ends inside the window: no stretch
+                // without one is longer than 100 minutes.
+                let slots = (0..)
+                    .map(|k| (40 + 100 * k, if k % 2 == 0 { 12 } else { 14 }))
+                    .take_while(|(at, minutes)| at + minutes <= 60 * w.hours as i32);
+                for (offset_min, minutes) in slots {
+                    let start = occ.span.start + f64::from(offset_min) * 60.0;
+                    let end = start + f64::from(minutes) * 60.0;
+                    let (Some(start), Some(end)) = (
+                        chrono::DateTime::from_timestamp(start as i64, 0),
+                        chrono::DateTime::from_timestamp(end as i64, 0),
+                    ) else {
+                        continue;
+                    };
+                    if end > now {
+                        continue;
+                    }
+                    visits.push(PatrolVisit {
+                        unit: "Demo 1 (fiktiv)".into(),
+                        source: "demo".into(),
+                        start,
+                        end,
+                        place: VisitPlace::Point { x: c.x(), y: c.y() },
+                    });
+                }
+            }
+        }
+    }
+    store.upsert_patrol_visits(&visits).await?;
     Ok(())
 }
 

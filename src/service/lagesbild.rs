@@ -64,6 +64,81 @@ pub struct Lagesbild {
     pub reports_by_status: ReportCounts,
     /// The latest imported BRÅ years, newest first (at most six rows).
     pub bra: Vec<BraRow>,
+    /// The follow-up of the åtgärdsplan and the medborgarlöften as they stand today, for the
+    /// whole municipality whatever the period and area asked for (the printed lägesbild's
+    /// second page); filled by the HTTP layer, which holds the store.
+    pub follow_up: Option<FollowUpSection>,
+}
+
+/// The most measures the follow-up lists: a printed page.
+pub const FOLLOW_UP_MEASURES: usize = 12;
+/// Done measures older than this many days are no longer followed up.
+pub const FOLLOW_UP_DONE_DAYS: i64 = 730;
+
+/// What was planned and done, what it achieved, and the pledges in force.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FollowUpSection {
+    /// Measures in progress, planned, and done in the last two years: in progress first, then
+    /// planned by date, then done, newest first; at most [`FOLLOW_UP_MEASURES`].
+    pub measures: Vec<FollowUpMeasure>,
+    /// Such measures left out by the limit.
+    pub measures_more: usize,
+    /// The medborgarlöften whose period holds the lägesbild's last date, with their indicators.
+    pub pledges: Vec<super::pledges::PledgeView>,
+}
+
+/// One measure as the follow-up shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FollowUpMeasure {
+    pub id: i64,
+    pub title: String,
+    pub kind: crate::store::measures::MeasureKind,
+    pub status: crate::store::measures::MeasureStatus,
+    pub agency: Option<String>,
+    pub planned_date: Option<NaiveDate>,
+    pub done_date: Option<NaiveDate>,
+    /// For a done measure, its effect in words (the odds ratio against the comparison area,
+    /// "för tidigt att bedöma", "för få händelser"), or why there is none; null otherwise.
+    pub effect: Option<String>,
+}
+
+/// The measures the follow-up shows (see [`FollowUpSection::measures`]) and how many more
+/// there were.
+pub fn follow_up_measures(
+    all: &[crate::store::measures::Measure],
+    today: NaiveDate,
+) -> (Vec<&crate::store::measures::Measure>, usize) {
+    use crate::store::measures::MeasureStatus as S;
+    let since = today - chrono::Duration::days(FOLLOW_UP_DONE_DAYS);
+    let mut v: Vec<&crate::store::measures::Measure> = all
+        .iter()
+        .filter(|m| match m.spec.status {
+            S::InProgress | S::Planned => true,
+            S::Done => m.spec.done_date.is_some_and(|d| d >= since && d <= today),
+            S::Cancelled => false,
+        })
+        .collect();
+    let rank = |s: S| match s {
+        S::InProgress => 0,
+        S::Planned => 1,
+        _ => 2,
+    };
+    v.sort_by(|a, b| {
+        let (x, y) = (&a.spec, &b.spec);
+        rank(x.status).cmp(&rank(y.status)).then_with(|| {
+            if x.status == S::Done {
+                y.done_date.cmp(&x.done_date)
+            } else {
+                // Undated plans last.
+                (x.planned_date.is_none(), x.planned_date)
+                    .cmp(&(y.planned_date.is_none(), y.planned_date))
+            }
+            .then(b.id.cmp(&a.id))
+        })
+    });
+    let more = v.len().saturating_sub(FOLLOW_UP_MEASURES);
+    v.truncate(FOLLOW_UP_MEASURES);
+    (v, more)
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -267,5 +342,6 @@ pub fn lagesbild(
                 per_100k: b.per_100k,
             })
             .collect(),
+        follow_up: None,
     })
 }

@@ -330,3 +330,79 @@ async fn the_cli_writes_the_plan_the_api_serves() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// The follow-up section: the demo's five measures in the documented order (in progress, then
+/// planned by date, then done, newest first), each done one with the words its effect endpoint
+/// gives, and the pledge in force as the public list shows it. A past period changes the counts,
+/// not the follow-up, which is the plan as it stands today.
+#[tokio::test]
+async fn the_lagesbild_follows_up_the_plan_and_the_pledges() {
+    let d = demo().await;
+    let json = |b: &[u8]| -> Value { serde_json::from_slice(b).unwrap() };
+    let (status, _, body) = get(&d, "/api/v1/lagesbild", Some(&d.police)).await;
+    assert_eq!(status, StatusCode::OK);
+    let f = json(&body)["follow_up"].clone();
+    let stored = d.state.store.list_measures().await.unwrap();
+    assert_eq!(stored.len(), 5);
+    let shown: Vec<&Value> = f["measures"].as_array().unwrap().iter().collect();
+    assert_eq!(shown.len(), 5, "{f}");
+    assert_eq!(f["measures_more"], 0);
+    let rank = |s: &str| match s {
+        "in_progress" => 0,
+        "planned" => 1,
+        "done" => 2,
+        other => panic!("{other} shown"),
+    };
+    for w in shown.windows(2) {
+        let (a, b) = (
+            w[0]["status"].as_str().unwrap(),
+            w[1]["status"].as_str().unwrap(),
+        );
+        assert!(rank(a) <= rank(b), "{a} before {b}");
+        if a == "done" && b == "done" {
+            assert!(w[0]["done_date"].as_str() >= w[1]["done_date"].as_str());
+        }
+        if a == "planned" && b == "planned" {
+            assert!(w[0]["planned_date"].as_str() <= w[1]["planned_date"].as_str());
+        }
+    }
+    let mut done = 0;
+    for m in &shown {
+        let id = m["id"].as_i64().unwrap();
+        let s = stored.iter().find(|s| s.id == id).unwrap();
+        assert_eq!(m["title"], s.spec.title.as_str());
+        if m["status"] == "done" {
+            done += 1;
+            let (st, _, e) = get(
+                &d,
+                &format!("/api/v1/measures/{id}/effect"),
+                Some(&d.police),
+            )
+            .await;
+            assert_eq!(st, StatusCode::OK);
+            assert_eq!(m["effect"], json(&e)["words"], "{m}");
+        } else {
+            assert!(m["effect"].is_null(), "{m}");
+        }
+    }
+    assert_eq!(done, 2);
+    let (_, _, p) = get(&d, "/api/v1/pledges", None).await;
+    let public = json(&p);
+    assert_eq!(f["pledges"].as_array().unwrap().len(), 1);
+    assert_eq!(f["pledges"][0]["title"], public["pledges"][0]["title"]);
+    assert_eq!(
+        f["pledges"][0]["indicators"].as_array().unwrap().len(),
+        public["pledges"][0]["indicators"].as_array().unwrap().len()
+    );
+
+    let (status, _, body) = get(
+        &d,
+        "/api/v1/lagesbild?from=2020-01-01&to=2020-12-31",
+        Some(&d.police),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let old = json(&body);
+    assert_eq!(old["total"]["count"], 0);
+    assert_eq!(old["follow_up"]["measures"], f["measures"]);
+}

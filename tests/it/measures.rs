@@ -275,6 +275,32 @@ async fn the_demo_has_an_action_plan_with_an_effect_to_show() {
         .unwrap();
     let share = lit["value"].as_f64().unwrap();
     assert!(share > 0.0 && share < 100.0, "{lit}");
+    // The demo's fictitious visits: at most 12 + 14 minutes in two of three window occurrences
+    // (2–4 hours) of the last 120 days, so at most 26/120 of the planned hours of any month are
+    // delivered, and less over twelve months of which about four have visits.
+    let patrol = pledge["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "patrol_delivered")
+        .unwrap();
+    let share = patrol["value"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 26.0 / 120.0 * 100.0, "{patrol}");
+    let months = pledge["patrol_months"].as_array().unwrap();
+    assert!(months.len() >= 3, "{pledge}");
+    assert!(
+        months
+            .iter()
+            .all(|m| m["month"].as_str().unwrap().len() == 7
+                && m["planned_hours"].as_f64().unwrap() > 0.0),
+        "{pledge}"
+    );
+    assert!(
+        months
+            .iter()
+            .any(|m| m["delivered_hours"].as_f64().unwrap() > 0.0),
+        "{pledge}"
+    );
     let text = p.to_string();
     for key in [
         "points",
@@ -287,6 +313,23 @@ async fn the_demo_has_an_action_plan_with_an_effect_to_show() {
     ] {
         assert!(!text.contains(&format!("\"{key}\"")), "{key} in {text}");
     }
+    // The police view of the same visits over the default four weeks: every visit is in the
+    // dose, and the third occurrence of each window got none, so some occurrences meet the dose
+    // and some do not.
+    let (st, d) = get(&s, "/api/v1/patrol/dosage", Some(&police)).await;
+    assert_eq!(st, 200, "{d}");
+    let visits = d["sources"]["visits"].as_u64().unwrap();
+    assert!(visits > 0, "{d}");
+    assert_eq!(d["sources"]["visits_unmatched"], 0, "{d}");
+    let t = &d["totals"];
+    assert_eq!(t["dose_visits"], t["visits"], "{d}");
+    let (met, occ) = (
+        t["meeting_dose"].as_u64().unwrap(),
+        t["occurrences"].as_u64().unwrap(),
+    );
+    assert!(met > 0 && met < occ, "{d}");
+    let (st, _) = get(&s, "/api/v1/patrol/dosage", None).await;
+    assert_eq!(st, 401);
     let (st, e) = get(&s, &format!("/api/v1/measures/{id}/effect"), Some(&police)).await;
     assert_eq!(st, 200, "{e}");
     // Done a year ago: two full windows, over the planted hotspot's events.

@@ -376,3 +376,142 @@ async fn dosage_from_a_gpx_track_and_a_visit_list_to_the_second() {
     }
     assert!(asked >= 15, "{asked} public GETs");
 }
+
+/// The joint pledge's `patrol_delivered` from reported visits, against a value worked out by
+/// hand: 12-minute visits on every Saturday night of last month and one the month before the
+/// pledge begins, which must not count; the planned hours are the Saturday 23–03 occurrences of
+/// the pledge's two whole months (four hours each, three or five on the nights the clocks
+/// change), each month rounded to a tenth of an hour as the public sees it. The public answer
+/// carries hours per month and nothing of the hotspot, the unit or the times.
+#[tokio::test]
+async fn a_joint_pledge_shows_the_share_of_planned_presence_delivered() {
+    let s = TestServer::seeded(
+        |_| {},
+        async |store| {
+            store.upsert_incidents(&incidents()).await.unwrap();
+        },
+    )
+    .await;
+    let police = s.token(Role::Police).await;
+    let coordinator = s.token(Role::Coordinator).await;
+    let (st, plan) = get_json(s.url("/api/v1/patrol-plan.json"), Some(police)).await;
+    assert_eq!(st, 200, "{plan}");
+    let id = plan["hotspots"][0]["id"].as_str().unwrap().to_string();
+
+    let today = lagesbild::time::local_date(&Utc::now());
+    let this_month = today.with_day(1).unwrap();
+    let last = this_month - chrono::Months::new(1);
+    let before = this_month - chrono::Months::new(2);
+    let outside = this_month - chrono::Months::new(3);
+    let saturdays = |first: NaiveDate| -> Vec<NaiveDate> {
+        first
+            .iter_days()
+            .take_while(|d| d.month() == first.month())
+            .filter(|d| d.weekday() == chrono::Weekday::Sat)
+            .collect()
+    };
+    let mut csv = String::from("start;end;hotspot\n");
+    for d in saturdays(last) {
+        csv.push_str(&format!("{d} 23:10;{d} 23:22;{id}\n"));
+    }
+    let d = saturdays(outside)[0];
+    csv.push_str(&format!("{d} 23:10;{d} 23:22;{id}\n"));
+    let visits = s.dir.path().join("besok.csv");
+    std::fs::write(&visits, csv).unwrap();
+    let n = saturdays(last).len() as u64;
+    assert_eq!(counts(&import(&s.db, &visits))[1], n + 1);
+
+    let planned = |first: NaiveDate| -> f64 {
+        let secs: i64 = saturdays(first)
+            .into_iter()
+            .map(|d| (local(d + Duration::days(1), 3, 0) - local(d, 23, 0)).num_seconds())
+            .sum();
+        (secs as f64 / 360.0).round() / 10.0
+    };
+    let (p_before, p_last) = (planned(before), planned(last));
+    let delivered = n as f64 * 0.2;
+    let share = (delivered / (p_before + p_last) * 1000.0).round() / 10.0;
+
+    let new = |owner: &str| {
+        serde_json::json!({
+            "title": format!("Synlig polis ({owner})"),
+            "text": "Polisen syns på lördagsnätterna.",
+            "owner": owner,
+            "period_start": before.to_string(),
+            "period_end": (today + Duration::days(365)).to_string(),
+        })
+        .to_string()
+        .into_bytes()
+    };
+    for owner in ["gemensamt", "kommunen"] {
+        let (st, _, b) = http(
+            "POST",
+            s.url("/api/v1/pledges"),
+            Some(("application/json".into(), new(owner))),
+            Some(coordinator.clone()),
+        )
+        .await;
+        assert_eq!(st, 201, "{}", String::from_utf8_lossy(&b));
+    }
+    let (st, _, body) = http("GET", s.url("/api/v1/pledges"), None, None).await;
+    assert_eq!(st, 200);
+    let text = String::from_utf8_lossy(&body).to_string();
+    let list: Value = serde_json::from_str(&text).unwrap();
+    let pledge = |owner: &str| {
+        list["pledges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["owner"] == owner)
+            .unwrap()
+            .clone()
+    };
+    let joint = pledge("gemensamt");
+    let ind = joint["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "patrol_delivered")
+        .unwrap()
+        .clone();
+    assert_eq!(f(&ind["value"]), share, "{ind}");
+    assert!(
+        ind["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("planerade timmar på brottsplatserna under 2 hela månader."),
+        "{ind}"
+    );
+    let months = joint["patrol_months"].as_array().unwrap();
+    let month = |d: NaiveDate| d.format("%Y-%m").to_string();
+    assert_eq!(months.len(), 2, "{joint}");
+    assert_eq!(months[0]["month"], month(before).as_str());
+    assert_eq!(
+        (
+            f(&months[0]["planned_hours"]),
+            f(&months[0]["delivered_hours"])
+        ),
+        (p_before, 0.0)
+    );
+    assert_eq!(months[1]["month"], month(last).as_str());
+    assert_eq!(
+        (
+            f(&months[1]["planned_hours"]),
+            f(&months[1]["delivered_hours"])
+        ),
+        (p_last, delivered)
+    );
+    // The municipality's own pledge promises no police.
+    let own = pledge("kommunen");
+    assert!(own["patrol_months"].as_array().unwrap().is_empty(), "{own}");
+    assert!(
+        own["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["key"] != "patrol_delivered")
+    );
+    for secret in [id.as_str(), "Bil 3", "23:10", "hotspot"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}

@@ -1,6 +1,9 @@
 // The police view: significant hotspots ranked, each with its weekday × hour table and the
 // time windows to patrol, and the patrol plan as CSV or GPX (for the patrol planners' tools
 // and GPS units). The ranking and windows are computed by the server (/api/v1/patrol-plan).
+// Below, visible police delivered against the plan over the last four weeks
+// (/api/v1/patrol/dosage): per ISO week, and per hotspot beside its windows, with the Koper dose
+// (visits of 10–16 minutes at least every two hours).
 
 import { h, replaceChildren, download, toast } from './util.js';
 import { t, fmtNumber } from './i18n.js';
@@ -33,7 +36,11 @@ export class PoliceView {
         h('button', { type: 'button', onclick: () => this.export('gpx') }, t('police.gpx')),
       ),
       list,
+      h('section', { class: 'dosage', 'aria-labelledby': 'dosage-title' },
+        h('h3', { id: 'dosage-title' }, t('dosage.title')),
+        h('div', { id: 'dosage-body' }, h('p', {}, t('layer.loading')))),
     );
+    const dosage = this.loadDosage();
     try {
       const plan = await getJson('/api/v1/patrol-plan.json', this.filters.params());
       this.plan = plan;
@@ -45,8 +52,101 @@ export class PoliceView {
           ? items.map((s, i) => this.item(s, i))
           : h('li', { class: 'empty' }, t('police.none')),
       );
+      this.markHotspots();
     } catch (err) {
       replaceChildren(list, h('li', { class: 'error' }, err.message));
+    }
+    await dosage;
+  }
+
+  async loadDosage() {
+    const body = () => this.container.querySelector('#dosage-body');
+    try {
+      this.dosage = await getJson('/api/v1/patrol/dosage');
+    } catch (err) {
+      this.dosage = null;
+      if (body()) replaceChildren(body(), h('p', { class: 'error' }, t('dosage.failed', { msg: err.message })));
+      return;
+    }
+    if (body()) this.renderDosage(body(), this.dosage);
+    this.markHotspots();
+  }
+
+  renderDosage(el, d) {
+    const hours = (s) => fmtNumber(s / 3600, 1);
+    const share = (a, b) => (b > 0 ? `${fmtNumber((100 * a) / b, 0)} %` : '–');
+    const tot = d.totals;
+    if (!tot.occurrences) {
+      replaceChildren(el, h('p', {}, t('dosage.noWindows')));
+      return;
+    }
+    replaceChildren(
+      el,
+      h('p', { class: 'small' }, t('dosage.period', { from: d.from, to: d.to })),
+      h(
+        'p',
+        { class: 'dosage-total' },
+        t('dosage.total', {
+          delivered: hours(tot.delivered_s),
+          planned: hours(tot.planned_s),
+          share: share(tot.delivered_s, tot.planned_s),
+          met: fmtNumber(tot.meeting_dose),
+          occ: fmtNumber(tot.occurrences),
+          visits: fmtNumber(tot.visits),
+          dose: fmtNumber(tot.dose_visits),
+        }),
+      ),
+      d.sources.visits + d.sources.track_points === 0 ? h('p', { class: 'hint small' }, t('dosage.noRecords')) : null,
+      h(
+        'table',
+        { class: 'data dosage-weeks' },
+        h('caption', {}, t('dosage.weeks')),
+        h(
+          'thead',
+          {},
+          h('tr', {}, [t('dosage.week'), t('dosage.planned'), t('dosage.delivered'), t('dosage.share'), t('dosage.met')].map((x) => h('th', { scope: 'col' }, x))),
+        ),
+        h(
+          'tbody',
+          {},
+          d.weeks.map((w) =>
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'row' }, w.week),
+              h('td', { class: 'num' }, hours(w.planned_s)),
+              h('td', { class: 'num' }, hours(w.delivered_s)),
+              h('td', { class: 'num' }, share(w.delivered_s, w.planned_s)),
+              h('td', { class: 'num' }, `${fmtNumber(w.meeting_dose)} / ${fmtNumber(w.occurrences)}`),
+            ),
+          ),
+        ),
+      ),
+      h('p', { class: 'hint small' }, t('dosage.rule')),
+    );
+  }
+
+  /** Each hotspot of the list that the dosage's plan holds gets its delivered presence. */
+  markHotspots() {
+    if (!this.dosage) return;
+    const byId = new Map(this.dosage.hotspots.map((x) => [x.id, x]));
+    for (const li of this.container.querySelectorAll('.hotspot-list .hotspot')) {
+      const d = byId.get(li.dataset.hotspotId);
+      li.querySelector('.dosage-line')?.remove();
+      if (!d) continue;
+      const tot = d.totals;
+      li.querySelector('h3').after(
+        h(
+          'p',
+          { class: 'small dosage-line' },
+          t('dosage.hotspot', {
+            delivered: fmtNumber(tot.delivered_s / 3600, 1),
+            planned: fmtNumber(tot.planned_s / 3600, 1),
+            met: fmtNumber(tot.meeting_dose),
+            occ: fmtNumber(tot.occurrences),
+          }),
+        ),
+      );
     }
   }
 

@@ -1,7 +1,9 @@
 // The printable one-page lägesbild: map image, counts per crime type and district with the
 // change from the previous period of equal length, top hotspots with their peak windows, top
-// dark stretches, open reports by status and BRÅ context. Everything comes from
-// GET /api/v1/lagesbild, the same numbers the coordinator would cite in a meeting.
+// dark stretches, open reports by status and BRÅ context; on a second page the follow-up: the
+// measures of the action plan with the effect of the done ones, and the citizen pledges in force
+// with their indicators. Everything comes from GET /api/v1/lagesbild, the same numbers the
+// coordinator would cite in a meeting, and is set as text.
 
 import { h, replaceChildren } from './util.js';
 import { t, applyI18n, fmtNumber, fmtDate, fmtDateTime, groupLabel, statusLabel, setCategoryNames, categoryLabel } from './i18n.js';
@@ -142,7 +144,64 @@ function render(lb, config) {
     bra.map((b) => [`${b.year} ${b.municipality || ''}`, fmtNumber(b.count), b.per_100k == null ? '–' : fmtNumber(b.per_100k, 0)]),
   );
 
+  renderFollowUp(lb.follow_up || { measures: [], measures_more: 0, pledges: [] });
   drawMap(lb, config, hotspots, stretches);
+}
+
+function renderFollowUp(f) {
+  table(
+    $('measures'),
+    [t('print.measure'), t('measures.kind'), t('measures.status'), t('print.date'), t('print.effect')],
+    f.measures.map((m) => [
+      m.title,
+      t(`measure.kind.${m.kind}`),
+      t(`measure.status.${m.status}`),
+      fmtDate(m.status === 'done' ? m.done_date : m.planned_date) || '–',
+      m.effect || '–',
+    ]),
+    [1, 2, 3, 4],
+  );
+  $('measures-more').textContent = f.measures_more ? t('print.measuresMore', { n: fmtNumber(f.measures_more) }) : '';
+  const el = $('pledges');
+  replaceChildren(
+    el,
+    f.pledges.length
+      ? f.pledges.map((p) =>
+          h(
+            'article',
+            { class: 'pledge' },
+            h('h3', {}, p.title),
+            h(
+              'p',
+              { class: 'small' },
+              t('print.pledgePeriod', {
+                owner: p.owner_sv,
+                from: fmtDate(p.period_start),
+                to: fmtDate(p.period_end),
+                passed: fmtNumber(p.period_passed, 0),
+              }),
+            ),
+            h(
+              'table',
+              { class: 'data' },
+              h(
+                'tbody',
+                {},
+                p.indicators.map((i) =>
+                  h(
+                    'tr',
+                    {},
+                    h('th', { scope: 'row' }, i.label),
+                    h('td', { class: 'num' }, i.value == null ? '–' : `${fmtNumber(i.value, i.unit === '%' ? 0 : 1)} ${i.unit}`),
+                    h('td', {}, i.text),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        )
+      : h('p', {}, t('print.noPledges')),
+  );
 }
 
 function drawMap(lb, config, hotspots, stretches) {

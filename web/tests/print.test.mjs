@@ -1,5 +1,5 @@
-// The printable lägesbild renders from /api/v1/lagesbild with its map and tables, and prints on
-// one A4 page.
+// The printable lägesbild renders from /api/v1/lagesbild with its map and tables on one A4 page,
+// and the follow-up of the action plan and the pledges on a second.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('the printable lägesbild renders on one page', async () => {
+test('the printable lägesbild renders on one page, its follow-up on a second', async () => {
   const context = await openContext(browser, { token: server.tokens.coordinator });
   const page = await context.newPage();
   const errors = watchPage(page);
@@ -48,13 +48,34 @@ test('the printable lägesbild renders on one page', async () => {
   assert.match(hotspotText, /Stöld|Misshandel|Narkotikabrott|Skadegörelse/);
   assert.doesNotMatch(hotspotText, /\b(theft|assault|drug_offence|vandalism|disturbance)\b/);
   assert.match(await print.textContent('#period'), /Period: .+ – .+/);
+  // The follow-up: the demo's five fictitious measures (two done, with their effect in words,
+  // three planned or in progress, without), and its pledge with its indicators.
+  const measures = print.locator('#measures tbody tr');
+  assert.equal(await measures.count(), 5);
+  let done = 0;
+  for (let i = 0; i < 5; i++) {
+    const cells = await measures.nth(i).locator('th, td').allTextContents();
+    assert.match(cells[0], /\(fiktiv\)$/);
+    if (cells[2] === 'genomförd') {
+      done += 1;
+      assert.match(cells[4], /mot jämförelseområdet|för få händelser|för tidigt att bedöma/, cells.join(' | '));
+    } else {
+      assert.match(cells[2], /^(planerad|pågår)$/);
+      assert.equal(cells[4], '–');
+    }
+  }
+  assert.equal(done, 2);
+  const pledges = await print.textContent('#pledges');
+  assert.match(pledges, /Tryggare kvällar.*\(fiktivt\)/);
+  assert.match(pledges, /Kommunen och polisen/);
+  assert.match(pledges, /Planerad synlig polisnärvaro som genomförts/);
   await print.waitForTimeout(300);
   await screenshot(print, 'lagesbild-print');
 
   const pdf = await print.pdf({ format: 'A4', printBackground: true });
   writeFileSync(path.join(ARTIFACTS, 'lagesbild.pdf'), pdf);
   const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) || []).length;
-  assert.equal(pages, 1, `the lägesbild prints on ${pages} pages`);
+  assert.equal(pages, 2, `the lägesbild and its follow-up print on ${pages} pages, not 2`);
   assert.deepEqual(errors, []);
   assert.deepEqual(perrors, []);
   await context.close();

@@ -115,6 +115,34 @@ test('police: ranked hotspots with weekday × hour tables and the patrol plan', 
   assert.equal(await table.locator('tbody tr').count(), 7);
   assert.equal(await table.locator('tbody tr').first().locator('td').count(), 24);
   assert.match(await page.textContent('.hotspot-list .hotspot:first-child'), /Mest händelser/);
+  // Visible police over the last four weeks: the demo's fictitious visits against the plan's
+  // windows of 2–4 hours (an hour less or more on the nights the clocks change), at most 26
+  // minutes in an occurrence, in two of every three; per week and per hotspot.
+  await page.waitForSelector('.dosage .dosage-total');
+  const total = await page.textContent('.dosage .dosage-total');
+  const m = total.match(/^([\d,]+) av ([\d,\s ]+) planerade timmar .*; (\d+) av (\d+) patrulltillfällen fick dosen; (\d+) besök, (\d+) av dem 10–16 minuter\.$/);
+  assert.ok(m, total);
+  const num = (x) => Number(x.replace(/[\s ]/g, '').replace(',', '.'));
+  const [delivered, planned, met, occ, visits, inDose] = m.slice(1).map(num);
+  assert.ok(planned >= 2 * occ - 1 && planned <= 4 * occ + 1, total);
+  assert.ok(delivered <= (occ * 26) / 60 + 0.05, total);
+  assert.ok(met > 0 && met < occ, total);
+  assert.ok(visits > 0 && inDose === visits, total);
+  assert.ok(delivered > 0 && delivered < planned, total);
+  assert.ok((await page.locator('.dosage-weeks tbody tr').count()) >= 4, 'four weeks, by ISO week');
+  const ids = await page.evaluate(async () => {
+    const res = await fetch('/api/v1/patrol/dosage', { headers: { authorization: `Bearer ${sessionStorage.getItem('lagesbild.token')}` } });
+    return (await res.json()).hotspots.map((x) => x.id);
+  });
+  const listed = await page.locator('.hotspot-list .hotspot').evaluateAll((els) => els.map((e) => e.dataset.hotspotId));
+  const shared = listed.filter((id) => ids.includes(id));
+  for (const id of shared) {
+    assert.match(
+      await page.textContent(`.hotspot[data-hotspot-id="${id}"] .dosage-line`),
+      /^Närvaro senaste fyra veckorna: [\d,]+ av [\d,]+ h, \d+ av \d+ tillfällen med dos$/,
+    );
+  }
+  assert.equal(await page.locator('.dosage-line').count(), shared.length);
   await screenshot(page, 'police-patrol');
 
   const csv = await downloadText(page, () => page.getByRole('button', { name: 'Patrullplan (CSV)' }).click());
