@@ -73,7 +73,8 @@ async fn import_csv(db: &Path, csv: &Path) -> (f64, u64, u64) {
         path: csv.to_path_buf(),
         source: "bench".into(),
         id: "id".into(),
-        time: "time".into(),
+        time: Some("time".into()),
+        window: None,
         category: "category".into(),
         coords: incidents_csv::CoordColumns::LatLon {
             lat: "lat".into(),

@@ -184,6 +184,8 @@ fn build() -> World {
                     0,
                 )
                 .unwrap(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: "assault".into(),
             group: CategoryGroup::Violence,
             label: "Misshandel".into(),

@@ -458,6 +458,8 @@ fn year_of_incidents(
             source: SOURCE.into(),
             source_id: format!("D{n:06}"),
             occurred_at: at,
+            time_precision: Default::default(),
+            occurred_to: None,
             category: code,
             group,
             label: label.into(),

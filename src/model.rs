@@ -4,7 +4,7 @@
 //! `y` northing. Conversion to and from other CRSs happens only at the edges (importers and
 //! API output), see [`crate::crs`].
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use geo::{LineString, MultiPolygon, Point};
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,55 @@ impl LocationPrecision {
     }
 }
 
+/// How precisely an incident's time is known. Registers often give a date without an hour, a
+/// month, or a window (*begånget mellan fre 18:00 och mån 07:00* for a burglary found after a
+/// weekend); what is not known is never made up.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TimePrecision {
+    /// To the minute or better.
+    #[default]
+    Exact,
+    /// The hour, not the minute (`2026-04-29 14`).
+    Hour,
+    /// The local date: `occurred_at` is its midnight.
+    Date,
+    /// The month: `occurred_at` is the first day's midnight.
+    Month,
+    /// Some time from `occurred_at` to `occurred_to`.
+    Window,
+}
+
+impl TimePrecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Hour => "hour",
+            Self::Date => "date",
+            Self::Month => "month",
+            Self::Window => "window",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "exact" => Some(Self::Exact),
+            "hour" => Some(Self::Hour),
+            "date" => Some(Self::Date),
+            "month" => Some(Self::Month),
+            "window" => Some(Self::Window),
+            _ => None,
+        }
+    }
+
+    /// The local hour (and so the weekday × hour cell) is known.
+    pub fn hour_known(self) -> bool {
+        matches!(self, Self::Exact | Self::Hour)
+    }
+}
+
 /// One police event or registered crime.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incident {
@@ -57,8 +106,13 @@ pub struct Incident {
     pub source: String,
     /// The id in that source; `(source, source_id)` is unique.
     pub source_id: String,
-    /// The instant with the offset the input carried.
+    /// The instant with the offset the input carried; for a date, a month or a window, its
+    /// start (see `time_precision`).
     pub occurred_at: DateTime<FixedOffset>,
+    /// How precisely the time is known.
+    pub time_precision: TimePrecision,
+    /// The end of a window (`time_precision` = window), later than `occurred_at`; exclusive.
+    pub occurred_to: Option<DateTime<FixedOffset>>,
     /// Stable category code, e.g. `assault`, see [`crate::category`].
     pub category: String,
     pub group: CategoryGroup,
@@ -76,6 +130,41 @@ pub struct Incident {
 impl Incident {
     pub fn occurred_utc(&self) -> DateTime<Utc> {
         self.occurred_at.with_timezone(&Utc)
+    }
+
+    /// The local weekday (0 = Monday) and hour, when the hour is known.
+    pub fn weekday_hour(&self) -> Option<(usize, usize)> {
+        self.time_precision
+            .hour_known()
+            .then(|| crate::time::weekday_hour(&self.occurred_at))
+    }
+
+    /// The first and last local dates the time may fall on: one for an exact time, an hour or
+    /// a date, the month's for a month, and those a window touches.
+    pub fn local_days(&self) -> (NaiveDate, NaiveDate) {
+        let d = crate::time::local_date(&self.occurred_at);
+        match self.time_precision {
+            TimePrecision::Month => {
+                let first = d.with_day(1).unwrap_or(d);
+                let last = (first + chrono::Months::new(1)).pred_opt().unwrap_or(first);
+                (first, last)
+            }
+            TimePrecision::Window => match self.occurred_to {
+                // The end is exclusive: a window to midnight stays on its dates.
+                Some(to) => (
+                    d,
+                    crate::time::local_date(&(to - chrono::Duration::seconds(1))).max(d),
+                ),
+                None => (d, d),
+            },
+            _ => (d, d),
+        }
+    }
+
+    /// The local date, when the time falls on one date.
+    pub fn local_day(&self) -> Option<NaiveDate> {
+        let (a, b) = self.local_days();
+        (a == b).then_some(a)
     }
 }
 

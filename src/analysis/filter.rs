@@ -21,7 +21,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Point, Polygon, Rect};
 
 use crate::category::CategoryGroup;
@@ -416,17 +416,25 @@ impl IncidentFilter {
             }
         }
         if self.from.is_some() || self.to.is_some() {
-            let d = crate::time::local_date(&inc.occurred_at);
-            if self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d > t) {
+            // Every date the time may fall on lies in the period: a month-only event counts in
+            // a period holding its whole month, a window in one holding all of it.
+            let (a, b) = inc.local_days();
+            if self.from.is_some_and(|f| a < f) || self.to.is_some_and(|t| b > t) {
                 return false;
             }
         }
-        if self.hours.is_some() || self.weekdays.is_some() {
-            let (wd, h) = crate::time::weekday_hour(&inc.occurred_at);
-            if self.hours.is_some_and(|s| !s.contains(h))
-                || self.weekdays.is_some_and(|s| !s.contains(wd))
-            {
-                return false;
+        if let Some(s) = &self.hours {
+            match inc.weekday_hour() {
+                Some((_, h)) if s.contains(h) => {}
+                // Without a known hour an event is in no hour range.
+                _ => return false,
+            }
+        }
+        if let Some(s) = &self.weekdays {
+            match inc.local_day() {
+                Some(d) if s.contains(d.weekday().num_days_from_monday() as usize) => {}
+                // Without a known date an event is on no weekday.
+                _ => return false,
             }
         }
         true
@@ -486,6 +494,8 @@ mod tests {
             source: "test".into(),
             source_id: id.into(),
             occurred_at: DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: cat.into(),
             group,
             label: cat.into(),
@@ -607,6 +617,101 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(thursday.select(&incs).points.len(), 0);
+    }
+
+    #[test]
+    fn what_is_not_known_of_a_time_never_passes_a_filter_on_it() {
+        use crate::model::TimePrecision;
+        let with = |id: &str, at: &str, p: TimePrecision, to: Option<&str>| {
+            let mut i = incident(
+                id,
+                at,
+                "burglary",
+                CategoryGroup::Property,
+                LocationPrecision::Exact,
+            );
+            i.time_precision = p;
+            i.occurred_to = to.map(|t| DateTime::parse_from_rfc3339(t).unwrap());
+            i
+        };
+        // Friday 6 March 2026 (a date), February 2026 (a month), Friday 18:00 to Monday 07:00
+        // (a window), and Friday 22:00 (an hour).
+        let incs = [
+            with(
+                "date",
+                "2026-03-06T00:00:00+01:00",
+                TimePrecision::Date,
+                None,
+            ),
+            with(
+                "month",
+                "2026-02-01T00:00:00+01:00",
+                TimePrecision::Month,
+                None,
+            ),
+            with(
+                "window",
+                "2026-03-06T18:00:00+01:00",
+                TimePrecision::Window,
+                Some("2026-03-09T07:00:00+01:00"),
+            ),
+            with(
+                "hour",
+                "2026-03-06T22:00:00+01:00",
+                TimePrecision::Hour,
+                None,
+            ),
+        ];
+        let ids = |f: &IncidentFilter| -> Vec<&str> {
+            f.select(&incs)
+                .points
+                .iter()
+                .map(|i| i.source_id.as_str())
+                .collect()
+        };
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        // An hour range: only the event whose hour is known (not the date at its midnight).
+        let night = IncidentFilter {
+            hours: Some(HourSet::parse("22-02").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&night), ["hour"]);
+        let midnight = IncidentFilter {
+            hours: Some(HourSet::parse("0-1").unwrap()),
+            ..Default::default()
+        };
+        assert!(ids(&midnight).is_empty());
+        // Fridays: the date and the hour, not the month or the window over the weekend.
+        let fridays = IncidentFilter {
+            weekdays: Some(WeekdaySet::parse("fri").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&fridays), ["date", "hour"]);
+        // A period holds an event only when it holds every date the event may fall on.
+        let march_6 = IncidentFilter {
+            from: d("2026-03-06"),
+            to: d("2026-03-06"),
+            ..Default::default()
+        };
+        assert_eq!(ids(&march_6), ["date", "hour"]);
+        let weekend = IncidentFilter {
+            from: d("2026-03-06"),
+            to: d("2026-03-09"),
+            ..Default::default()
+        };
+        assert_eq!(ids(&weekend), ["date", "window", "hour"]);
+        let half_february = IncidentFilter {
+            from: d("2026-02-01"),
+            to: d("2026-02-14"),
+            ..Default::default()
+        };
+        assert!(ids(&half_february).is_empty());
+        let february = IncidentFilter {
+            from: d("2026-02-01"),
+            to: d("2026-02-28"),
+            ..Default::default()
+        };
+        assert_eq!(ids(&february), ["month"]);
     }
 
     #[test]

@@ -179,6 +179,8 @@ mod tests {
             source: "t".into(),
             source_id: id.into(),
             occurred_at: DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: "x".into(),
             group,
             label: "x".into(),

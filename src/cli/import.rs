@@ -109,9 +109,20 @@ pub enum ImportKind {
         /// Column with the incident id (unique within --source).
         #[arg(long)]
         id: String,
-        /// Column with the date and time (offset optional; Swedish local time when absent).
-        #[arg(long)]
-        time: String,
+        /// Column with the date and time (offset optional; Swedish local time when absent): a
+        /// time, an hour (`2026-04-29 14`), a date (`2026-04-29`) or a month (`2026-04`), each
+        /// stored with its precision. Needed unless --time-from and --time-to are given; with
+        /// them, for the rows whose window is empty.
+        #[arg(long, required_unless_present_all = ["time_from", "time_to"])]
+        time: Option<String>,
+        /// Column with the start of a window in which the incident happened ("begånget
+        /// mellan"), read as --time is; with --time-to.
+        #[arg(long, requires = "time_to")]
+        time_from: Option<String>,
+        /// Column with the end of the window; with --time-from. A window from a date to a
+        /// date runs to the end of the last date.
+        #[arg(long, requires = "time_from")]
+        time_to: Option<String>,
         /// Column with the category label (e.g. Misshandel, Skadegörelse).
         #[arg(long)]
         category: String,
@@ -264,6 +275,12 @@ pub async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
                 s.file, s.errors_not_listed
             );
         }
+        for w in &s.warnings {
+            eprintln!("{}: warning: {w}", s.file);
+        }
+        if s.warnings_not_listed > 0 {
+            eprintln!("{}: … and {} more warnings", s.file, s.warnings_not_listed);
+        }
         eprintln!("{} in {:.1} s", s.human(), started.elapsed().as_secs_f64());
     }
     if args.json {
@@ -292,6 +309,8 @@ fn merge(parts: &[ImportSummary]) -> ImportSummary {
         t.skipped += p.skipped;
         t.errors.extend(p.errors.iter().cloned());
         t.errors_not_listed += p.errors_not_listed;
+        t.warnings.extend(p.warnings.iter().cloned());
+        t.warnings_not_listed += p.warnings_not_listed;
     }
     t
 }
@@ -325,6 +344,8 @@ async fn run_kind(
             file,
             id,
             time,
+            time_from,
+            time_to,
             category,
             place,
             coords,
@@ -337,6 +358,7 @@ async fn run_kind(
                 path: file.clone(),
                 id,
                 time,
+                window: time_from.zip(time_to),
                 category,
                 coords: coords.columns()?,
                 epsg: coords.epsg()?,

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+
+use crate::model::TimePrecision;
 use encoding_rs::Encoding;
 
 use super::textio::{self, RecordMark, TextOptions, TextReader};
@@ -309,24 +311,56 @@ pub fn number(rec: &csv::StringRecord, idx: usize, name: &str, line: u64) -> Res
     parse_number(v).ok_or_else(|| RowError::new(line, name, v, "not a number"))
 }
 
-/// Parses a time. With `format` (chrono strftime), exactly that; without, ISO 8601 / RFC 3339
-/// with or without `T` and seconds, Polisen's `2026-04-29 14:28:38 +02:00`, and a bare date.
-/// Times without an offset are Swedish local time.
+/// A time as read: the instant (the start, for a date, a month or an hour), how precisely the
+/// text gave it, and a warning when a local time had to be read one way of two (the autumn's
+/// repeated hour) or moved (the spring's skipped hour).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeRead {
+    pub at: DateTime<FixedOffset>,
+    pub precision: TimePrecision,
+    pub warning: Option<String>,
+}
+
+impl TimeRead {
+    fn exact(at: DateTime<FixedOffset>) -> Self {
+        Self {
+            at,
+            precision: TimePrecision::Exact,
+            warning: None,
+        }
+    }
+
+    fn local(t: NaiveDateTime, precision: TimePrecision) -> Self {
+        let (at, warning) = local_to_fixed(t);
+        Self {
+            at,
+            precision,
+            warning,
+        }
+    }
+}
+
+/// Parses a time (see [`read_time`]) and keeps only the instant.
 pub fn parse_time(s: &str, format: Option<&str>) -> Result<DateTime<FixedOffset>, String> {
+    read_time(s, format).map(|r| r.at)
+}
+
+/// Reads a time and how precisely it is given. With `format` (chrono strftime), exactly that,
+/// its precision from what it names: minutes (or more) exact, an hour without minutes `hour`,
+/// a day without an hour `date`, a year and month `month`. Without, ISO 8601 / RFC 3339 with
+/// or without `T` and seconds, Polisen's `2026-04-29 14:28:38 +02:00`, `2026-04-29 14` (hour),
+/// `2026-04-29` (date) and `2026-04` (month). Times without an offset are Swedish local time
+/// ([`local_to_fixed`]).
+pub fn read_time(s: &str, format: Option<&str>) -> Result<TimeRead, String> {
     let s = s.trim();
     if let Some(f) = format {
-        if let Ok(t) = DateTime::parse_from_str(s, f) {
-            return Ok(t);
-        }
-        return NaiveDateTime::parse_from_str(s, f)
-            .map_err(|e| format!("does not match --time-format {f:?}: {e}"))
-            .and_then(local_to_fixed);
+        return read_formatted(s, f);
     }
     if let Some(t) = fast_iso(s) {
         return t;
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t);
+        return Ok(TimeRead::exact(t));
     }
     for f in [
         "%Y-%m-%d %H:%M:%S %:z",
@@ -335,7 +369,7 @@ pub fn parse_time(s: &str, format: Option<&str>) -> Result<DateTime<FixedOffset>
         "%Y-%m-%d %H:%M:%S %z",
     ] {
         if let Ok(t) = DateTime::parse_from_str(s, f) {
-            return Ok(t);
+            return Ok(TimeRead::exact(t));
         }
     }
     for f in [
@@ -346,20 +380,75 @@ pub fn parse_time(s: &str, format: Option<&str>) -> Result<DateTime<FixedOffset>
         "%Y-%m-%dT%H:%M:%S%.f",
     ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-            return local_to_fixed(t);
+            return Ok(TimeRead::local(t, TimePrecision::Exact));
+        }
+    }
+    for f in ["%Y-%m-%d %H", "%Y-%m-%dT%H"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&format!("{s}:00"), &format!("{f}:%M")) {
+            return Ok(TimeRead::local(t, TimePrecision::Hour));
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return local_to_fixed(d.and_hms_opt(0, 0, 0).expect("midnight"));
+        return Ok(TimeRead::local(midnight(d), TimePrecision::Date));
     }
-    Err("not a date and time (expected e.g. 2026-04-29 14:28:38 +02:00 or 2026-04-29T14:28:38; give --time-format otherwise)".into())
+    if s.len() == 7
+        && let Ok(d) = NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+    {
+        return Ok(TimeRead::local(midnight(d), TimePrecision::Month));
+    }
+    Err("not a date and time (expected e.g. 2026-04-29 14:28:38 +02:00, 2026-04-29T14:28, 2026-04-29 or 2026-04; give --time-format otherwise)".into())
+}
+
+fn midnight(d: NaiveDate) -> NaiveDateTime {
+    d.and_hms_opt(0, 0, 0).expect("midnight")
+}
+
+/// What a strftime format names, finest first.
+fn format_precision(f: &str) -> TimePrecision {
+    let names = |specs: &[&str]| specs.iter().any(|x| f.contains(x));
+    if names(&["%M", "%R", "%T", "%X", "%r", "%c", "%+", "%s"]) {
+        TimePrecision::Exact
+    } else if names(&["%H", "%I", "%k", "%l"]) {
+        TimePrecision::Hour
+    } else if names(&["%d", "%e", "%j", "%F", "%D", "%x", "%a", "%A", "%u", "%w"]) {
+        TimePrecision::Date
+    } else {
+        TimePrecision::Month
+    }
+}
+
+fn read_formatted(s: &str, f: &str) -> Result<TimeRead, String> {
+    let wrong = |e: chrono::ParseError| format!("does not match --time-format {f:?}: {e}");
+    match format_precision(f) {
+        TimePrecision::Exact => {
+            if let Ok(t) = DateTime::parse_from_str(s, f) {
+                return Ok(TimeRead::exact(t));
+            }
+            NaiveDateTime::parse_from_str(s, f)
+                .map_err(wrong)
+                .map(|t| TimeRead::local(t, TimePrecision::Exact))
+        }
+        // chrono wants minutes for a time of day, and a day for a date: given here as the
+        // start of the hour and the first of the month.
+        TimePrecision::Hour => {
+            NaiveDateTime::parse_from_str(&format!("{s}\u{1}00"), &format!("{f}\u{1}%M"))
+                .map_err(wrong)
+                .map(|t| TimeRead::local(t, TimePrecision::Hour))
+        }
+        TimePrecision::Date => NaiveDate::parse_from_str(s, f)
+            .map_err(wrong)
+            .map(|d| TimeRead::local(midnight(d), TimePrecision::Date)),
+        _ => NaiveDate::parse_from_str(&format!("{s}\u{1}01"), &format!("{f}\u{1}%d"))
+            .map_err(wrong)
+            .map(|d| TimeRead::local(midnight(d), TimePrecision::Month)),
+    }
 }
 
 /// The common shapes, `2026-04-29 14:28:38`, `2026-04-29T14:28`, with fractions of a second and
 /// `Z`, `+02:00`, ` +02:00` or `+0200`, read without chrono's format interpreter (which cost
 /// more than the rest of a CSV row). `None` for anything else, or an impossible value, so that
 /// the general path decides and words the error.
-fn fast_iso(s: &str) -> Option<Result<DateTime<FixedOffset>, String>> {
+fn fast_iso(s: &str) -> Option<Result<TimeRead, String>> {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = b.get(r)?;
@@ -400,7 +489,7 @@ fn fast_iso(s: &str) -> Option<Result<DateTime<FixedOffset>, String>> {
     let rest = &b[i..];
     let rest = rest.strip_prefix(b" ").unwrap_or(rest);
     let offset = match rest {
-        [] => return Some(local_to_fixed(t)),
+        [] => return Some(Ok(TimeRead::local(t, TimePrecision::Exact))),
         [b'Z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
             let two = |a: u8, b: u8| -> Option<i32> {
@@ -416,19 +505,48 @@ fn fast_iso(s: &str) -> Option<Result<DateTime<FixedOffset>, String>> {
     Some(
         t.and_local_timezone(zone)
             .single()
+            .map(TimeRead::exact)
             .ok_or_else(|| format!("{t} with offset {zone} is not a time")),
     )
 }
 
-/// A wall-clock time in Stockholm as an instant with its offset. In the autumn's repeated hour
-/// the earlier instant is taken; a time in the spring's skipped hour is rejected.
-pub fn local_to_fixed(t: NaiveDateTime) -> Result<DateTime<FixedOffset>, String> {
+/// A wall-clock time in Stockholm as an instant with its offset, read as PostgreSQL and
+/// java.time read it: in the autumn's repeated hour the earlier instant, and a time in the
+/// spring's skipped hour moved forward by the gap (02:30 on the last Sunday of March is 03:30
+/// CEST); either with a warning saying so.
+pub fn local_to_fixed(t: NaiveDateTime) -> (DateTime<FixedOffset>, Option<String>) {
     match ZONE.from_local_datetime(&t) {
-        chrono::LocalResult::Single(x) => Ok(x.fixed_offset()),
-        chrono::LocalResult::Ambiguous(a, _) => Ok(a.fixed_offset()),
-        chrono::LocalResult::None => Err(format!(
-            "{t} does not exist in Swedish local time (the hour skipped for summer time)"
-        )),
+        chrono::LocalResult::Single(x) => (x.fixed_offset(), None),
+        chrono::LocalResult::Ambiguous(a, _) => {
+            let a = a.fixed_offset();
+            (
+                a,
+                Some(format!(
+                    "{t} occurs twice in Swedish local time (the clocks go back): read as the first, {}",
+                    a.to_rfc3339()
+                )),
+            )
+        }
+        chrono::LocalResult::None => {
+            // Read with the offset in force before the gap (the last wall-clock time that
+            // exists before it): the instant the clock would have shown had it not jumped.
+            let before = (1..=48)
+                .find_map(|k| {
+                    ZONE.from_local_datetime(&(t - chrono::Duration::minutes(30 * k)))
+                        .latest()
+                })
+                .map(|x| x.fixed_offset().offset().local_minus_utc())
+                .unwrap_or(0);
+            let utc = t - chrono::Duration::seconds(i64::from(before));
+            let at = ZONE.from_utc_datetime(&utc).fixed_offset();
+            (
+                at,
+                Some(format!(
+                    "{t} does not exist in Swedish local time (the clocks go forward): read as {}",
+                    at.to_rfc3339()
+                )),
+            )
+        }
     }
 }
 
@@ -501,8 +619,77 @@ mod tests {
         let t = parse_time("15/01/2026 22.10", Some("%d/%m/%Y %H.%M")).unwrap();
         assert_eq!(t.to_rfc3339(), "2026-01-15T22:10:00+01:00");
         assert!(parse_time("2026-13-01 10:00", None).is_err());
-        // 02:30 on the last Sunday of March 2026 does not exist in Stockholm.
-        assert!(parse_time("2026-03-29 02:30", None).is_err());
+    }
+
+    fn read(s: &str, f: Option<&str>) -> (String, TimePrecision, Option<String>) {
+        let r = read_time(s, f).unwrap();
+        (r.at.to_rfc3339(), r.precision, r.warning)
+    }
+
+    #[test]
+    fn dates_months_and_hours_keep_their_precision() {
+        use TimePrecision::*;
+        assert_eq!(
+            read("2026-01-15", None),
+            ("2026-01-15T00:00:00+01:00".into(), Date, None)
+        );
+        assert_eq!(
+            read("2026-07-15", None),
+            ("2026-07-15T00:00:00+02:00".into(), Date, None)
+        );
+        assert_eq!(
+            read("2026-07", None),
+            ("2026-07-01T00:00:00+02:00".into(), Month, None)
+        );
+        assert_eq!(
+            read("2026-07-15 22", None),
+            ("2026-07-15T22:00:00+02:00".into(), Hour, None)
+        );
+        assert_eq!(read("2026-07-15 22:05", None).1, Exact);
+        // With a format, its precision is what it names.
+        assert_eq!(read("15/07/2026", Some("%d/%m/%Y")).1, Date);
+        assert_eq!(
+            read("2026-07", Some("%Y-%m")),
+            ("2026-07-01T00:00:00+02:00".into(), Month, None)
+        );
+        assert_eq!(read("07.2026", Some("%m.%Y")).1, Month);
+        assert_eq!(
+            read("15/07/2026 kl 22", Some("%d/%m/%Y kl %H")),
+            ("2026-07-15T22:00:00+02:00".into(), Hour, None)
+        );
+        assert_eq!(read("2026-07-15", Some("%Y-%m-%d")).1, Date);
+        assert!(read_time("2026-13", Some("%Y-%m")).is_err());
+        assert!(read_time("2026-13", None).is_err());
+        assert!(read_time("2026-02-30", Some("%Y-%m-%d")).is_err());
+    }
+
+    #[test]
+    fn clock_changes_are_read_as_postgresql_reads_them() {
+        // The skipped spring hour, moved forward by the gap: PostgreSQL's
+        // '2025-03-30 02:01'::timestamp AT TIME ZONE 'Europe/Stockholm' is 01:01Z (03:01 CEST);
+        // java.time's ZonedDateTime.of(…) gives the same.
+        let (at, p, w) = read("2025-03-30 02:01", None);
+        assert_eq!(
+            (at.as_str(), p),
+            ("2025-03-30T03:01:00+02:00", TimePrecision::Exact)
+        );
+        assert!(w.unwrap().contains("does not exist"));
+        let (at, _, w) = read("2026-03-29 02:30", None);
+        assert_eq!(at, "2026-03-29T03:30:00+02:00");
+        assert!(w.is_some());
+        // The repeated autumn hour: the earlier instant, CEST (PostgreSQL and java.time agree).
+        let (at, _, w) = read("2025-10-26 02:30", None);
+        assert_eq!(at, "2025-10-26T02:30:00+02:00");
+        assert!(w.unwrap().contains("occurs twice"));
+        // Through a format too, and the hours either side carry no warning.
+        let (at, _, w) = read("30.03.2025 02:01", Some("%d.%m.%Y %H:%M"));
+        assert_eq!(
+            (at.as_str(), w.is_some()),
+            ("2025-03-30T03:01:00+02:00", true)
+        );
+        assert_eq!(read("2025-03-30 01:59", None).2, None);
+        assert_eq!(read("2025-03-30 03:00", None).2, None);
+        assert_eq!(read("2025-10-26 03:00", None).2, None);
     }
 
     #[test]
@@ -524,7 +711,11 @@ mod tests {
             let expected = DateTime::parse_from_str(text, f)
                 .or_else(|_| DateTime::parse_from_rfc3339(text))
                 .unwrap();
-            assert_eq!(fast_iso(text), Some(Ok(expected)), "{text}");
+            assert_eq!(
+                fast_iso(text).map(|r| r.map(|r| r.at)),
+                Some(Ok(expected)),
+                "{text}"
+            );
         }
         let local = [
             ("2026-04-29 14:28:38", "%Y-%m-%d %H:%M:%S"),
@@ -535,8 +726,12 @@ mod tests {
         ];
         for (text, f) in local {
             let naive = NaiveDateTime::parse_from_str(text, f).unwrap();
-            let expected = local_to_fixed(naive).unwrap();
-            assert_eq!(fast_iso(text), Some(Ok(expected)), "{text}");
+            let (expected, _) = local_to_fixed(naive);
+            assert_eq!(
+                fast_iso(text).map(|r| r.map(|r| r.at)),
+                Some(Ok(expected)),
+                "{text}"
+            );
         }
         // Not taken by the fast path: the general path decides (and words the error).
         for text in [
@@ -551,8 +746,14 @@ mod tests {
         ] {
             assert_eq!(fast_iso(text), None, "{text}");
         }
-        // The skipped spring hour is still an error, from the fast path.
-        assert!(matches!(fast_iso("2026-03-29 02:30"), Some(Err(_))));
+        // The skipped spring hour is moved, with a warning, from the fast path too.
+        assert!(matches!(
+            fast_iso("2026-03-29 02:30"),
+            Some(Ok(TimeRead {
+                warning: Some(_),
+                ..
+            }))
+        ));
         // One-digit hours still parse (Polisen), through the general path.
         assert!(parse_time("2026-04-29 4:28:38 +02:00", None).is_ok());
     }

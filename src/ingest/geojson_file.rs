@@ -165,32 +165,38 @@ pub fn parse_incidents(
             match item {
                 Item::Bad(e) => Err(e),
                 Item::Feature(line, f) => incident_feature(line, &f, epsg, &opts, &fields)
-                    .and_then(|inc| match dups.check(&inc.source_id, line) {
+                    .and_then(|(inc, warning)| match dups.check(&inc.source_id, line) {
                         Some(first) => Err(RowError::new(
                             line,
                             &fields.id,
                             &inc.source_id,
                             format!("duplicate id: first seen on line {first}"),
                         )),
-                        None => Ok(inc),
+                        None => Ok((inc, warning)),
                     }),
             };
         match r {
-            Ok(i) => em.row(i),
+            Ok((i, warning)) => {
+                if let Some(w) = warning {
+                    em.warn(w);
+                }
+                em.row(i)
+            }
             Err(e) => em.error(e),
         }
         !em.is_closed()
     })
 }
 
-/// Reads one incident feature. Public for the property tests (tests/fuzz_import.rs).
+/// Reads one incident feature, and a warning on how its time was read (a local time in a
+/// clock change). Public for the property tests (tests/fuzz_import.rs).
 pub fn incident_feature(
     line: u64,
     f: &Value,
     epsg: u32,
     opts: &GeoJsonOptions,
     fields: &IncidentFields,
-) -> Result<Incident, RowError> {
+) -> Result<(Incident, Option<RowError>), RowError> {
     let props = f.get("properties").cloned().unwrap_or(Value::Null);
     let id = limited_property(&props, &fields.id, line)?
         .or_else(|| match f.get("id") {
@@ -209,8 +215,12 @@ pub fn incident_feature(
     check_len(line, &fields.id, &id, MAX_FIELD_CHARS)?;
     let t = limited_property(&props, &fields.time, line)?
         .ok_or_else(|| RowError::new(line, &fields.time, "", "missing"))?;
-    let at = super::csvutil::parse_time(&t, fields.time_format.as_deref())
+    let read = super::csvutil::read_time(&t, fields.time_format.as_deref())
         .map_err(|r| RowError::new(line, &fields.time, &t, r))?;
+    let warning = read
+        .warning
+        .as_ref()
+        .map(|w| RowError::new(line, &fields.time, &t, w.clone()));
     let label = limited_property(&props, &fields.category, line)?
         .ok_or_else(|| RowError::new(line, &fields.category, "", "missing"))?;
     let geom = f
@@ -229,10 +239,12 @@ pub fn incident_feature(
     let (ex, ny) = super::csvutil::locate(epsg, x, y, ("x", "y"), &opts.area, line)
         .map_err(|e| RowError::new(e.line, "geometry.coordinates", e.value, e.reason))?;
     let (code, group) = category::classify(&label, CategoryGroup::OtherCrime);
-    Ok(Incident {
+    let incident = Incident {
         source: opts.source.clone(),
         source_id: id,
-        occurred_at: at,
+        occurred_at: read.at,
+        time_precision: read.precision,
+        occurred_to: None,
         category: code,
         group,
         label,
@@ -240,7 +252,8 @@ pub fn incident_feature(
         precision: fields.precision,
         place: None,
         summary: None,
-    })
+    };
+    Ok((incident, warning))
 }
 
 fn position(v: Option<&Value>, line: u64) -> Result<(f64, f64), RowError> {

@@ -10,7 +10,7 @@ use super::csvutil::{self, Columns, Next};
 use super::{DuplicateGuard, Emitter, ImportError, RowError};
 use crate::category::{self, CategoryGroup};
 use crate::crs::{self, ServiceArea};
-use crate::model::{Incident, LocationPrecision};
+use crate::model::{Incident, LocationPrecision, TimePrecision};
 
 /// Which columns hold the position.
 #[derive(Debug, Clone)]
@@ -27,7 +27,10 @@ pub struct IncidentCsvOptions {
     /// Source name; `(source, id)` identifies an incident across imports.
     pub source: String,
     pub id: String,
-    pub time: String,
+    /// The time column; with `window`, for the rows whose window is empty.
+    pub time: Option<String>,
+    /// The columns of a window (`--time-from`, `--time-to`).
+    pub window: Option<(String, String)>,
     pub category: String,
     pub coords: CoordColumns,
     pub epsg: u32,
@@ -46,6 +49,8 @@ struct Pending {
     line: u64,
     id: String,
     at: DateTime<FixedOffset>,
+    time_precision: TimePrecision,
+    occurred_to: Option<DateTime<FixedOffset>>,
     label: String,
     place: Option<String>,
     raw: (f64, f64),
@@ -57,7 +62,9 @@ const BLOCK: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct RowLayout {
     pub id: usize,
-    pub time: usize,
+    /// The time column, and the window's (from, to) columns, with their names.
+    pub time: Option<(usize, String)>,
+    pub window: Option<((usize, String), (usize, String))>,
     pub category: usize,
     pub place: Option<usize>,
     /// (column read as x, column read as y).
@@ -73,7 +80,22 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
     let mut src = csvutil::open(&path, opts.delimiter, opts.encoding)?;
     let cols = Columns::new(src.headers());
     let id_i = cols.require(&path, "--id", &opts.id)?;
-    let time_i = cols.require(&path, "--time", &opts.time)?;
+    let time_i = match &opts.time {
+        Some(t) => Some((cols.require(&path, "--time", t)?, t.clone())),
+        None => None,
+    };
+    let window = match &opts.window {
+        Some((from, to)) => Some((
+            (cols.require(&path, "--time-from", from)?, from.clone()),
+            (cols.require(&path, "--time-to", to)?, to.clone()),
+        )),
+        None => None,
+    };
+    if time_i.is_none() && window.is_none() {
+        return Err(ImportError::Usage(
+            "no time column: give --time, or --time-from and --time-to".into(),
+        ));
+    }
     let cat_i = cols.require(&path, "--category", &opts.category)?;
     let place_i = match &opts.place {
         Some(p) => Some(cols.require(&path, "--place", p)?),
@@ -97,6 +119,7 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
     let layout = RowLayout {
         id: id_i,
         time: time_i,
+        window,
         category: cat_i,
         place: place_i,
         xy: (xi, yi),
@@ -118,7 +141,10 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
         };
         em.read();
         match parse_row(&rec, line, &layout) {
-            Ok(p) => {
+            Ok((p, warnings)) => {
+                for w in warnings {
+                    em.warn(w);
+                }
                 if let Some(first) = dups.check(&p.id, line) {
                     em.error(RowError::new(
                         line,
@@ -149,6 +175,8 @@ pub fn parse(opts: IncidentCsvOptions, em: &mut Emitter<Incident>) -> Result<(),
 pub struct ParsedRow {
     pub id: String,
     pub at: DateTime<FixedOffset>,
+    pub time_precision: TimePrecision,
+    pub occurred_to: Option<DateTime<FixedOffset>>,
     pub label: String,
     pub place: Option<String>,
     pub raw: (f64, f64),
@@ -161,31 +189,167 @@ pub fn parse_record(
     line: u64,
     layout: &RowLayout,
 ) -> Result<ParsedRow, RowError> {
-    parse_row(rec, line, layout).map(|p| ParsedRow {
+    parse_row(rec, line, layout).map(|(p, _)| ParsedRow {
         id: p.id,
         at: p.at,
+        time_precision: p.time_precision,
+        occurred_to: p.occurred_to,
         label: p.label,
         place: p.place,
         raw: p.raw,
     })
 }
 
-fn parse_row(rec: &csv::StringRecord, line: u64, layout: &RowLayout) -> Result<Pending, RowError> {
+/// The longest window a row may give: a burglary found after a holiday, not a register's
+/// "some time this decade".
+pub const MAX_WINDOW_DAYS: i64 = 366;
+
+/// The end of a time read as the start of a window's last step: a date runs to the next
+/// midnight, a month to the next month's first, an hour to the next hour.
+fn end_of(r: &csvutil::TimeRead) -> DateTime<FixedOffset> {
+    use chrono::{Duration, Months};
+    let local = crate::time::local(&r.at).naive_local();
+    let next = match r.precision {
+        TimePrecision::Exact | TimePrecision::Window => return r.at,
+        TimePrecision::Hour => return r.at + Duration::hours(1),
+        TimePrecision::Date => local + Duration::days(1),
+        TimePrecision::Month => local + Months::new(1),
+    };
+    csvutil::local_to_fixed(next).0
+}
+
+/// Reads the time of a row: its window when the row has one, else `--time`. Returns the
+/// start, the precision, the end of a window, and warnings.
+#[allow(clippy::type_complexity)]
+fn row_time(
+    rec: &csv::StringRecord,
+    line: u64,
+    layout: &RowLayout,
+) -> Result<
+    (
+        DateTime<FixedOffset>,
+        TimePrecision,
+        Option<DateTime<FixedOffset>>,
+        Vec<RowError>,
+    ),
+    RowError,
+> {
+    let f = layout.time_format.as_deref();
+    let mut warnings = Vec::new();
+    let mut read = |idx: usize, name: &str| -> Result<Option<csvutil::TimeRead>, RowError> {
+        let Some(v) = csvutil::opt_field(rec, Some(idx), name, line)? else {
+            return Ok(None);
+        };
+        let r = csvutil::read_time(v, f).map_err(|r| RowError::new(line, name, v, r))?;
+        if let Some(w) = &r.warning {
+            warnings.push(RowError::new(line, name, v, w.clone()));
+        }
+        Ok(Some(r))
+    };
+    let window = match &layout.window {
+        Some(((fi, fname), (ti, tname))) => Some((read(*fi, fname)?, read(*ti, tname)?)),
+        None => None,
+    };
+    let single = match (&window, &layout.time) {
+        (Some((None, None)) | None, Some((ti, tname))) => read(*ti, tname)?,
+        _ => None,
+    };
+    if let (Some(((_, fname), (ti, tname))), Some(pair)) = (&layout.window, window) {
+        match pair {
+            (Some(from), Some(to)) => {
+                let end = end_of(&to);
+                let start = from.at;
+                if end <= start {
+                    let v = csvutil::field(rec, *ti, tname, line)?;
+                    return Err(RowError::new(
+                        line,
+                        tname.as_str(),
+                        v,
+                        format!(
+                            "the window ends before it begins ({fname} is {})",
+                            start.to_rfc3339()
+                        ),
+                    ));
+                }
+                if end - start > chrono::Duration::days(MAX_WINDOW_DAYS) {
+                    let v = csvutil::field(rec, *ti, tname, line)?;
+                    return Err(RowError::new(
+                        line,
+                        tname.as_str(),
+                        v,
+                        format!(
+                            "a window of more than {MAX_WINDOW_DAYS} days says nothing of when"
+                        ),
+                    ));
+                }
+                // A window that is exactly one step of its precision is that precision.
+                if end == end_of(&from) {
+                    return Ok((start, from.precision, None, warnings));
+                }
+                return Ok((start, TimePrecision::Window, Some(end), warnings));
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(RowError::new(
+                    line,
+                    tname.as_str(),
+                    "",
+                    "missing: the window has a start but no end",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(RowError::new(
+                    line,
+                    fname.as_str(),
+                    "",
+                    "missing: the window has an end but no start",
+                ));
+            }
+        }
+    }
+    if layout.time.is_none() {
+        let name = layout
+            .window
+            .as_ref()
+            .map(|w| w.0.1.as_str())
+            .unwrap_or("time");
+        return Err(RowError::new(
+            line,
+            name,
+            "",
+            "missing: the row has no window and there is no --time column",
+        ));
+    }
+    match (single, &layout.time) {
+        (Some(r), _) => Ok((r.at, r.precision, None, warnings)),
+        (None, Some((_, tname))) => Err(RowError::new(line, tname.as_str(), "", "missing")),
+        (None, None) => unreachable!("checked above"),
+    }
+}
+
+fn parse_row(
+    rec: &csv::StringRecord,
+    line: u64,
+    layout: &RowLayout,
+) -> Result<(Pending, Vec<RowError>), RowError> {
     let id = csvutil::field(rec, layout.id, "id", line)?.to_string();
-    let t = csvutil::field(rec, layout.time, "time", line)?;
-    let at = csvutil::parse_time(t, layout.time_format.as_deref())
-        .map_err(|r| RowError::new(line, "time", t, r))?;
+    let (at, time_precision, occurred_to, warnings) = row_time(rec, line, layout)?;
     let label = csvutil::field(rec, layout.category, "category", line)?.to_string();
     let x = csvutil::number(rec, layout.xy.0, &layout.xy_names.0, line)?;
     let y = csvutil::number(rec, layout.xy.1, &layout.xy_names.1, line)?;
-    Ok(Pending {
-        line,
-        id,
-        at,
-        label,
-        place: csvutil::opt_field(rec, layout.place, "place", line)?.map(str::to_string),
-        raw: (x, y),
-    })
+    Ok((
+        Pending {
+            line,
+            id,
+            at,
+            time_precision,
+            occurred_to,
+            label,
+            place: csvutil::opt_field(rec, layout.place, "place", line)?.map(str::to_string),
+            raw: (x, y),
+        },
+        warnings,
+    ))
 }
 
 fn flush(
@@ -218,6 +382,8 @@ fn flush(
                     source: opts.source.clone(),
                     source_id: p.id,
                     occurred_at: p.at,
+                    time_precision: p.time_precision,
+                    occurred_to: p.occurred_to,
                     category: code,
                     group,
                     label: p.label,

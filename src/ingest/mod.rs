@@ -129,6 +129,11 @@ pub struct ImportSummary {
     pub errors: Vec<RowError>,
     /// Errors beyond the first [`MAX_LISTED_ERRORS`], counted only.
     pub errors_not_listed: u64,
+    /// Records stored, but read one way of several: a local time in the autumn's repeated hour
+    /// (the earlier taken) or the spring's skipped one (moved forward by the gap).
+    pub warnings: Vec<RowError>,
+    /// Warnings beyond the first [`MAX_LISTED_ERRORS`], counted only.
+    pub warnings_not_listed: u64,
 }
 
 impl ImportSummary {
@@ -139,6 +144,16 @@ impl ImportSummary {
                 self.errors.push(e);
             } else {
                 self.errors_not_listed += 1;
+            }
+        }
+    }
+
+    fn add_warnings(&mut self, warnings: Vec<RowError>) {
+        for w in warnings {
+            if self.warnings.len() < MAX_LISTED_ERRORS {
+                self.warnings.push(w);
+            } else {
+                self.warnings_not_listed += 1;
             }
         }
     }
@@ -232,6 +247,7 @@ impl Upsert for BraStat {
 struct Batch<T> {
     rows: Vec<T>,
     errors: Vec<RowError>,
+    warnings: Vec<RowError>,
     read: u64,
     /// Bytes of the file consumed so far (for the progress bar).
     position: u64,
@@ -257,6 +273,11 @@ impl<T> Emitter<T> {
         }
     }
 
+    /// A record that is stored, with something about how it was read.
+    pub fn warn(&mut self, w: RowError) {
+        self.cur.warnings.push(w);
+    }
+
     pub fn error(&mut self, e: RowError) {
         self.cur.errors.push(e);
         if self.cur.errors.len() >= BATCH_SIZE {
@@ -277,6 +298,7 @@ impl<T> Emitter<T> {
         let next = Batch {
             rows: Vec::with_capacity(BATCH_SIZE.min(self.cur.rows.capacity())),
             errors: Vec::new(),
+            warnings: Vec::new(),
             read: 0,
             position: self.cur.position,
         };
@@ -293,6 +315,7 @@ fn emitter<T>(tx: mpsc::Sender<Batch<T>>) -> Emitter<T> {
         cur: Batch {
             rows: Vec::with_capacity(BATCH_SIZE),
             errors: Vec::new(),
+            warnings: Vec::new(),
             read: 0,
             position: 0,
         },
@@ -311,6 +334,7 @@ async fn drain<T: Upsert>(
     while let Some(batch) = rx.recv().await {
         summary.read += batch.read;
         summary.add_errors(batch.errors);
+        summary.add_warnings(batch.warnings);
         progress.set_position(batch.position);
         if store_error.is_none() && !batch.rows.is_empty() {
             match T::upsert(store, &batch.rows).await {

@@ -183,6 +183,8 @@ pub fn event(line: u64, bytes: &[u8], area: &ServiceArea) -> Result<Incident, Ro
         source: SOURCE.into(),
         source_id: id,
         occurred_at,
+        time_precision: Default::default(),
+        occurred_to: None,
         category: code,
         group,
         label: typ,

@@ -728,6 +728,8 @@ mod tests {
             source: "test".into(),
             source_id: i.to_string(),
             occurred_at: t.fixed_offset(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: "assault".into(),
             group: crate::category::CategoryGroup::Violence,
             label: "Misshandel".into(),

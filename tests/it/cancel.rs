@@ -58,6 +58,8 @@ fn incidents(pts: &[[f64; 2]]) -> Vec<Incident> {
             source: "t".into(),
             source_id: i.to_string(),
             occurred_at: (t0 + chrono::Duration::hours(i as i64 % 500)).fixed_offset(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: if i % 3 == 0 { "robbery" } else { "assault" }.into(),
             group: lagesbild::category::CategoryGroup::Violence,
             label: "x".into(),

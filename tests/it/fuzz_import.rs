@@ -321,16 +321,30 @@ fn csv_records(bytes: &[u8], delimiter: Option<u8>, mut row: impl FnMut(&csv::St
 fn incident_rows(bytes: &[u8]) {
     let layout = RowLayout {
         id: 0,
-        time: 1,
+        time: Some((1, "time".into())),
+        window: None,
         category: 2,
         place: Some(5),
         xy: (4, 3),
         xy_names: ("lon".into(), "lat".into()),
         time_format: None,
     };
+    // And read as a window (columns 1 to 6), --time for rows without one.
+    let windowed = RowLayout {
+        window: Some(((1, "from".into()), (6, "to".into()))),
+        ..layout.clone()
+    };
     csv_records(bytes, None, |rec, line| {
-        if let Err(e) = incidents_csv::parse_record(rec, line, &layout) {
-            bounded_row_error(&e);
+        for l in [&layout, &windowed] {
+            match incidents_csv::parse_record(rec, line, l) {
+                Err(e) => bounded_row_error(&e),
+                Ok(r) => {
+                    // A window is stored only when it ends after it begins.
+                    if let Some(to) = r.occurred_to {
+                        assert!(to > r.at, "line {line}: window {} to {to}", r.at);
+                    }
+                }
+            }
         }
     });
 }

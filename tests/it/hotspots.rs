@@ -25,6 +25,8 @@ fn incident(id: usize, p: [f64; 2], at: DateTime<Utc>, precision: LocationPrecis
         source: "test".into(),
         source_id: format!("e{id}"),
         occurred_at: at.with_timezone(&FixedOffset::east_opt(0).unwrap()),
+        time_precision: Default::default(),
+        occurred_to: None,
         category: if id % 4 == 0 { "robbery" } else { "assault" }.into(),
         group: CategoryGroup::Violence,
         label: "Misshandel".into(),
@@ -619,10 +621,16 @@ async fn api_serves_hotspots_with_privacy_by_role() {
         "group",
         "label",
         "precision",
+        "time_precision",
+        "time_to",
     ] {
         assert!(f0["properties"].get(key).is_some(), "{key}");
     }
     assert_eq!(pv["meta"]["returned"], 182);
+    // These events were given to the minute: exact, no window.
+    assert!(pv["features"].as_array().unwrap().iter().all(|f| {
+        f["properties"]["time_precision"] == "exact" && f["properties"]["time_to"].is_null()
+    }));
 
     // Bad input names the parameter.
     let bad = get(

@@ -192,7 +192,7 @@ async fn sweref_csv_with_decimal_commas_and_bad_rows() {
     assert_eq!(
         by_line,
         vec![
-            (4, "time"),
+            (4, "tid"),
             (5, "x"),
             (6, "id"),
             (7, "x"),
@@ -652,7 +652,8 @@ async fn child_import_reporting_peak_memory() {
         path: path.clone(),
         source: "m".into(),
         id: "id".into(),
-        time: "time".into(),
+        time: Some("time".into()),
+        window: None,
         category: "category".into(),
         coords: lagesbild::ingest::incidents_csv::CoordColumns::LatLon {
             lat: "lat".into(),
@@ -1104,4 +1105,143 @@ async fn an_import_waits_for_a_writer_that_holds_the_lock() {
     assert_eq!(n(&r.summary, "imported"), 5_000);
     assert!(started.elapsed() >= std::time::Duration::from_secs(3));
     assert_eq!(counts(&db).await.incidents, 5_000);
+}
+
+/// Time as precisely as the register gives it: a date, a month, an hour and windows stored with
+/// their precision; a window of one date is that date; the spring-forward and autumn rows
+/// imported as PostgreSQL reads them, each with a warning naming line, field and value; windows
+/// that end before they begin or have no end are refused by name.
+#[tokio::test]
+async fn dates_months_windows_and_clock_changes_keep_their_precision() {
+    use lagesbild::model::TimePrecision::*;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.sqlite");
+    let file = fixture("incidents_time_precision.csv");
+    let args = [
+        "incidents",
+        file.to_str().unwrap(),
+        "--id",
+        "id",
+        "--time",
+        "tid",
+        "--time-from",
+        "fran",
+        "--time-to",
+        "till",
+        "--category",
+        "kategori",
+        "--x",
+        "x",
+        "--y",
+        "y",
+        "--crs",
+        "EPSG:3006",
+        "--source",
+        "reg",
+    ];
+    let r = import(&db, &args);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(
+        (
+            n(&r.summary, "read"),
+            n(&r.summary, "imported"),
+            n(&r.summary, "skipped")
+        ),
+        (11, 9, 2),
+        "{}",
+        r.summary
+    );
+    let errs = error_lines(&r.summary);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!((errs[0].0, errs[0].1.as_str()), (9, "till"));
+    assert!(errs[0].2.contains("ends before it begins"), "{}", errs[0].2);
+    assert_eq!((errs[1].0, errs[1].1.as_str()), (10, "till"));
+    assert!(errs[1].2.contains("no end"), "{}", errs[1].2);
+    let warnings: Vec<(u64, String, String, String)> = r.summary["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["line"].as_u64().unwrap(),
+                w["field"].as_str().unwrap().into(),
+                w["value"].as_str().unwrap().into(),
+                w["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(
+        (
+            warnings[0].0,
+            warnings[0].1.as_str(),
+            warnings[0].2.as_str()
+        ),
+        (6, "tid", "2025-03-30 02:01")
+    );
+    assert!(warnings[0].3.contains("does not exist"), "{warnings:?}");
+    assert_eq!(
+        (
+            warnings[1].0,
+            warnings[1].1.as_str(),
+            warnings[1].2.as_str()
+        ),
+        (7, "tid", "2025-10-26 02:30")
+    );
+    assert!(warnings[1].3.contains("occurs twice"), "{warnings:?}");
+    assert!(r.stderr.contains("warning: line 6"), "{}", r.stderr);
+
+    let store = lagesbild::store::open(db.to_str().unwrap()).await.unwrap();
+    let inc = store.load_incidents().await.unwrap();
+    let get = |id: &str| inc.iter().find(|i| i.source_id == id).unwrap();
+    let utc = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let expect = [
+        ("T1", "2026-03-06T22:10:00+01:00", Exact, None),
+        ("T2", "2026-03-07T00:00:00+01:00", Date, None),
+        ("T3", "2026-02-01T00:00:00+01:00", Month, None),
+        (
+            "T4",
+            "2026-03-06T18:00:00+01:00",
+            Window,
+            Some("2026-03-09T07:00:00+01:00"),
+        ),
+        // 02:01 does not exist on 30 March 2025: 01:01Z, as PostgreSQL's
+        // '2025-03-30 02:01'::timestamp AT TIME ZONE 'Europe/Stockholm'.
+        ("T5", "2025-03-30T03:01:00+02:00", Exact, None),
+        // 02:30 on 26 October 2025 happens twice: the first, CEST.
+        ("T6", "2025-10-26T02:30:00+02:00", Exact, None),
+        ("T7", "2026-03-10T00:00:00+01:00", Date, None),
+        ("T10", "2026-03-07T14:00:00+01:00", Hour, None),
+        // A window of dates runs to the end of its last date, here across the spring change.
+        (
+            "T11",
+            "2026-03-01T00:00:00+01:00",
+            Window,
+            Some("2026-04-01T00:00:00+02:00"),
+        ),
+    ];
+    for (id, at, precision, to) in expect {
+        let i = get(id);
+        assert_eq!(i.occurred_at.to_rfc3339(), at, "{id}");
+        assert_eq!(i.time_precision, precision, "{id}");
+        assert_eq!(
+            i.occurred_to.map(|t| t.with_timezone(&chrono::Utc)),
+            to.map(utc),
+            "{id}"
+        );
+    }
+    drop(store);
+    // Again: nothing changes, precision and windows included.
+    let again = import(&db, &args);
+    assert_eq!(
+        (
+            n(&again.summary, "imported"),
+            n(&again.summary, "unchanged")
+        ),
+        (0, 9)
+    );
 }

@@ -358,6 +358,8 @@ fn incident(
         source: "test".into(),
         source_id: id.into(),
         occurred_at: DateTime::parse_from_rfc3339(at).unwrap(),
+        time_precision: Default::default(),
+        occurred_to: None,
         category: "assault".into(),
         group,
         label: "Misshandel".into(),

@@ -39,6 +39,8 @@ fn many_incidents() -> Vec<Incident> {
             source: "t".into(),
             source_id: i.to_string(),
             occurred_at: (now - chrono::Duration::hours(1 + (i as i64 % 8000))).fixed_offset(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: "assault".into(),
             group: lagesbild::category::CategoryGroup::Violence,
             label: "Misshandel".into(),

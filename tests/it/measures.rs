@@ -44,6 +44,8 @@ fn plant(out: &mut Vec<Incident>, n: usize, (x, y): (f64, f64), day: NaiveDate) 
             source: "test".into(),
             source_id: format!("{i}"),
             occurred_at: at,
+            time_precision: Default::default(),
+            occurred_to: None,
             category: "assault".into(),
             group: CategoryGroup::Violence,
             label: "Misshandel".into(),

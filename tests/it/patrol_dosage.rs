@@ -32,6 +32,8 @@ fn incident(id: usize, at: DateTime<Utc>, (x, y): (f64, f64), violent: bool) -> 
         source: "test".into(),
         source_id: id.to_string(),
         occurred_at: at.fixed_offset(),
+        time_precision: Default::default(),
+        occurred_to: None,
         category: category.into(),
         group,
         label: label.into(),

@@ -41,6 +41,8 @@ fn incident(
         source: "test".into(),
         source_id: id.into(),
         occurred_at: at,
+        time_precision: Default::default(),
+        occurred_to: None,
         category: "assault".into(),
         group: CategoryGroup::Violence,
         label: "Misshandel".into(),

@@ -2,7 +2,7 @@
 // DBSCAN clusters, Gi* cells or density with the chosen filters, and the period comparison.
 
 import { h } from './util.js';
-import { t, fmtNumber, fmtDate, fmtDateTime, groupLabel, categoryLabel } from './i18n.js';
+import { t, fmtNumber, fmtDate, fmtWhen, groupLabel, categoryLabel } from './i18n.js';
 import { getJson } from './api.js';
 import { DataLayer, swatch } from './map.js';
 import { crimeLayer, popupTable, excludedCount, tip } from './layers.js';
@@ -46,7 +46,7 @@ export function incidentLayer(map, filters) {
         const m = L.circleMarker([lat, lon], { radius: 5, color: '#fff', weight: 1, fillColor: '#1f2937', fillOpacity: 0.9 });
         m.bindPopup(() =>
           popupTable(p.label || p.category || t('layer.incidents'), [
-            [t('f.when'), fmtDateTime(p.time ?? p.occurred_at)],
+            [t('f.when'), fmtWhen(p)],
             [t('f.category'), `${p.label ?? p.category ?? ''}${p.group ? ` (${groupLabel(p.group)})` : ''}`],
             [t('f.precision'), p.precision ?? '–'],
             [t('f.place'), p.place ?? '–'],

@@ -204,6 +204,9 @@ const sv = {
   'f.count': 'Antal',
   'f.fewerThanK': 'färre än {k}',
   'f.when': 'När',
+  'when.hour': '{date} kl. {from}–{to}',
+  'when.date': '{date} (klockslag okänt)',
+  'when.window': 'mellan {from} och {to}',
   'f.category': 'Kategori',
   'f.precision': 'Lägesnoggrannhet',
   'f.place': 'Plats',
@@ -580,6 +583,9 @@ const en = {
   'f.count': 'Count',
   'f.fewerThanK': 'fewer than {k}',
   'f.when': 'When',
+  'when.hour': '{date} {from}–{to}',
+  'when.date': '{date} (time of day unknown)',
+  'when.window': 'between {from} and {to}',
   'f.category': 'Category',
   'f.precision': 'Location precision',
   'f.place': 'Place',
@@ -833,6 +839,28 @@ export function fmtDateTime(s) {
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) return String(s);
   return d.toLocaleString(locale(), { timeZone: 'Europe/Stockholm', dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** When an incident happened, as precisely as it is known (`time_precision`). */
+export function fmtWhen(p) {
+  const at = p.time ?? p.occurred_at;
+  const d = new Date(at);
+  if (!at || Number.isNaN(d.getTime())) return '–';
+  const zone = { timeZone: 'Europe/Stockholm' };
+  switch (p.time_precision) {
+    case 'hour': {
+      const hour = Number(d.toLocaleString('en-GB', { ...zone, hour: '2-digit', hour12: false }));
+      return t('when.hour', { date: fmtDate(at), from: String(hour).padStart(2, '0'), to: String((hour + 1) % 24).padStart(2, '0') });
+    }
+    case 'date':
+      return t('when.date', { date: fmtDate(at) });
+    case 'month':
+      return d.toLocaleDateString(locale(), { ...zone, year: 'numeric', month: 'long' });
+    case 'window':
+      return t('when.window', { from: fmtDateTime(at), to: fmtDateTime(p.time_to) });
+    default:
+      return fmtDateTime(at);
+  }
 }
 
 export function fmtDate(s) {

@@ -156,3 +156,28 @@ test('police: ranked hotspots with weekday × hour tables and the patrol plan', 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('an incident popup says when as precisely as the time is known', async () => {
+  const context = await openContext(browser, { token: server.tokens.coordinator });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('body[data-role="coordinator"]');
+  const when = await page.evaluate(async () => {
+    const m = await import('/js/i18n.js');
+    return [
+      { time: '2026-03-07T14:00:00+01:00', time_precision: 'hour' },
+      { time: '2026-03-07T00:00:00+01:00', time_precision: 'date' },
+      { time: '2026-02-01T00:00:00+01:00', time_precision: 'month' },
+      { time: '2026-03-06T18:00:00+01:00', time_precision: 'window', time_to: '2026-03-09T07:00:00+01:00' },
+      { time: '2026-03-06T22:10:00+01:00', time_precision: 'exact' },
+    ].map((p) => m.fmtWhen(p));
+  });
+  // Swedish, Europe/Stockholm: an hour as a range, a date without a clock, a month by name, a
+  // window between its ends.
+  assert.match(when[0], /^7 mars 2026 kl\. 14–15$/);
+  assert.match(when[1], /^7 mars 2026 \(klockslag okänt\)$/);
+  assert.equal(when[2], 'februari 2026');
+  assert.match(when[3], /^mellan 6 mars 2026 18:00 och 9 mars 2026 07:00$/);
+  assert.match(when[4], /^6 mars 2026 22:10$/);
+  await context.close();
+});

@@ -117,10 +117,14 @@ pub fn clusters_with(
             let (mut sx, mut sy) = (0.0, 0.0);
             for inc in &incs {
                 *categories.entry(inc.category.clone()).or_insert(0) += 1;
-                let d = crate::time::local_date(&inc.occurred_at);
-                first = first.min(d);
-                last = last.max(d);
-                profile.add(&inc.occurred_at);
+                let (a, b) = inc.local_days();
+                first = first.min(a);
+                last = last.max(b);
+                // Only events whose hour is known enter the weekday × hour profile: a date, a
+                // month or a window put at its start would pile up at midnight.
+                if inc.time_precision.hour_known() {
+                    profile.add(&inc.occurred_at);
+                }
                 sx += inc.location.x();
                 sy += inc.location.y();
             }
@@ -214,6 +218,8 @@ mod tests {
             source: "t".into(),
             source_id: id.to_string(),
             occurred_at: DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: if id % 3 == 0 { "robbery" } else { "assault" }.into(),
             group: CategoryGroup::Violence,
             label: "x".into(),
@@ -249,5 +255,36 @@ mod tests {
         // Reversed input order gives the same id.
         let rev: Vec<&Incident> = incs.iter().rev().collect();
         assert_eq!(clusters(&rev, 30.0, 5)[0].id, c.id);
+    }
+
+    #[test]
+    fn events_without_an_hour_are_in_the_cluster_but_not_its_hours() {
+        use crate::model::TimePrecision;
+        // 20 events on Friday 22:30, and 20 known only to the date (Saturday 2 May), stored at
+        // its midnight: the cluster holds 40 and spans both dates, but its profile holds the 20
+        // with an hour, none at Saturday 00:00.
+        let mut incs = Vec::new();
+        for k in 0..40 {
+            let a = k as f64 * 0.7;
+            let (at, p) = if k < 20 {
+                ("2026-05-01T22:30:00+02:00", TimePrecision::Exact)
+            } else {
+                ("2026-05-02T00:00:00+02:00", TimePrecision::Date)
+            };
+            let mut i = inc(k, 1000.0 + 20.0 * a.cos(), 2000.0 + 20.0 * a.sin(), at);
+            i.time_precision = p;
+            incs.push(i);
+        }
+        let refs: Vec<&Incident> = incs.iter().collect();
+        let cs = clusters(&refs, 30.0, 5);
+        assert_eq!(cs.len(), 1);
+        let c = &cs[0];
+        assert_eq!(c.count(), 40);
+        assert_eq!(c.last, NaiveDate::from_ymd_opt(2026, 5, 2).unwrap());
+        let total: u32 = c.profile.0.iter().flatten().sum();
+        assert_eq!(total, 20);
+        assert_eq!(c.profile.0[4][22], 20);
+        assert_eq!(c.profile.0[5][0], 0);
+        assert_eq!(c.peak.as_ref().unwrap().text, "fre 22–23");
     }
 }

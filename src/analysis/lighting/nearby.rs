@@ -87,6 +87,11 @@ pub fn incidents_after_dark(
     let mut days: HashMap<NaiveDate, SunDay> = HashMap::new();
     near.into_iter()
         .filter(|&i| {
+            // After dark needs the hour: events known to a date, month or window are not
+            // counted as after dark (nor as daytime).
+            if !inputs.incidents[i].time_precision.hour_known() {
+                return false;
+            }
             let t = &inputs.incidents[i].occurred_at;
             let date = crate::time::local_date(t);
             let day = *days.entry(date).or_insert_with(|| sun_day(date, lat, lon));

@@ -1086,8 +1086,12 @@ pub const MAX_INCIDENT_LIMIT: usize = 500_000;
 pub struct IncidentProps {
     pub source: String,
     pub source_id: String,
-    /// RFC 3339.
+    /// RFC 3339: the time, or the start of the hour, date, month or window it is known to.
     pub time: String,
+    /// How precisely `time` is known: exact, hour, date, month or window.
+    pub time_precision: &'static str,
+    /// The end of a window (exclusive), RFC 3339; null otherwise.
+    pub time_to: Option<String>,
     pub category: String,
     pub group: &'static str,
     pub label: String,
@@ -1154,6 +1158,8 @@ pub fn incidents(
                     source: i.source.clone(),
                     source_id: i.source_id.clone(),
                     time: i.occurred_at.to_rfc3339(),
+                    time_precision: i.time_precision.as_str(),
+                    time_to: i.occurred_to.map(|t| t.to_rfc3339()),
                     category: i.category.clone(),
                     group: i.group.as_str(),
                     label: i.label.clone(),

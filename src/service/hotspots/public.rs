@@ -726,6 +726,8 @@ mod tests {
                 source: "t".into(),
                 source_id: i.to_string(),
                 occurred_at: DateTime::parse_from_rfc3339("2026-03-01T22:00:00+01:00").unwrap(),
+                time_precision: Default::default(),
+                occurred_to: None,
                 category: "assault".into(),
                 group: CategoryGroup::Violence,
                 label: "Misshandel".into(),

@@ -194,9 +194,18 @@ pub fn count(
         if !inc.precision.is_point_level() {
             continue;
         }
-        let Some(after) = w.side(crate::time::local_date(&inc.occurred_at)) else {
+        // An event whose dates straddle the measure's side boundary is on neither side.
+        let (a, b) = inc.local_days();
+        let (Some(after), Some(after_b)) = (w.side(a), w.side(b)) else {
             continue;
         };
+        if after != after_b {
+            continue;
+        }
+        // After dark needs the hour.
+        if dark.is_some() && !inc.time_precision.hour_known() {
+            continue;
+        }
         let p = inc.location;
         let in_target = target.contains(p);
         let in_comparison = || district.contains(&p) && !others.iter().any(|o| o.contains(p));
@@ -384,6 +393,8 @@ mod tests {
             source: "test".into(),
             source_id: format!("{n}"),
             occurred_at: DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: "assault".into(),
             group: CategoryGroup::Violence,
             label: "Misshandel".into(),

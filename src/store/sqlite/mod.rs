@@ -19,7 +19,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{DataCounts, DataStore, StoreError, StoreResult, StoredToken, TokenStore, WriteCounts};
 use crate::category::CategoryGroup;
-use crate::model::{Area, BraStat, Incident, Lamp, LampStatus, LocationPrecision, Role, Walkway};
+use crate::model::{
+    Area, BraStat, Incident, Lamp, LampStatus, LocationPrecision, Role, TimePrecision, Walkway,
+};
 
 /// SQLite allows 32 766 bound parameters per statement; rows per upsert statement stay below it.
 const MAX_PARAMS: usize = 30_000;
@@ -317,9 +319,11 @@ pub(crate) fn utc_from_secs(secs: i64) -> StoreResult<DateTime<Utc>> {
 #[async_trait]
 impl DataStore for SqliteStore {
     async fn upsert_incidents(&self, batch: &[Incident]) -> StoreResult<WriteCounts> {
-        const COLS: [&str; 11] = [
+        const COLS: [&str; 13] = [
             "occurred_utc",
             "utc_offset_s",
+            "time_precision",
+            "occurred_to_utc",
             "category",
             "grp",
             "label",
@@ -332,12 +336,12 @@ impl DataStore for SqliteStore {
         ];
         let tail = format!(
             " ON CONFLICT (source, source_id) DO UPDATE{}",
-            changed_clause("incidents", &COLS[..10])
+            changed_clause("incidents", &COLS[..12])
         );
         self.upsert_chunks(
             batch,
-            12,
-            "INSERT INTO incidents (source, source_id, occurred_utc, utc_offset_s, category, grp, label, x, y, precision, place, summary) ",
+            14,
+            "INSERT INTO incidents (source, source_id, occurred_utc, utc_offset_s, time_precision, occurred_to_utc, category, grp, label, x, y, precision, place, summary) ",
             &tail,
             Counting::RowidGrowth("incidents"),
             |mut b, i: &Incident| {
@@ -345,6 +349,8 @@ impl DataStore for SqliteStore {
                     .push_bind(i.source_id.clone())
                     .push_bind(i.occurred_at.timestamp())
                     .push_bind(i.occurred_at.offset().local_minus_utc())
+                    .push_bind(i.time_precision.as_str())
+                    .push_bind(i.occurred_to.map(|t| t.timestamp()))
                     .push_bind(i.category.clone())
                     .push_bind(i.group.as_str())
                     .push_bind(i.label.clone())
@@ -468,7 +474,7 @@ impl DataStore for SqliteStore {
 
     async fn load_incidents(&self) -> StoreResult<Vec<Incident>> {
         let rows = sqlx::query(
-            "SELECT source, source_id, occurred_utc, utc_offset_s, category, grp, label, x, y, precision, place, summary FROM incidents ORDER BY id",
+            "SELECT source, source_id, occurred_utc, utc_offset_s, category, grp, label, x, y, precision, place, summary, time_precision, occurred_to_utc FROM incidents ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await
@@ -481,10 +487,17 @@ impl DataStore for SqliteStore {
                     .ok_or_else(|| StoreError::Corrupt(format!("UTC offset {off} s")))?;
                 let grp: String = r.get(5);
                 let prec: String = r.get(9);
+                let tp: String = r.get(12);
+                let to: Option<i64> = r.get(13);
                 Ok(Incident {
                     source: r.get(0),
                     source_id: r.get(1),
                     occurred_at: utc_from_secs(secs)?.with_timezone(&offset),
+                    time_precision: TimePrecision::parse(&tp)
+                        .ok_or_else(|| StoreError::Corrupt(format!("time precision {tp:?}")))?,
+                    occurred_to: to
+                        .map(|t| utc_from_secs(t).map(|t| t.with_timezone(&offset)))
+                        .transpose()?,
                     category: r.get(4),
                     group: CategoryGroup::parse(&grp)
                         .ok_or_else(|| StoreError::Corrupt(format!("category group {grp:?}")))?,
@@ -721,6 +734,8 @@ mod tests {
                 .unwrap()
                 .with_ymd_and_hms(2026, 1, 15, 22, 10, 0)
                 .unwrap(),
+            time_precision: Default::default(),
+            occurred_to: None,
             category: "theft".into(),
             group: CategoryGroup::Property,
             label: label.into(),
