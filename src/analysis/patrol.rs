@@ -21,51 +21,52 @@ use crate::analysis::hotspot::profile::{Profile, window_text};
 
 /// Length of a patrol window in hours.
 pub const WINDOW_HOURS: usize = 4;
-/// A window with fewer events is not worth a patrol of its own.
-pub const MIN_WINDOW_EVENTS: u32 = 2;
+/// A window with fewer events (aoristic weight) is not worth a patrol of its own.
+pub const MIN_WINDOW_EVENTS: f64 = 2.0;
 /// Windows per hotspot.
 pub const MAX_WINDOWS: usize = 3;
 
 /// One time window of the week.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Window {
     /// Start weekday (0 = Monday) and hour, local time.
     pub weekday: usize,
     pub hour: usize,
     pub hours: usize,
-    pub count: u32,
+    /// Events in the window (aoristic weight).
+    pub count: f64,
     /// In Swedish, e.g. `fre–lör 22–02`.
     pub label: String,
 }
 
 /// The busiest non-overlapping windows of a weekday × hour profile, busiest first.
-pub fn patrol_windows(profile: &Profile, width: usize, max: usize, min_events: u32) -> Vec<Window> {
+pub fn patrol_windows(profile: &Profile, width: usize, max: usize, min_events: f64) -> Vec<Window> {
     let at = |k: usize| profile.0[(k % 168) / 24][k % 24];
     let mut used = [false; 168];
     let mut out = Vec::new();
     while out.len() < max {
-        let mut best: Option<(usize, u32)> = None;
+        let mut best: Option<(usize, f64)> = None;
         for start in 0..168 {
             if (0..width).any(|j| used[(start + j) % 168]) {
                 continue;
             }
-            let sum: u32 = (0..width).map(|j| at(start + j)).sum();
-            if best.is_none_or(|(_, b)| sum > b) {
+            let sum: f64 = (0..width).map(|j| at(start + j)).sum();
+            if best.is_none_or(|(_, b)| sum > b + 1e-9) {
                 best = Some((start, sum));
             }
         }
         let Some((mut start, count)) = best else {
             break;
         };
-        if count < min_events.max(1) {
+        if count < min_events.max(1e-9) - 1e-9 {
             break;
         }
         let mut hours = width;
-        while hours > 1 && at(start) == 0 {
+        while hours > 1 && at(start) == 0.0 {
             start = (start + 1) % 168;
             hours -= 1;
         }
-        while hours > 1 && at(start + hours - 1) == 0 {
+        while hours > 1 && at(start + hours - 1) == 0.0 {
             hours -= 1;
         }
         for j in 0..hours {
@@ -142,7 +143,7 @@ mod tests {
     fn profile(entries: &[(usize, usize, u32)]) -> Profile {
         let mut p = Profile::default();
         for &(d, h, n) in entries {
-            p.0[d][h] = n;
+            p.0[d][h] = f64::from(n);
         }
         p
     }
@@ -160,17 +161,17 @@ mod tests {
             (1, 16, 3),
             (6, 3, 1),
         ]);
-        let w = patrol_windows(&p, 4, 3, 2);
+        let w = patrol_windows(&p, 4, 3, 2.0);
         assert_eq!(w.len(), 2, "{w:?}");
         assert_eq!(
             (w[0].weekday, w[0].hour, w[0].hours, w[0].count),
-            (4, 22, 4, 10)
+            (4, 22, 4, 10.0)
         );
         assert_eq!(w[0].label, "fre–lör 22–02");
         // Trimmed to the two busy hours.
         assert_eq!(
             (w[1].weekday, w[1].hour, w[1].hours, w[1].count),
-            (1, 15, 2, 6)
+            (1, 15, 2, 6.0)
         );
         assert_eq!(w[1].label, "tis 15–17");
     }
@@ -178,18 +179,18 @@ mod tests {
     #[test]
     fn windows_wrap_from_sunday_into_monday() {
         let p = profile(&[(6, 23, 5), (0, 0, 5)]);
-        let w = patrol_windows(&p, 4, 3, 2);
+        let w = patrol_windows(&p, 4, 3, 2.0);
         assert_eq!(w.len(), 1);
         assert_eq!(
             (w[0].weekday, w[0].hour, w[0].hours, w[0].count),
-            (6, 23, 2, 10)
+            (6, 23, 2, 10.0)
         );
         assert_eq!(w[0].label, "sön–mån 23–01");
     }
 
     #[test]
     fn an_empty_profile_has_no_windows() {
-        assert!(patrol_windows(&Profile::default(), 4, 3, 2).is_empty());
+        assert!(patrol_windows(&Profile::default(), 4, 3, 2.0).is_empty());
     }
 
     fn cluster(id: &str, members: usize, centre: [f64; 2]) -> Cluster {
@@ -208,6 +209,8 @@ mod tests {
             first: day,
             last: day,
             profile: profile(&[(4, 22, members as u32)]),
+            uncertain_weight: 0.0,
+            without_hour: 0,
             peak: None,
             centre,
             hull,
@@ -279,7 +282,7 @@ mod tests {
         assert_eq!(order, [("small99", 1, 3), ("big95", 2, 2), ("mid95", 3, 2)]);
         // Each planned hotspot carries its windows: all its events fall on Friday 22.
         assert_eq!(ranked[1].windows.len(), 1);
-        assert_eq!(ranked[1].windows[0].count, 30);
+        assert_eq!(ranked[1].windows[0].count, 30.0);
         assert_eq!(ranked[1].windows[0].label, "fre 22–23");
         assert_eq!(rank_hotspots(&clusters, &g, 2).len(), 2);
     }

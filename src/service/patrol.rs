@@ -21,6 +21,7 @@ use super::hotspots::DbscanParameters;
 use super::{ServiceError, ServiceResult, Viewer};
 use crate::analysis::cancel::Cancel;
 use crate::analysis::hotspot::gistar::{self, GiStarParams};
+use crate::analysis::hotspot::profile::{round4, weight_sv};
 use crate::analysis::hotspot::{self, Cluster};
 use crate::analysis::patrol::{self, Window};
 use crate::spatial::Snapshot;
@@ -142,8 +143,12 @@ pub struct PlanHotspot {
     pub peak: Option<String>,
     /// Up to three patrol windows, busiest first.
     pub windows: Vec<PlanWindow>,
-    /// Events per weekday (Monday first) and local hour: 7 rows of 24.
-    pub profile: Vec<Vec<u32>>,
+    /// Events per weekday (Monday first) and local hour: 7 rows of 24 aoristic weights.
+    pub profile: Vec<Vec<f64>>,
+    /// Of the profile's weight, what came from events known only to a window.
+    pub uncertain_weight: f64,
+    /// Events known only to a date or month: counted, not in the profile or the windows.
+    pub without_hour: usize,
     /// Events per category code.
     pub categories: BTreeMap<String, usize>,
     /// The most frequent category (the alphabetically first of a tie).
@@ -156,7 +161,7 @@ pub struct PlanHotspot {
 }
 
 /// A patrol window of the week, local time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PlanWindow {
     /// Start weekday (0 = Monday).
     pub weekday: usize,
@@ -164,8 +169,8 @@ pub struct PlanWindow {
     pub hour: usize,
     /// Length in hours.
     pub hours: usize,
-    /// Events in the window.
-    pub count: u32,
+    /// Events in the window (aoristic weight).
+    pub count: f64,
     /// In Swedish, e.g. `fre–lör 22–02`.
     pub label: String,
 }
@@ -176,7 +181,7 @@ impl From<&Window> for PlanWindow {
             weekday: w.weekday,
             hour: w.hour,
             hours: w.hours,
-            count: w.count,
+            count: round4(w.count),
             label: w.label.clone(),
         }
     }
@@ -241,7 +246,9 @@ pub fn plan_with_hulls(
                 centre: lonlat(c.centre)?,
                 peak: c.peak.as_ref().map(|p| p.text.clone()),
                 windows: h.windows.iter().map(PlanWindow::from).collect(),
-                profile: c.profile.0.iter().map(|r| r.to_vec()).collect(),
+                profile: c.profile.rows(),
+                uncertain_weight: round4(c.uncertain_weight),
+                without_hour: c.without_hour,
                 categories: c.categories.clone(),
                 top_category: top_category(c),
                 first: c.first.to_string(),
@@ -277,7 +284,7 @@ pub fn plan_with_hulls(
 fn windows_text(h: &PlanHotspot) -> Vec<String> {
     h.windows
         .iter()
-        .map(|w| format!("{} ({} händelser)", w.label, w.count))
+        .map(|w| format!("{} ({} händelser)", w.label, weight_sv(w.count)))
         .collect()
 }
 
@@ -402,7 +409,7 @@ mod tests {
             weekday: 4,
             hour: 22,
             hours: 4,
-            count,
+            count: f64::from(count),
             label: label.into(),
         }
     }
@@ -431,7 +438,9 @@ mod tests {
             centre,
             peak: peak.map(Into::into),
             windows,
-            profile: vec![vec![0; 24]; 7],
+            profile: vec![vec![0.0; 24]; 7],
+            uncertain_weight: 0.0,
+            without_hour: 0,
             categories: BTreeMap::new(),
             top_category: top_category.map(Into::into),
             first: first.into(),

@@ -240,8 +240,8 @@ fn planted_clusters_are_found_with_the_right_members() {
         let peak = cl.peak.as_ref().unwrap();
         assert!(peak.text.starts_with("fre"), "{}", peak.text);
         assert_eq!(
-            cl.profile.0[4][22..].iter().sum::<u32>() + cl.profile.0[5][..2].iter().sum::<u32>(),
-            60
+            cl.profile.0[4][22..].iter().sum::<f64>() + cl.profile.0[5][..2].iter().sum::<f64>(),
+            60.0
         );
         use geo::Contains;
         for &i in &cl.members {
@@ -788,4 +788,79 @@ fn openapi_paths_cover_the_endpoints() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"a_from") && !names.contains(&"from"));
+}
+
+/// Aoristic weights through the API (Ratcliffe 2002): 30 burglaries known only to "fre 18:00 –
+/// mån 07:00" spread 1/61 over each of those 61 hours, 10 assaults on Friday at 22:30 add 1
+/// each at 22, and 5 events known only to the date are in the cluster but in no hour. The peak
+/// is the busiest four hours of the weights: Friday 19–23 and 22–02 tie at 10 + 4 · 30/61, and
+/// a tie goes to the earlier.
+#[tokio::test]
+async fn windows_spread_over_their_hours_in_the_cluster_profile() {
+    use lagesbild::model::TimePrecision;
+    let cet = FixedOffset::east_opt(3600).unwrap();
+    let at = |d: u32, h: u32, m: u32| cet.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap();
+    let mut incs = Vec::new();
+    let place = |k: usize| {
+        [
+            TABY[0] + (k % 7) as f64 * 3.0,
+            TABY[1] + (k / 7) as f64 * 3.0,
+        ]
+    };
+    for k in 0..45 {
+        let mut i = incident(k, place(k), Utc::now(), LocationPrecision::Exact);
+        match k {
+            0..30 => {
+                i.occurred_at = at(6, 18, 0);
+                i.occurred_to = Some(at(9, 7, 0));
+                i.time_precision = TimePrecision::Window;
+            }
+            30..40 => i.occurred_at = at(6, 22, 30),
+            _ => {
+                i.occurred_at = at(7, 0, 0);
+                i.time_precision = TimePrecision::Date;
+            }
+        }
+        incs.push(i);
+    }
+    let s = TestServer::seeded(
+        |_| {},
+        async move |store| {
+            store.upsert_incidents(&incs).await.unwrap();
+        },
+    )
+    .await;
+    let police = s.token(Role::Police).await;
+    let r = get(
+        s.url("/api/v1/hotspots?method=dbscan&eps=30&min_points=5&from=2026-03-01&to=2026-03-31"),
+        Some(police),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let fs = v["features"].as_array().unwrap();
+    assert_eq!(fs.len(), 1, "{v}");
+    let p = &fs[0]["properties"];
+    assert_eq!(p["count"], 45);
+    assert_eq!(p["without_hour"], 5);
+    assert_eq!(p["uncertain_weight"], 30.0);
+    let cell = |d: usize, h: usize| p["profile"][d][h].as_f64().unwrap();
+    let w = 30.0 / 61.0;
+    let r4 = |x: f64| (x * 1e4).round() / 1e4;
+    assert_eq!(cell(4, 17), 0.0);
+    assert_eq!(cell(4, 18), r4(w));
+    assert_eq!(cell(4, 22), r4(10.0 + w));
+    assert_eq!(
+        cell(5, 0),
+        r4(w),
+        "Saturday midnight: the window's share, not the dates"
+    );
+    assert_eq!(cell(0, 6), r4(w));
+    assert_eq!(cell(0, 7), 0.0);
+    let total: f64 = (0..7)
+        .flat_map(|d| (0..24).map(move |h| (d, h)))
+        .map(|(d, h)| cell(d, h))
+        .sum();
+    assert!((total - 40.0).abs() < 0.01, "{total}");
+    assert_eq!(p["peak"], "fre 19–23");
 }

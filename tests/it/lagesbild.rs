@@ -220,17 +220,24 @@ async fn patrol_plan_formats_agree() {
     for (i, h) in hs.iter().enumerate() {
         assert_eq!(n(&h["rank"]), i as i64 + 1);
         assert!(n(&h["max_bin"]) >= 2);
-        let profile: Vec<Vec<u32>> = serde_json::from_value(h["profile"].clone()).unwrap();
+        let profile: Vec<Vec<f64>> = serde_json::from_value(h["profile"].clone()).unwrap();
         assert_eq!(profile.len(), 7);
         assert!(profile.iter().all(|r| r.len() == 24));
-        let total: u32 = profile.iter().flatten().sum();
+        // The demo's times are exact: every event is a whole 1 in its hour.
+        assert!(profile.iter().flatten().all(|v| v.fract() == 0.0));
+        let total: f64 = profile.iter().flatten().sum();
         assert_eq!(total as i64, n(&h["count"]));
+        assert_eq!(
+            (h["uncertain_weight"].as_f64(), h["without_hour"].as_u64()),
+            (Some(0.0), Some(0))
+        );
         let windows = h["windows"].as_array().unwrap();
         assert!(!windows.is_empty() && windows.len() <= 3);
         // The first window is the busiest and holds at least as much as the peak's 4 hours
         // would on its own.
-        let w0 = n(&windows[0]["count"]);
-        assert!(windows.iter().all(|w| n(&w["count"]) <= w0));
+        let count = |w: &Value| w["count"].as_f64().unwrap();
+        let w0 = count(&windows[0]);
+        assert!(windows.iter().all(|w| count(w) <= w0));
     }
     // Ranked by confidence, then by size.
     for w in hs.windows(2) {

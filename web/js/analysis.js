@@ -78,7 +78,7 @@ export function clusterPopup(p) {
       ],
       null,
     ),
-    p.profile ? profileTable(p.profile, { caption: t('profile.caption') }) : null,
+    p.profile ? profileTable(p.profile, { caption: t('profile.caption'), uncertain: p.uncertain_weight, withoutHour: p.without_hour }) : null,
   );
 }
 

@@ -178,7 +178,9 @@ export class PoliceView {
             windows.map((w) => (typeof w === 'string' ? w : w.label)).join(' · '),
           )
         : null,
-      p.profile ? profileTable(p.profile, { caption: t('profile.caption'), peak: p.peak }) : null,
+      p.profile
+        ? profileTable(p.profile, { caption: t('profile.caption'), peak: p.peak, uncertain: p.uncertain_weight, withoutHour: p.without_hour })
+        : null,
     );
   }
 

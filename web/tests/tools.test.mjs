@@ -157,7 +157,7 @@ test('police: ranked hotspots with weekday × hour tables and the patrol plan', 
   await context.close();
 });
 
-test('an incident popup says when as precisely as the time is known', async () => {
+test('incident times and hour profiles say as much as is known, not more', async () => {
   const context = await openContext(browser, { token: server.tokens.coordinator });
   const page = await context.newPage();
   await page.goto(`${server.url}/`);
@@ -179,5 +179,21 @@ test('an incident popup says when as precisely as the time is known', async () =
   assert.equal(when[2], 'februari 2026');
   assert.match(when[3], /^mellan 6 mars 2026 18:00 och 9 mars 2026 07:00$/);
   assert.match(when[4], /^6 mars 2026 22:10$/);
+  // A profile of aoristic weights: whole events as they are, fractions to one decimal, traces
+  // as "<0,1", and a note of the window-spread weight and the events without an hour.
+  const cells = await page.evaluate(async () => {
+    const { profileTable } = await import('/js/profile.js');
+    const rows = Array.from({ length: 7 }, () => Array(24).fill(0));
+    rows[4][22] = 10.4918;
+    rows[4][18] = 0.4918;
+    rows[0][3] = 0.0164;
+    rows[2][12] = 3;
+    const table = profileTable(rows, { caption: 'P', peak: 'fre 19–23', uncertain: 30, withoutHour: 5 });
+    const td = (d, hr) => table.querySelectorAll('tbody tr')[d].querySelectorAll('td')[hr].textContent;
+    return [td(4, 22), td(4, 18), td(0, 3), td(2, 12), td(1, 1), table.querySelector('caption').textContent];
+  });
+  assert.deepEqual(cells.slice(0, 5), ['10,5', '0,5', '<0,1', '3', '']);
+  assert.match(cells[5], /^P · Mest händelser: fre 19–23 · 30 händelser med bara ett tidsfönster/);
+  assert.match(cells[5], /5 utan klockslag/);
   await context.close();
 });

@@ -52,7 +52,12 @@ pub struct Cluster {
     /// First and last local (Stockholm) date.
     pub first: NaiveDate,
     pub last: NaiveDate,
+    /// Aoristic weekday × hour weights (see [`profile`]).
     pub profile: Profile,
+    /// Of the profile's weight, what came from events known only to a window.
+    pub uncertain_weight: f64,
+    /// Members known only to a date or a month: in the cluster, not in its profile.
+    pub without_hour: usize,
     pub peak: Option<Peak>,
     /// Mean of the members, EPSG:3006.
     pub centre: [f64; 2],
@@ -114,16 +119,18 @@ pub fn clusters_with(
             let mut first = NaiveDate::MAX;
             let mut last = NaiveDate::MIN;
             let mut profile = Profile::default();
+            let (mut uncertain_weight, mut without_hour) = (0.0, 0);
             let (mut sx, mut sy) = (0.0, 0.0);
             for inc in &incs {
                 *categories.entry(inc.category.clone()).or_insert(0) += 1;
                 let (a, b) = inc.local_days();
                 first = first.min(a);
                 last = last.max(b);
-                // Only events whose hour is known enter the weekday × hour profile: a date, a
-                // month or a window put at its start would pile up at midnight.
-                if inc.time_precision.hour_known() {
-                    profile.add(&inc.occurred_at);
+                // Aoristic: a window spreads over its hours; a date or a month has none and
+                // would pile up at midnight.
+                match profile.add_incident(inc) {
+                    Some(w) => uncertain_weight += w,
+                    None => without_hour += 1,
                 }
                 sx += inc.location.x();
                 sy += inc.location.y();
@@ -138,6 +145,8 @@ pub fn clusters_with(
                 last,
                 peak: profile.peak(),
                 profile,
+                uncertain_weight,
+                without_hour,
                 centre: [sx / n, sy / n],
                 hull: hull::cluster_hull(&member_pts, eps),
                 members,
@@ -281,10 +290,10 @@ mod tests {
         let c = &cs[0];
         assert_eq!(c.count(), 40);
         assert_eq!(c.last, NaiveDate::from_ymd_opt(2026, 5, 2).unwrap());
-        let total: u32 = c.profile.0.iter().flatten().sum();
-        assert_eq!(total, 20);
-        assert_eq!(c.profile.0[4][22], 20);
-        assert_eq!(c.profile.0[5][0], 0);
+        assert_eq!(c.profile.total(), 20.0);
+        assert_eq!(c.profile.0[4][22], 20.0);
+        assert_eq!(c.profile.0[5][0], 0.0);
+        assert_eq!((c.without_hour, c.uncertain_weight), (20, 0.0));
         assert_eq!(c.peak.as_ref().unwrap().text, "fre 22–23");
     }
 }

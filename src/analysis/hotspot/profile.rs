@@ -1,18 +1,28 @@
 //! When a hotspot is busy: a weekday × hour profile and its peak, in Stockholm local time.
 //!
-//! Patrols are planned by weekday and hour, so each cluster carries a 7 × 24 table of counts
+//! Patrols are planned by weekday and hour, so each cluster carries a 7 × 24 table of weights
 //! (Monday first, hour 0–23 in Europe/Stockholm, summer time included, via
 //! [`crate::time::weekday_hour`]) and the **peak**: the four consecutive hours of the week (the
 //! week wraps from Sunday night into Monday) holding the most events, with empty hours at
 //! either end trimmed off, in Swedish words, e.g. `fre–lör 22–02` for Friday 22:00 to Saturday
 //! 02:00 or `lör 14–18`. Ties go to the earliest window from Monday 00:00.
 //!
+//! **Aoristic weights** (Ratcliffe 2002). An event known to the minute or the hour adds 1 to its
+//! cell. An event known only to a window ("between Friday 18:00 and Monday 07:00") spreads its
+//! weight of 1 over the hours the window covers, in proportion to the time it covers of each
+//! (a window of whole hours puts 1/n in each of its n hours); a window longer than a week says
+//! nothing of the hour and spreads evenly over the week's 168. An event known only to a date or
+//! a month adds nothing: it has no hour. [`Profile::add_incident`] says which weight is
+//! uncertain.
+//!
 //! Anonymous callers get [`Profile::day_parts`] instead: per weekday, four six-hour parts
 //! (natt 00–06, morgon 06–12, eftermiddag 12–18, kväll 18–24), with parts holding fewer than k
 //! events blanked, and the peak only when its window holds at least k events.
 
-use chrono::{DateTime, TimeZone};
+use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use serde::Serialize;
+
+use crate::model::{Incident, TimePrecision};
 
 use crate::time::WEEKDAYS_SV;
 
@@ -22,19 +32,19 @@ pub const PEAK_WINDOW_HOURS: usize = 4;
 /// Swedish names of the six-hour parts of the day.
 pub const DAY_PARTS_SV: [&str; 4] = ["natt", "morgon", "eftermiddag", "kväll"];
 
-/// Counts by weekday (0 = Monday) and local hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct Profile(pub [[u32; 24]; 7]);
+/// Weights (events) by weekday (0 = Monday) and local hour.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Profile(pub [[f64; 24]; 7]);
 
 /// The busiest window of the week.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Peak {
     /// Start weekday (0 = Monday) and hour.
     pub weekday: usize,
     pub hour: usize,
     pub hours: usize,
-    /// Events in the window.
-    pub count: u32,
+    /// Events in the window (aoristic weight).
+    pub count: f64,
     /// In Swedish, e.g. `fre–lör 22–02`.
     pub text: String,
 }
@@ -42,7 +52,50 @@ pub struct Peak {
 impl Profile {
     pub fn add<Z: TimeZone>(&mut self, t: &DateTime<Z>) {
         let (d, h) = crate::time::weekday_hour(t);
-        self.0[d][h] += 1;
+        self.0[d][h] += 1.0;
+    }
+
+    /// Spreads a weight of 1 over `start..end`: each local hour gets the share of the span it
+    /// covers; a span over a week, or an empty one, 1/168 in every hour. (Swedish local hours
+    /// begin on whole UTC hours, so the span is cut at UTC hours.)
+    pub fn add_span(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) {
+        let len = (end - start).num_milliseconds() as f64;
+        if len <= 0.0 || len > 7.0 * 86_400_000.0 {
+            for row in &mut self.0 {
+                for c in row.iter_mut() {
+                    *c += 1.0 / 168.0;
+                }
+            }
+            return;
+        }
+        let hour = Duration::hours(1);
+        let mut slot = start.duration_trunc(hour).unwrap_or(start);
+        while slot < end {
+            let next = slot + hour;
+            let covered = (next.min(end) - slot.max(start)).num_milliseconds() as f64;
+            let (d, h) = crate::time::weekday_hour(&slot);
+            self.0[d][h] += covered / len;
+            slot = next;
+        }
+    }
+
+    /// Adds an incident by its time precision (see the module's words). Returns the weight it
+    /// added from an uncertain time (a window), 0 for an exact time or hour, and `None` when it
+    /// has no hour to add (a date, a month).
+    pub fn add_incident(&mut self, inc: &Incident) -> Option<f64> {
+        match inc.time_precision {
+            TimePrecision::Exact | TimePrecision::Hour => {
+                self.add(&inc.occurred_at);
+                Some(0.0)
+            }
+            TimePrecision::Window => {
+                let start = inc.occurred_at.with_timezone(&Utc);
+                let end = inc.occurred_to.map_or(start, |t| t.with_timezone(&Utc));
+                self.add_span(start, end);
+                Some(1.0)
+            }
+            TimePrecision::Date | TimePrecision::Month => None,
+        }
     }
 
     pub fn from_times<'a, Z: TimeZone + 'a>(
@@ -55,38 +108,47 @@ impl Profile {
         p
     }
 
-    pub fn total(&self) -> u32 {
+    /// The table as answers carry it: 7 rows of 24, each weight to 4 decimals.
+    pub fn rows(&self) -> Vec<Vec<f64>> {
+        self.0
+            .iter()
+            .map(|r| r.iter().map(|&v| round4(v)).collect())
+            .collect()
+    }
+
+    pub fn total(&self) -> f64 {
         self.0.iter().flatten().sum()
     }
 
-    fn at_week_hour(&self, k: usize) -> u32 {
+    fn at_week_hour(&self, k: usize) -> f64 {
         let k = k % 168;
         self.0[k / 24][k % 24]
     }
 
     /// The busiest [`PEAK_WINDOW_HOURS`]-hour window; `None` without events.
     pub fn peak(&self) -> Option<Peak> {
-        if self.total() == 0 {
+        if self.total() <= 0.0 {
             return None;
         }
         let w = PEAK_WINDOW_HOURS;
-        let mut best = (0usize, 0u32);
-        let mut sum: u32 = (0..w).map(|k| self.at_week_hour(k)).sum();
-        best.1 = sum;
+        // Each window summed afresh (672 additions): a sliding sum of fractions would drift and
+        // break ties that are ties.
+        let sum = |start: usize| -> f64 { (0..w).map(|k| self.at_week_hour(start + k)).sum() };
+        let mut best = (0usize, sum(0));
         for start in 1..168 {
-            sum = sum + self.at_week_hour(start + w - 1) - self.at_week_hour(start - 1);
-            if sum > best.1 {
-                best = (start, sum);
+            let s = sum(start);
+            if s > best.1 + 1e-9 {
+                best = (start, s);
             }
         }
         let (mut start, count) = best;
         let mut hours = w;
         // Trim empty hours at either end: all events at 22:30 make "fre 22–23", not "fre 19–23".
-        while hours > 1 && self.at_week_hour(start) == 0 {
+        while hours > 1 && self.at_week_hour(start) == 0.0 {
             start = (start + 1) % 168;
             hours -= 1;
         }
-        while hours > 1 && self.at_week_hour(start + hours - 1) == 0 {
+        while hours > 1 && self.at_week_hour(start + hours - 1) == 0.0 {
             hours -= 1;
         }
         Some(Peak {
@@ -98,17 +160,35 @@ impl Profile {
         })
     }
 
-    /// Per weekday, counts in the four six-hour parts of the day; parts with fewer than `k`
-    /// events are `None`, empty ones too (a shown zero would make `None` mean "1 … k−1").
+    /// Per weekday, whole events in the four six-hour parts of the day (the weight rounded
+    /// down: a fraction would tell of single windows); parts with fewer than `k` are `None`,
+    /// empty ones too (a shown zero would make `None` mean "1 … k−1").
     pub fn day_parts(&self, k: u32) -> [[Option<u32>; 4]; 7] {
         let mut out = [[None; 4]; 7];
         for (d, row) in self.0.iter().enumerate() {
             for part in 0..4 {
-                let n: u32 = row[part * 6..part * 6 + 6].iter().sum();
+                let w: f64 = row[part * 6..part * 6 + 6].iter().sum();
+                let n = (w + 1e-9).floor() as u32;
                 out[d][part] = (n >= k).then_some(n);
             }
         }
         out
+    }
+}
+
+/// A weight to 4 decimals, as answers carry it.
+pub fn round4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+/// A weight in Swedish words: whole events as they are, fractions to one decimal with a comma
+/// (`10`, `10,5`).
+pub fn weight_sv(v: f64) -> String {
+    let r = (v * 10.0).round() / 10.0;
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}").replace('.', ",")
     }
 }
 
@@ -160,27 +240,92 @@ mod tests {
         .map(|s| s.parse().unwrap())
         .collect();
         let p = Profile::from_times(&times);
-        assert_eq!(p.0[4][22], 1);
-        assert_eq!(p.0[4][23], 1);
-        assert_eq!(p.0[5][1], 1);
-        assert_eq!(p.0[5][0], 1);
+        assert_eq!(p.0[4][22], 1.0);
+        assert_eq!(p.0[4][23], 1.0);
+        assert_eq!(p.0[5][1], 1.0);
+        assert_eq!(p.0[5][0], 1.0);
         let peak = p.peak().unwrap();
-        assert_eq!(peak.count, 4);
+        assert_eq!(peak.count, 4.0);
         assert_eq!(peak.text, "fre–lör 22–02");
         let winter =
             DateTime::<FixedOffset>::parse_from_rfc3339("2026-01-10T23:30:00+00:00").unwrap();
         let q = Profile::from_times([&winter]);
-        assert_eq!(q.0[6][0], 1);
+        assert_eq!(q.0[6][0], 1.0);
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_window_spreads_one_event_over_the_hours_it_covers() {
+        // Friday 6 March 2026 18:00 to Monday 9 March 07:00 (CET): 6 + 24 + 24 + 7 = 61 hours,
+        // 1/61 in each (Ratcliffe 2002).
+        let mut p = Profile::default();
+        p.add_span(
+            utc("2026-03-06T18:00:00+01:00"),
+            utc("2026-03-09T07:00:00+01:00"),
+        );
+        let w = 1.0 / 61.0;
+        for (d, h) in [(4, 18), (4, 23), (5, 0), (5, 12), (6, 23), (0, 0), (0, 6)] {
+            assert!((p.0[d][h] - w).abs() < 1e-12, "{d} {h}: {}", p.0[d][h]);
+        }
+        for (d, h) in [(4, 17), (0, 7), (3, 12)] {
+            assert_eq!(p.0[d][h], 0.0, "{d} {h}");
+        }
+        assert_eq!(p.0.iter().flatten().filter(|&&v| v > 0.0).count(), 61);
+        assert!((p.total() - 1.0).abs() < 1e-12);
+        // Half hours count by the time they cover: 22:30–00:30 gives 22 and 00 a quarter each,
+        // 23 a half.
+        let mut q = Profile::default();
+        q.add_span(
+            utc("2026-03-06T22:30:00+01:00"),
+            utc("2026-03-07T00:30:00+01:00"),
+        );
+        assert_eq!((q.0[4][22], q.0[4][23], q.0[5][0]), (0.25, 0.5, 0.25));
+        // Over the autumn change, Sunday 26 October 2025 01:00–04:00 local is four hours
+        // (02 twice): 02 gets two of them.
+        let mut r = Profile::default();
+        r.add_span(
+            utc("2025-10-26T01:00:00+02:00"),
+            utc("2025-10-26T04:00:00+01:00"),
+        );
+        assert_eq!((r.0[6][1], r.0[6][2], r.0[6][3]), (0.25, 0.5, 0.25));
+        // Longer than a week: evenly over the week.
+        let mut e = Profile::default();
+        e.add_span(
+            utc("2026-03-01T00:00:00+01:00"),
+            utc("2026-03-20T00:00:00+01:00"),
+        );
+        assert!(
+            e.0.iter()
+                .flatten()
+                .all(|&v| (v - 1.0 / 168.0).abs() < 1e-15)
+        );
+    }
+
+    #[test]
+    fn weights_in_swedish() {
+        assert_eq!(weight_sv(10.0), "10");
+        assert_eq!(weight_sv(11.967), "12");
+        assert_eq!(weight_sv(10.49), "10,5");
+        assert_eq!(weight_sv(0.0164), "0");
+        assert_eq!(round4(1.0 / 61.0), 0.0164);
     }
 
     #[test]
     fn day_parts_blank_small_counts() {
         let mut p = Profile::default();
-        p.0[4][22] = 2;
-        p.0[4][23] = 2;
-        p.0[0][7] = 1;
+        p.0[4][22] = 2.0;
+        p.0[4][23] = 2.0;
+        p.0[0][7] = 1.0;
+        // 2.9 events of weight is shown as 2, below k = 3.
+        p.0[1][20] = 1.45;
+        p.0[1][21] = 1.45;
         let parts = p.day_parts(3);
         assert_eq!(parts[4][3], Some(4));
+        assert_eq!(parts[1][3], None);
+        assert_eq!(p.day_parts(2)[1][3], Some(2));
         assert_eq!(parts[0][1], None);
         // Empty parts look like small ones.
         assert_eq!(parts[2][2], None);

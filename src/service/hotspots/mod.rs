@@ -22,6 +22,7 @@ use crate::analysis::hotspot::compare::{self, ClusterOutline};
 use crate::analysis::hotspot::gistar::{self, GiStarParams, StudyArea};
 use crate::analysis::hotspot::grid::{Grid, GridKind};
 use crate::analysis::hotspot::kde::{self, DensityGrid, KdeParams};
+use crate::analysis::hotspot::profile::round4;
 use crate::analysis::hotspot::{self, Cluster, DEFAULT_EPS, DEFAULT_MIN_POINTS};
 use crate::analysis::limits::{self, WorkLimits};
 use crate::crs;
@@ -354,8 +355,14 @@ pub struct ClusterProps {
     /// First local date.
     pub first: String,
     pub last: String,
-    /// Events per weekday (Monday first) and local hour: 7 rows of 24.
-    pub profile: Vec<Vec<u32>>,
+    /// Events per weekday (Monday first) and local hour: 7 rows of 24 aoristic weights (an
+    /// event known to a window spreads over its hours; one known to a date or month is not
+    /// in it).
+    pub profile: Vec<Vec<f64>>,
+    /// Of the profile's weight, what came from events known only to a window.
+    pub uncertain_weight: f64,
+    /// Events known only to a date or month: counted, not in the profile.
+    pub without_hour: usize,
     /// The busiest window, in words.
     pub peak: Option<String>,
     pub core_points: usize,
@@ -625,7 +632,9 @@ fn cluster_feature(c: &Cluster) -> ServiceResult<Feature<ClusterProps>> {
         categories: c.categories.clone(),
         first: c.first.to_string(),
         last: c.last.to_string(),
-        profile: c.profile.0.iter().map(|r| r.to_vec()).collect(),
+        profile: c.profile.rows(),
+        uncertain_weight: round4(c.uncertain_weight),
+        without_hour: c.without_hour,
         peak: c.peak.as_ref().map(|p| p.text.clone()),
         core_points: c.core_points,
         centre: lonlat(c.centre)?,
