@@ -10,14 +10,16 @@
 //! [`MAX_WINDOWS`] patrol windows: the busiest [`WINDOW_HOURS`]-hour stretch of the week, then
 //! the busiest one not overlapping it, and so on, each trimmed of empty hours at its ends (the
 //! rule the cluster's `peak` follows) and kept only while it holds at least
-//! [`MIN_WINDOW_EVENTS`] events.
+//! [`MIN_WINDOW_EVENTS`] events and is busier than chance by the peak's own test
+//! ([`window_p`] at most [`PEAK_ALPHA`]): a hotspot whose events are spread over the week gets
+//! no patrol window, and the plan says [`crate::analysis::hotspot::profile::NO_PATTERN_SV`].
 
 use geo::{Contains, Point};
 use serde::Serialize;
 
 use crate::analysis::hotspot::Cluster;
 use crate::analysis::hotspot::gistar::GiStarResult;
-use crate::analysis::hotspot::profile::{Profile, window_text};
+use crate::analysis::hotspot::profile::{PEAK_ALPHA, Profile, window_p, window_text};
 
 /// Length of a patrol window in hours.
 pub const WINDOW_HOURS: usize = 4;
@@ -35,6 +37,8 @@ pub struct Window {
     pub hours: usize,
     /// Events in the window (aoristic weight).
     pub count: f64,
+    /// Its p-value against the week's uniform expectation ([`window_p`]).
+    pub p: f64,
     /// In Swedish, e.g. `fre–lör 22–02`.
     pub label: String,
 }
@@ -58,7 +62,8 @@ pub fn patrol_windows(profile: &Profile, width: usize, max: usize, min_events: f
         let Some((mut start, count)) = best else {
             break;
         };
-        if count < min_events.max(1e-9) - 1e-9 {
+        let p = window_p(count, profile.total(), width);
+        if count < min_events.max(1e-9) - 1e-9 || p > PEAK_ALPHA {
             break;
         }
         let mut hours = width;
@@ -77,6 +82,7 @@ pub fn patrol_windows(profile: &Profile, width: usize, max: usize, min_events: f
             hour: start % 24,
             hours,
             count,
+            p,
             label: window_text(start, hours),
         });
     }

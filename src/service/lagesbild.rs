@@ -176,7 +176,8 @@ pub struct SummaryHotspot {
     /// The district containing the centre.
     pub name: Option<String>,
     pub count: usize,
-    /// The busiest window, in words.
+    /// The busiest window, in words, or "för få händelser för ett tidsmönster" when it is not
+    /// busier than chance.
     pub peak: Option<String>,
     /// Events per category code.
     pub categories: BTreeMap<String, usize>,
@@ -268,7 +269,7 @@ pub fn lagesbild(
                     .containing(Point::new(c.centre[0], c.centre[1]))
                     .map(|a| a.name.clone()),
                 count: c.count(),
-                peak: c.peak.as_ref().map(|p| p.text.clone()),
+                peak: c.peak.as_ref().map(|p| p.words().to_string()),
                 categories: c.categories.clone(),
                 centre: lonlat(c.centre)?,
                 first: c.first.to_string(),

@@ -21,7 +21,7 @@ use super::hotspots::DbscanParameters;
 use super::{ServiceError, ServiceResult, Viewer};
 use crate::analysis::cancel::Cancel;
 use crate::analysis::hotspot::gistar::{self, GiStarParams};
-use crate::analysis::hotspot::profile::{round4, weight_sv};
+use crate::analysis::hotspot::profile::{NO_PATTERN_SV, round4, weight_sv};
 use crate::analysis::hotspot::{self, Cluster};
 use crate::analysis::patrol::{self, Window};
 use crate::spatial::Snapshot;
@@ -139,9 +139,16 @@ pub struct PlanHotspot {
     /// `[lon, lat]`, WGS84.
     #[schema(value_type = Vec<f64>)]
     pub centre: Position,
-    /// The cluster's busiest window, in words.
+    /// The cluster's busiest window, in words, when it is busier than chance (`peak_p` at most
+    /// 0.05); null otherwise.
     pub peak: Option<String>,
-    /// Up to three patrol windows, busiest first.
+    /// The peak's p-value against the week's uniform expectation: the exact binomial tail of
+    /// its events at 4/168, times 168 (Bonferroni).
+    pub peak_p: Option<f64>,
+    /// "för få händelser för ett tidsmönster" when the events hold no time pattern.
+    pub peak_note: Option<&'static str>,
+    /// Up to three patrol windows, busiest first, each busier than chance; none without a
+    /// time pattern.
     pub windows: Vec<PlanWindow>,
     /// Events per weekday (Monday first) and local hour: 7 rows of 24 aoristic weights.
     pub profile: Vec<Vec<f64>>,
@@ -171,6 +178,8 @@ pub struct PlanWindow {
     pub hours: usize,
     /// Events in the window (aoristic weight).
     pub count: f64,
+    /// Its p-value against the week's uniform expectation (as `peak_p`).
+    pub p: f64,
     /// In Swedish, e.g. `fre–lör 22–02`.
     pub label: String,
 }
@@ -182,9 +191,20 @@ impl From<&Window> for PlanWindow {
             hour: w.hour,
             hours: w.hours,
             count: round4(w.count),
+            p: w.p,
             label: w.label.clone(),
         }
     }
+}
+
+/// The cluster's peak when it is a time pattern.
+pub fn pattern(c: &Cluster) -> Option<&crate::analysis::hotspot::profile::Peak> {
+    c.peak.as_ref().filter(|p| p.is_pattern())
+}
+
+/// [`NO_PATTERN_SV`] when the cluster has no time pattern.
+pub fn no_pattern(c: &Cluster) -> Option<&'static str> {
+    pattern(c).is_none().then_some(NO_PATTERN_SV)
 }
 
 /// The most frequent category of a cluster; a tie goes to the alphabetically first.
@@ -244,7 +264,9 @@ pub fn plan_with_hulls(
                 count: c.count(),
                 max_bin: h.bin,
                 centre: lonlat(c.centre)?,
-                peak: c.peak.as_ref().map(|p| p.text.clone()),
+                peak: pattern(c).map(|p| p.text.clone()),
+                peak_p: c.peak.as_ref().map(|p| p.p),
+                peak_note: no_pattern(c),
                 windows: h.windows.iter().map(PlanWindow::from).collect(),
                 profile: c.profile.rows(),
                 uncertain_weight: round4(c.uncertain_weight),
@@ -332,7 +354,7 @@ pub fn plan_csv(plan: &PatrolPlan) -> String {
             number(h.centre[1]),
             h.count.to_string(),
             confidence.to_string(),
-            text(h.peak.as_deref()),
+            text(h.peak.as_deref().or(h.peak_note)),
             window(0),
             window(1),
             window(2),
@@ -410,6 +432,7 @@ mod tests {
             hour: 22,
             hours: 4,
             count: f64::from(count),
+            p: 0.001,
             label: label.into(),
         }
     }
@@ -437,6 +460,8 @@ mod tests {
             max_bin,
             centre,
             peak: peak.map(Into::into),
+            peak_p: peak.map(|_| 0.001),
+            peak_note: None,
             windows,
             profile: vec![vec![0.0; 24]; 7],
             uncertain_weight: 0.0,

@@ -217,6 +217,7 @@ async fn patrol_plan_formats_agree() {
     let plan: Value = serde_json::from_slice(&body).unwrap();
     let hs = plan["hotspots"].as_array().unwrap();
     assert!(!hs.is_empty(), "the planted demo hotspots are significant");
+    let mut patterned = 0;
     for (i, h) in hs.iter().enumerate() {
         assert_eq!(n(&h["rank"]), i as i64 + 1);
         assert!(n(&h["max_bin"]) >= 2);
@@ -231,14 +232,41 @@ async fn patrol_plan_formats_agree() {
             (h["uncertain_weight"].as_f64(), h["without_hour"].as_u64()),
             (Some(0.0), Some(0))
         );
+        // Windows only where the week holds a time pattern: the peak's p at most 0.05.
         let windows = h["windows"].as_array().unwrap();
+        let peak_p = h["peak_p"].as_f64().unwrap();
+        if peak_p > 0.05 {
+            assert!(windows.is_empty(), "{h}");
+            assert!(h["peak"].is_null());
+            assert_eq!(h["peak_note"], "för få händelser för ett tidsmönster");
+            continue;
+        }
+        patterned += 1;
+        assert!(h["peak_note"].is_null());
         assert!(!windows.is_empty() && windows.len() <= 3);
-        // The first window is the busiest and holds at least as much as the peak's 4 hours
-        // would on its own.
+        // The first window is the busiest and holds at least as much as the others.
         let count = |w: &Value| w["count"].as_f64().unwrap();
         let w0 = count(&windows[0]);
         assert!(windows.iter().all(|w| count(w) <= w0));
+        // Its p, summed here in log space: 168 · Σ_{i≥k} C(n,i) qⁱ(1−q)ⁿ⁻ⁱ, q = 4/168.
+        let (nn, k) = (total as u64, w0 as u64);
+        let q: f64 = 4.0 / 168.0;
+        let ln_c = |i: u64| -> f64 { (1..=i).map(|j| ((nn - i + j) as f64 / j as f64).ln()).sum() };
+        let tail: f64 = (k..=nn)
+            .map(|i| (ln_c(i) + i as f64 * q.ln() + (nn - i) as f64 * (1.0 - q).ln()).exp())
+            .sum();
+        let expected = (168.0 * tail).min(1.0);
+        let got = windows[0]["p"].as_f64().unwrap();
+        assert!(
+            (got - expected).abs() <= 1e-9 * expected.max(1e-300),
+            "{got} {expected}"
+        );
+        assert!(windows.iter().all(|w| w["p"].as_f64().unwrap() <= 0.05));
     }
+    assert!(
+        patterned > 0,
+        "the planted demo hotspots have their time pattern"
+    );
     // Ranked by confidence, then by size.
     for w in hs.windows(2) {
         let (a, b) = (&w[0], &w[1]);

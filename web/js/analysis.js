@@ -73,7 +73,7 @@ export function clusterPopup(p) {
         [t('f.count'), p.count],
         [t('f.first'), fmtDate(p.first)],
         [t('f.last'), fmtDate(p.last)],
-        [t('f.peak'), p.peak || '–'],
+        [t('f.peak'), p.peak || p.peak_note || '–'],
         [t('f.categories'), cats.map(([k, v]) => `${categoryLabel(k)} ${v}`).join(', ') || '–'],
       ],
       null,

@@ -168,7 +168,7 @@ export class PoliceView {
       h(
         'p',
         { class: 'small' },
-        `${t('f.count')} ${p.count} · ${t('f.peak')} ${p.peak || '–'}${p.max_bin ? ` · ${t(`bin.${p.max_bin}`)}` : ''}`,
+        `${t('f.count')} ${p.count} · ${t('f.peak')} ${p.peak || p.peak_note || '–'}${p.max_bin ? ` · ${t(`bin.${p.max_bin}`)}` : ''}`,
       ),
       windows.length
         ? h(

@@ -166,7 +166,8 @@ pub struct HotspotSummary {
     /// WGS84 `[lon, lat]` (rounded to 7 decimals), when PROJ can transform the centre.
     pub centre_wgs84: Option<[f64; 2]>,
     pub count: usize,
-    /// The busiest four hours, e.g. `fre–lör 22–02`.
+    /// The busiest four hours, e.g. `fre–lör 22–02`, or
+    /// [`profile::NO_PATTERN_SV`] when they are not busier than chance.
     pub peak: Option<String>,
     /// The most frequent category code.
     pub top_category: Option<String>,
@@ -206,7 +207,7 @@ pub fn top_hotspots_with(
                     .iter()
                     .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
                     .map(|(k, _)| k.clone()),
-                peak: c.peak.as_ref().map(|p| p.text.clone()),
+                peak: c.peak.as_ref().map(|p| p.words().to_string()),
                 count: c.count(),
                 centre: c.centre,
                 id: c.id,

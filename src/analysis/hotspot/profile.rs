@@ -15,6 +15,13 @@
 //! a month adds nothing: it has no hour. [`Profile::add_incident`] says which weight is
 //! uncertain.
 //!
+//! **A peak that says how sure it is.** The busiest window is a pattern only when it is busier
+//! than the week's uniform expectation by more than chance: the exact binomial probability of
+//! at least its events of the profile's `n` (the weight rounded down, `n` rounded up) falling
+//! in `w` of the week's 168 hours, times 168 for the windows the busiest was chosen from
+//! (Bonferroni), is at most [`PEAK_ALPHA`] ([`window_p`]). Otherwise the peak is said to be
+//! [`NO_PATTERN_SV`]. Nine events spread over the week have no peak; nine in one evening do.
+//!
 //! Anonymous callers get [`Profile::day_parts`] instead: per weekday, four six-hour parts
 //! (natt 00–06, morgon 06–12, eftermiddag 12–18, kväll 18–24), with parts holding fewer than k
 //! events blanked, and the peak only when its window holds at least k events.
@@ -28,6 +35,12 @@ use crate::time::WEEKDAYS_SV;
 
 /// Length of the peak window in hours.
 pub const PEAK_WINDOW_HOURS: usize = 4;
+
+/// A peak or patrol window is a pattern when its [`window_p`] is at most this.
+pub const PEAK_ALPHA: f64 = 0.05;
+
+/// What is said when the busiest window is not a pattern.
+pub const NO_PATTERN_SV: &str = "för få händelser för ett tidsmönster";
 
 /// Swedish names of the six-hour parts of the day.
 pub const DAY_PARTS_SV: [&str; 4] = ["natt", "morgon", "eftermiddag", "kväll"];
@@ -47,6 +60,62 @@ pub struct Peak {
     pub count: f64,
     /// In Swedish, e.g. `fre–lör 22–02`.
     pub text: String,
+    /// [`window_p`] of the window against the week's uniform expectation.
+    pub p: f64,
+}
+
+impl Peak {
+    /// Busier than chance ([`PEAK_ALPHA`]).
+    pub fn is_pattern(&self) -> bool {
+        self.p <= PEAK_ALPHA
+    }
+
+    /// The peak in words, or [`NO_PATTERN_SV`].
+    pub fn words(&self) -> &str {
+        if self.is_pattern() {
+            &self.text
+        } else {
+            NO_PATTERN_SV
+        }
+    }
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, q), summed from the k-th term up in f64; 1 at or below the
+/// mean (where nothing is unusual and the sum would start from a term that may underflow).
+pub fn binomial_tail(n: u64, k: u64, q: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    if k as f64 <= n as f64 * q {
+        return 1.0;
+    }
+    // ln C(n, k) as a sum, then the pmf at k, then each next term from the one before.
+    let ln_choose: f64 = (1..=k).map(|i| ((n - k + i) as f64 / i as f64).ln()).sum();
+    let mut term = (ln_choose + k as f64 * q.ln() + (n - k) as f64 * (1.0 - q).ln()).exp();
+    let ratio = q / (1.0 - q);
+    let mut sum = 0.0;
+    let mut i = k;
+    loop {
+        sum += term;
+        if i == n || term < sum * 1e-17 {
+            break;
+        }
+        term *= (n - i) as f64 / (i + 1) as f64 * ratio;
+        i += 1;
+    }
+    sum.min(1.0)
+}
+
+/// The p-value of a `width`-hour window of the week holding `weight` of a profile's `total`:
+/// [`binomial_tail`] of the weight rounded down among the total rounded up, at `width`/168,
+/// times the 168 windows it was chosen from, at most 1.
+pub fn window_p(weight: f64, total: f64, width: usize) -> f64 {
+    let k = (weight + 1e-9).floor().max(0.0) as u64;
+    let n = (total - 1e-9).ceil().max(0.0) as u64;
+    (168.0 * binomial_tail(n, k, width as f64 / 168.0)).min(1.0)
 }
 
 impl Profile {
@@ -157,6 +226,7 @@ impl Profile {
             hours,
             count,
             text: window_text(start, hours),
+            p: window_p(count, self.total(), w),
         })
     }
 
@@ -246,6 +316,11 @@ mod tests {
         assert_eq!(p.0[5][0], 1.0);
         let peak = p.peak().unwrap();
         assert_eq!(peak.count, 4.0);
+        // Four of five in four hours: 168 · P(Bin(5, 4/168) ≥ 4) = 168 · (5q⁴(1−q) + q⁵).
+        let q: f64 = 4.0 / 168.0;
+        let expected = 168.0 * (5.0 * q.powi(4) * (1.0 - q) + q.powi(5));
+        assert!((peak.p - expected).abs() < 1e-15, "{} {expected}", peak.p);
+        assert!(peak.is_pattern());
         assert_eq!(peak.text, "fre–lör 22–02");
         let winter =
             DateTime::<FixedOffset>::parse_from_rfc3339("2026-01-10T23:30:00+00:00").unwrap();
@@ -302,6 +377,65 @@ mod tests {
                 .flatten()
                 .all(|&v| (v - 1.0 / 168.0).abs() < 1e-15)
         );
+    }
+
+    #[test]
+    fn the_binomial_tail_matches_the_exact_sums() {
+        // Python's math.comb, summed exactly: Σ C(n,i) qⁱ (1−q)ⁿ⁻ⁱ for i ≥ k.
+        let q = 4.0 / 168.0;
+        let close = |a: f64, b: f64| ((a - b) / b).abs() < 1e-9;
+        assert!(close(binomial_tail(9, 2, q), 0.018_258_285_899_384_507));
+        assert!(close(
+            binomial_tail(17, 10, q) * 168.0,
+            1.641_360_313_409_105e-10
+        ));
+        assert!(close(
+            binomial_tail(17, 6, q) * 168.0,
+            0.000_302_071_015_361_84
+        ));
+        assert!(close(
+            binomial_tail(40, 11, q) * 168.0,
+            2.859_057_559_599_038_5e-07
+        ));
+        assert!(close(
+            binomial_tail(100, 10, q) * 168.0,
+            0.024_187_205_785_179_078
+        ));
+        assert!(close(
+            binomial_tail(100, 9, q) * 168.0,
+            0.111_882_167_522_658_85
+        ));
+        assert!(close(
+            binomial_tail(60, 60, q) * 168.0,
+            6.766_309_480_338_643e-96
+        ));
+        assert_eq!(binomial_tail(9, 0, q), 1.0);
+        assert_eq!(binomial_tail(9, 10, q), 0.0);
+        // At or below the mean: nothing unusual.
+        assert_eq!(binomial_tail(1_000_000, 20_000, q), 1.0);
+        // A huge cluster far in the tail: no overflow, no NaN.
+        assert_eq!(binomial_tail(1_000_000, 900_000, q), 0.0);
+    }
+
+    #[test]
+    fn nine_events_spread_over_the_week_have_no_peak_nine_in_an_evening_do() {
+        let mut spread = Profile::default();
+        for d in 0..7 {
+            spread.0[d][(3 * d + 5) % 24] = 1.0;
+        }
+        spread.0[2][20] = 1.0;
+        spread.0[5][21] = 1.0;
+        let peak = spread.peak().unwrap();
+        // Two in the busiest window: 168 · P(Bin(9, 4/168) ≥ 2) > 1, so 1.
+        assert_eq!((peak.count, peak.p), (2.0, 1.0));
+        assert!(!peak.is_pattern());
+        assert_eq!(peak.words(), NO_PATTERN_SV);
+        let mut evening = Profile::default();
+        evening.0[4][20] = 5.0;
+        evening.0[4][21] = 4.0;
+        let peak = evening.peak().unwrap();
+        assert!(peak.p < 1e-10 && peak.is_pattern(), "{}", peak.p);
+        assert_eq!(peak.words(), "fre 20–22");
     }
 
     #[test]

@@ -363,8 +363,13 @@ pub struct ClusterProps {
     pub uncertain_weight: f64,
     /// Events known only to a date or month: counted, not in the profile.
     pub without_hour: usize,
-    /// The busiest window, in words.
+    /// The busiest window, in words, when it is busier than chance (`peak_p` at most 0.05).
     pub peak: Option<String>,
+    /// The peak's p-value against the week's uniform expectation: the exact binomial tail of
+    /// its events at 4/168, times 168 (Bonferroni).
+    pub peak_p: Option<f64>,
+    /// "för få händelser för ett tidsmönster" when the events hold no time pattern.
+    pub peak_note: Option<&'static str>,
     pub core_points: usize,
     #[schema(value_type = Vec<f64>)]
     pub centre: Position,
@@ -635,7 +640,9 @@ fn cluster_feature(c: &Cluster) -> ServiceResult<Feature<ClusterProps>> {
         profile: c.profile.rows(),
         uncertain_weight: round4(c.uncertain_weight),
         without_hour: c.without_hour,
-        peak: c.peak.as_ref().map(|p| p.text.clone()),
+        peak: crate::service::patrol::pattern(c).map(|p| p.text.clone()),
+        peak_p: c.peak.as_ref().map(|p| p.p),
+        peak_note: crate::service::patrol::no_pattern(c),
         core_points: c.core_points,
         centre: lonlat(c.centre)?,
     };
