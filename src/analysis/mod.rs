@@ -29,6 +29,7 @@ pub mod filter;
 pub mod hotspot;
 pub mod lighting;
 pub mod limits;
+pub mod near_repeat;
 pub mod patrol;
 pub mod privacy;
 pub mod summary;

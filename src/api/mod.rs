@@ -12,6 +12,7 @@ pub mod hotspots;
 pub mod lagesbild;
 pub mod lighting;
 pub mod measures;
+pub mod near_repeat;
 pub mod open311;
 pub mod openapi;
 pub mod patrol;
@@ -114,6 +115,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(lagesbild::routes())
         .merge(lighting::routes())
         .merge(measures::routes())
+        .merge(near_repeat::routes())
         .merge(open311::routes())
         .merge(patrol::routes())
         .merge(pledges::routes())

@@ -20,6 +20,7 @@ pub mod hotspots;
 pub mod lagesbild;
 pub mod lighting;
 pub mod measures;
+pub mod near_repeat;
 pub mod open311;
 pub mod patrol;
 pub mod pledges;

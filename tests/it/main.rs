@@ -18,6 +18,7 @@ mod lagesbild;
 mod lighting;
 mod limits;
 mod measures;
+mod near_repeat;
 mod open311;
 mod openapi;
 mod patrol_dosage;
