@@ -23,8 +23,10 @@ use crate::spatial::Snapshot;
 pub const DEFAULT_SPACE: [f64; 4] = [100.0, 200.0, 300.0, 400.0];
 /// Default temporal bands: upper edges in days.
 pub const DEFAULT_TIME: [f64; 4] = [7.0, 14.0, 21.0, 28.0];
-pub const DEFAULT_PERMUTATIONS: usize = 99;
-pub const MAX_PERMUTATIONS: usize = 999;
+/// 999: the smallest p is 0.001, which a table of 16 cells needs to pass the false discovery
+/// rate at all (0.05/16 = 0.003).
+pub const DEFAULT_PERMUTATIONS: usize = 999;
+pub const MAX_PERMUTATIONS: usize = 9_999;
 pub const MAX_BANDS: usize = 20;
 /// The farthest spatial band edge, in metres, and the longest temporal one, in days.
 pub const MAX_DISTANCE_M: f64 = 5_000.0;
@@ -33,7 +35,8 @@ pub const MAX_DAYS: f64 = 365.0;
 pub const MAX_PAIRS: usize = 4_000_000;
 /// The most pair × permutation steps one answer takes (about a second per 10⁸ on one core).
 pub const MAX_STEPS: u64 = 400_000_000;
-/// A cell is said in words when its p is at most this and its ratio above 1.
+/// The false discovery rate over the table's cells (Benjamini–Hochberg): a table of 16 cells
+/// at 0.05 each would show a "near repeat" in more than half of all data without one.
 pub const ALPHA: f64 = 0.05;
 /// The permutations' seed: the same data and parameters give the same answer.
 pub const SEED: u64 = 0x4b6e_6f78;
@@ -51,7 +54,7 @@ pub struct NearRepeatParams {
     /// `7,14,21,28`; at most 20 bands, the last edge at most 365.
     #[param(example = "7,14,21,28")]
     pub time_bands: Option<String>,
-    /// Monte Carlo permutations, 19–999 (default 99; the smallest p is 1/(1 + permutations)).
+    /// Monte Carlo permutations, 19–9999 (default 999; the smallest p is 1/(1 + permutations)).
     pub permutations: Option<usize>,
 }
 
@@ -108,7 +111,8 @@ pub struct NearRepeatCell {
     /// One-sided Monte Carlo p: (1 + permutations with a count ≥ observed) ÷ (1 +
     /// permutations).
     pub p: f64,
-    /// `p` at most 0.05 and the ratio above 1.
+    /// The ratio above 1 and `p` within the Benjamini–Hochberg cut-off at a false discovery
+    /// rate of 0.05 over the table's cells.
     pub significant: bool,
 }
 
@@ -240,6 +244,8 @@ pub fn near_repeat(
     let table = near_repeat::knox(&evs, &pairs, space.len(), &time, permutations, SEED, cancel)?;
     let space_bands = bands(&space, "m");
     let time_bands = bands(&time, "dagar");
+    let ps: Vec<f64> = table.iter().map(|c| c.p).collect();
+    let cutoff = crate::analysis::hotspot::gistar::bh_cutoff(&ps, ALPHA);
     let cells: Vec<NearRepeatCell> = table
         .into_iter()
         .map(|c| NearRepeatCell {
@@ -249,7 +255,7 @@ pub fn near_repeat(
             expected: (c.expected * 1000.0).round() / 1000.0,
             knox_ratio: c.ratio.map(|r| (r * 100.0).round() / 100.0),
             p: c.p,
-            significant: c.p <= ALPHA && c.ratio.is_some_and(|r| r > 1.0),
+            significant: cutoff.is_some_and(|k| c.p <= k) && c.ratio.is_some_and(|r| r > 1.0),
         })
         .collect();
     let categories: Option<Vec<String>> =
@@ -262,7 +268,7 @@ pub fn near_repeat(
     };
     let statement = match cells.iter().find(|c| c.significant) {
         Some(c) => format!(
-            "Risken för ett nytt fall ({what}) {} bort och {} efter ett annat är {} gånger den förväntade (p = {}).",
+            "Risken för ett nytt fall ({what}) {} bort och {} efter ett annat är {} gånger den förväntade (p = {}, falsk upptäcktsrisk 5 % över tabellens celler).",
             space_bands[c.space].label,
             time_bands[c.time].label,
             c.knox_ratio
@@ -271,7 +277,7 @@ pub fn near_repeat(
             format!("{:.3}", c.p).replace('.', ",")
         ),
         None => format!(
-            "Inga nära upprepningar: ingen kombination av avstånd och tid har fler par ({what}) än slumpen ger (p ≤ 0,05)."
+            "Inga nära upprepningar: ingen kombination av avstånd och tid har fler par ({what}) än slumpen ger (falsk upptäcktsrisk 5 % över tabellens celler)."
         ),
     };
     Ok(NearRepeat {
