@@ -439,6 +439,27 @@ mod tests {
     }
 
     #[test]
+    fn a_planted_friday_night_is_a_pattern() {
+        // 60 events on Friday nights, 22:xx to 01:xx local over May 2026 (CEST), 15 an hour,
+        // and 40 spread one an hour over the rest of the week: the peak is fre–lör 22–02 with
+        // 60 of 100 (expected 2.4), p far below 0.01.
+        let mut times: Vec<DateTime<Utc>> = Vec::new();
+        for k in 0..60i64 {
+            let friday = utc("2026-05-01T22:10:00+02:00") + Duration::days(7 * (k % 4));
+            times.push(friday + Duration::hours(k % 4) + Duration::minutes(k % 40));
+        }
+        // Monday 08:00 onwards, every fourth hour: none on Friday night.
+        for k in 0..40i64 {
+            times.push(utc("2026-05-04T08:00:00+02:00") + Duration::hours(4 * k % 96));
+        }
+        let p = Profile::from_times(&times);
+        let peak = p.peak().unwrap();
+        assert_eq!(peak.text, "fre–lör 22–02");
+        assert!(peak.count >= 60.0);
+        assert!(peak.p < 0.01 && peak.is_pattern(), "{}", peak.p);
+    }
+
+    #[test]
     fn weights_in_swedish() {
         assert_eq!(weight_sv(10.0), "10");
         assert_eq!(weight_sv(11.967), "12");
