@@ -3,14 +3,19 @@
 // and GPS units). The ranking and windows are computed by the server (/api/v1/patrol-plan).
 // Below, visible police delivered against the plan over the last four weeks
 // (/api/v1/patrol/dosage): per ISO week, and per hotspot beside its windows, with the Koper dose
-// (visits of 10–16 minutes at least every two hours).
+// (visits of 10–16 minutes at least every two hours). Last, near repeats for a chosen category
+// (/api/v1/near-repeat): the Knox table of distance × time with its ratios, significant cells
+// marked, and the server's sentence.
 
 import { h, replaceChildren, download, toast } from './util.js';
-import { t, fmtNumber } from './i18n.js';
+import { t, fmtNumber, categoryLabel } from './i18n.js';
 import { getJson, getResponse } from './api.js';
 import { profileTable } from './profile.js';
 
 const L = window.L;
+
+/** Categories near repeats are usually asked for; the first is the default. */
+const NEAR_REPEAT_CATEGORIES = ['burglary', 'attempted_burglary', 'theft_burglary', 'bicycle_theft', 'vandalism', 'robbery'];
 
 export class PoliceView {
   constructor(map, container, filters) {
@@ -39,6 +44,7 @@ export class PoliceView {
       h('section', { class: 'dosage', 'aria-labelledby': 'dosage-title' },
         h('h3', { id: 'dosage-title' }, t('dosage.title')),
         h('div', { id: 'dosage-body' }, h('p', {}, t('layer.loading')))),
+      this.nearRepeatSection(),
     );
     const dosage = this.loadDosage();
     try {
@@ -123,6 +129,79 @@ export class PoliceView {
         ),
       ),
       h('p', { class: 'hint small' }, t('dosage.rule')),
+    );
+  }
+
+  nearRepeatSection() {
+    const select = h(
+      'select',
+      { id: 'nr-category', name: 'category' },
+      NEAR_REPEAT_CATEGORIES.map((c) => h('option', { value: c }, categoryLabel(c))),
+    );
+    const body = h('div', { id: 'nr-body', 'aria-live': 'polite' });
+    return h(
+      'section',
+      { class: 'near-repeat', 'aria-labelledby': 'nr-title' },
+      h('h3', { id: 'nr-title' }, t('nr.title')),
+      h('p', { class: 'hint small' }, t('nr.intro')),
+      h(
+        'div',
+        { class: 'button-row' },
+        h('label', { for: 'nr-category' }, `${t('nr.category')} `),
+        select,
+        h('button', { type: 'button', onclick: () => this.nearRepeat(select.value, body) }, t('nr.run')),
+      ),
+      body,
+    );
+  }
+
+  async nearRepeat(category, el) {
+    replaceChildren(el, h('p', {}, t('layer.loading')));
+    const f = this.filters.params();
+    const params = { categories: category, from: f.from, to: f.to, area: f.area };
+    let d;
+    try {
+      d = await getJson('/api/v1/near-repeat', params);
+    } catch (err) {
+      replaceChildren(el, h('p', { class: 'error' }, err.message));
+      return;
+    }
+    const nt = d.time_bands.length;
+    const cell = (s, tb) => d.cells[s * nt + tb];
+    replaceChildren(
+      el,
+      h('p', { class: 'nr-statement' }, d.statement),
+      h('p', { class: 'small' }, t('nr.basis', { events: fmtNumber(d.events), pairs: fmtNumber(d.pairs), perms: fmtNumber(d.permutations) })),
+      h(
+        'table',
+        { class: 'data nr-table' },
+        h('caption', {}, t('nr.caption')),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('nr.distance')), d.time_bands.map((b) => h('th', { scope: 'col' }, b.label)))),
+        h(
+          'tbody',
+          {},
+          d.space_bands.map((b, s) =>
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'row' }, b.label),
+              d.time_bands.map((_, tb) => {
+                const c = cell(s, tb);
+                const ratio = c.knox_ratio == null ? '–' : fmtNumber(c.knox_ratio, 2);
+                return h(
+                  'td',
+                  {
+                    class: c.significant ? 'num significant' : 'num',
+                    title: t('nr.cellTitle', { observed: c.observed, expected: fmtNumber(c.expected, 1), p: fmtNumber(c.p, 3) }),
+                  },
+                  c.significant ? h('strong', {}, `${ratio} *`) : ratio,
+                );
+              }),
+            ),
+          ),
+        ),
+      ),
+      h('p', { class: 'hint small' }, t('nr.legend')),
     );
   }
 

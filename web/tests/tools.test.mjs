@@ -145,6 +145,27 @@ test('police: ranked hotspots with weekday × hour tables and the patrol plan', 
   assert.equal(await page.locator('.dosage-line').count(), shared.length);
   await screenshot(page, 'police-patrol');
 
+  // Near repeats for burglaries: the table has one row per distance band and one column per
+  // time band with the server's labels, and the sentence is the server's.
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/api/v1/near-repeat')),
+    page.getByRole('button', { name: 'Beräkna' }).click(),
+  ]);
+  assert.equal(resp.status(), 200);
+  assert.match(resp.url(), /categories=burglary/);
+  const nr = await resp.json();
+  await page.waitForSelector('.nr-table tbody tr');
+  assert.equal(await page.locator('.nr-table tbody tr').count(), nr.space_bands.length);
+  assert.equal(await page.locator('.nr-table thead th').count(), nr.time_bands.length + 1);
+  assert.deepEqual(
+    await page.locator('.nr-table tbody th').allTextContents(),
+    nr.space_bands.map((b) => b.label),
+  );
+  assert.equal(await page.textContent('.nr-statement'), nr.statement);
+  assert.equal(await page.locator('.nr-table td.significant').count(), nr.cells.filter((c) => c.significant).length);
+  await page.locator('.near-repeat').scrollIntoViewIfNeeded();
+  await screenshot(page, 'police-near-repeat');
+
   const csv = await downloadText(page, () => page.getByRole('button', { name: 'Patrullplan (CSV)' }).click());
   const rows = csv.text.trim().split(/\r?\n/);
   assert.ok(rows.length - 1 === n, `csv has ${rows.length - 1} hotspots, the list ${n}`);
