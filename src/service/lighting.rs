@@ -372,19 +372,11 @@ pub fn proposed_lamp(i: usize, l: &ProposedLampIn) -> Result<ProposedLamp, Strin
             l.lon, l.lat
         ));
     }
-    if let Some(h) = l.height_m
-        && !(h > 0.0 && h <= 60.0)
-    {
-        return Err(format!(
-            "lamps[{i}].height_m = {h}: expected a height above 0 and at most 60 m"
-        ));
+    if let Some(h) = l.height_m {
+        check_lamp_height(&format!("lamps[{i}].height_m"), h)?;
     }
-    if let Some(f) = l.lumen
-        && !(f > 0.0 && f <= 200_000.0)
-    {
-        return Err(format!(
-            "lamps[{i}].lumen = {f}: expected a flux above 0 and at most 200 000 lm"
-        ));
+    if let Some(f) = l.lumen {
+        check_lamp_lumen(&format!("lamps[{i}].lumen"), f)?;
     }
     if let Some(w) = l.watt
         && !(w > 0.0 && w <= 2_000.0)
@@ -1137,6 +1129,29 @@ pub struct ProposalRequest {
 }
 
 /// The request checked: the class plan, the lamp type and the unit cost.
+/// A lamp's mounting height the model takes: above 0 and at most 60 m. `field` names it in the
+/// error.
+pub fn check_lamp_height(field: &str, v: f64) -> Result<(), String> {
+    if v > 0.0 && v <= 60.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} = {v}: expected a height above 0 and at most 60 m"
+        ))
+    }
+}
+
+/// A lamp's luminous flux the model takes: above 0 and at most 200 000 lm.
+pub fn check_lamp_lumen(field: &str, v: f64) -> Result<(), String> {
+    if v > 0.0 && v <= 200_000.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} = {v}: expected a flux above 0 and at most 200 000 lm"
+        ))
+    }
+}
+
 pub struct ProposalAsked {
     pub classes: ClassPlan,
     pub lamp: crate::store::measures::LampType,
@@ -1148,17 +1163,9 @@ impl ProposalRequest {
         let classes = class_plan(self.class.as_deref(), self.kind_class.as_deref(), cfg)
             .map_err(ServiceError::Invalid)?;
         let height_m = self.height_m.unwrap_or(cfg.proposal_lamp_height_m);
-        if !(height_m > 0.0 && height_m <= 60.0) {
-            return Err(ServiceError::Invalid(format!(
-                "height_m = {height_m}: expected a height above 0 and at most 60 m"
-            )));
-        }
+        check_lamp_height("height_m", height_m).map_err(ServiceError::Invalid)?;
         let lumen = self.lumen.unwrap_or(cfg.proposal_lamp_lumen);
-        if !(lumen > 0.0 && lumen <= 200_000.0) {
-            return Err(ServiceError::Invalid(format!(
-                "lumen = {lumen}: expected a flux above 0 and at most 200 000 lm"
-            )));
-        }
+        check_lamp_lumen("lumen", lumen).map_err(ServiceError::Invalid)?;
         let unit_cost_sek = self.unit_cost_sek.unwrap_or(cfg.proposal_lamp_cost_sek);
         if !(0.0..=1e8).contains(&unit_cost_sek) {
             return Err(ServiceError::Invalid(format!(

@@ -348,6 +348,18 @@ impl FollowUp {
     }
 }
 
+/// The Swedish name of an indicator, by its key.
+fn label_sv(key: &str) -> &'static str {
+    match key {
+        "dark_lit_share" => "Mörka sträckor på prioriterade gångvägar som nu är upplysta",
+        "broken_lamp_days" => "Dagar från anmäld trasig lampa till åtgärdad (median)",
+        "incident_change" => "Anmälda händelser i fokusområdena mot perioden innan",
+        "patrol_delivered" => "Planerad synlig polisnärvaro som genomförts",
+        "measures_done" => "Genomförda åtgärder",
+        _ => unreachable!("an indicator without a name: {key}"),
+    }
+}
+
 fn pct(v: f64) -> f64 {
     (v * 1000.0).round() / 10.0
 }
@@ -389,7 +401,7 @@ pub fn indicators(
             let share = ((b.dark_m - now_dark).max(0.0) / b.dark_m).min(1.0);
             Indicator {
                 key: "dark_lit_share",
-                label: "Mörka sträckor på prioriterade gångvägar som nu är upplysta".into(),
+                label: label_sv("dark_lit_share").into(),
                 value: Some(pct(share)),
                 unit: "%",
                 text: format!(
@@ -403,7 +415,7 @@ pub fn indicators(
         }
         None => Indicator {
             key: "dark_lit_share",
-            label: "Mörka sträckor på prioriterade gångvägar som nu är upplysta".into(),
+            label: label_sv("dark_lit_share").into(),
             value: None,
             unit: "%",
             text: "Inga mörka sträckor på löftets gångvägar när det gavs.".into(),
@@ -445,7 +457,7 @@ pub fn indicators(
     out.push(match median(&mut lamp_days) {
         Some(m) => Indicator {
             key: "broken_lamp_days",
-            label: "Dagar från anmäld trasig lampa till åtgärdad (median)".into(),
+            label: label_sv("broken_lamp_days").into(),
             value: Some((m * 10.0).round() / 10.0),
             unit: "dagar",
             text: format!(
@@ -455,7 +467,7 @@ pub fn indicators(
         },
         None => Indicator {
             key: "broken_lamp_days",
-            label: "Dagar från anmäld trasig lampa till åtgärdad (median)".into(),
+            label: label_sv("broken_lamp_days").into(),
             value: None,
             unit: "dagar",
             text: "Ingen anmälan om trasig belysning har åtgärdats under perioden ännu.".into(),
@@ -537,7 +549,7 @@ pub fn indicators(
         out.push(if now_n < k || before_n < k {
             Indicator {
                 key: "incident_change",
-                label: "Anmälda händelser i fokusområdena mot perioden innan".into(),
+                label: label_sv("incident_change").into(),
                 value: None,
                 unit: "%",
                 text: "För få händelser för att visa en förändring.".into(),
@@ -546,7 +558,7 @@ pub fn indicators(
             let change = (now_n as f64 - before_n as f64) / before_n as f64;
             Indicator {
                 key: "incident_change",
-                label: "Anmälda händelser i fokusområdena mot perioden innan".into(),
+                label: label_sv("incident_change").into(),
                 value: Some(pct(change)),
                 unit: "%",
                 text: format!(
@@ -568,7 +580,7 @@ pub fn indicators(
             let share = (delivered / planned).min(1.0);
             Indicator {
                 key: "patrol_delivered",
-                label: "Planerad synlig polisnärvaro som genomförts".into(),
+                label: label_sv("patrol_delivered").into(),
                 value: Some(pct(share)),
                 unit: "%",
                 text: format!(
@@ -581,7 +593,7 @@ pub fn indicators(
         } else {
             Indicator {
                 key: "patrol_delivered",
-                label: "Planerad synlig polisnärvaro som genomförts".into(),
+                label: label_sv("patrol_delivered").into(),
                 value: None,
                 unit: "%",
                 text: "Ingen patrullnärvaro registrerad för perioden ännu.".into(),
@@ -603,7 +615,7 @@ pub fn indicators(
             .count();
         out.push(Indicator {
             key: "measures_done",
-            label: "Genomförda åtgärder".into(),
+            label: label_sv("measures_done").into(),
             value: Some(pct(done as f64 / linked.len() as f64)),
             unit: "%",
             text: format!("{done} av {} åtgärder är genomförda.", linked.len()),

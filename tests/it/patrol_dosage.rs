@@ -208,8 +208,8 @@ fn assert_no_fix(what: &str, body: &[u8], fixes: &[(i64, f64, f64)]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dosage_from_a_gpx_track_and_a_visit_list_to_the_second() {
+/// A server on the planted hotspot's incidents, with a police and a coordinator token.
+async fn planted() -> (TestServer, String, String) {
     let s = TestServer::seeded(
         |_| {},
         async |store| {
@@ -219,6 +219,12 @@ async fn dosage_from_a_gpx_track_and_a_visit_list_to_the_second() {
     .await;
     let police = s.token(Role::Police).await;
     let coordinator = s.token(Role::Coordinator).await;
+    (s, police, coordinator)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dosage_from_a_gpx_track_and_a_visit_list_to_the_second() {
+    let (s, police, coordinator) = planted().await;
 
     // The plan has the planted hotspot, with its window and its square hull.
     let (st, plan) = get_json(s.url("/api/v1/patrol-plan.json"), Some(police.clone())).await;
@@ -387,15 +393,7 @@ async fn dosage_from_a_gpx_track_and_a_visit_list_to_the_second() {
 /// carries hours per month and nothing of the hotspot, the unit or the times.
 #[tokio::test]
 async fn a_joint_pledge_shows_the_share_of_planned_presence_delivered() {
-    let s = TestServer::seeded(
-        |_| {},
-        async |store| {
-            store.upsert_incidents(&incidents()).await.unwrap();
-        },
-    )
-    .await;
-    let police = s.token(Role::Police).await;
-    let coordinator = s.token(Role::Coordinator).await;
+    let (s, police, coordinator) = planted().await;
     let (st, plan) = get_json(s.url("/api/v1/patrol-plan.json"), Some(police)).await;
     assert_eq!(st, 200, "{plan}");
     let id = plan["hotspots"][0]["id"].as_str().unwrap().to_string();

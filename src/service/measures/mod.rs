@@ -332,19 +332,10 @@ pub fn default_lamp(cfg: &Config) -> LampType {
 }
 
 fn check_lamp(t: Option<LampType>) -> ServiceResult<Option<LampType>> {
+    use crate::service::lighting::{check_lamp_height, check_lamp_lumen};
     if let Some(t) = t {
-        if !(t.height_m > 0.0 && t.height_m <= 60.0) {
-            return Err(ServiceError::Invalid(format!(
-                "lamp.height_m = {}: expected a height above 0 and at most 60 m",
-                t.height_m
-            )));
-        }
-        if !(t.lumen > 0.0 && t.lumen <= 200_000.0) {
-            return Err(ServiceError::Invalid(format!(
-                "lamp.lumen = {}: expected a flux above 0 and at most 200 000 lm",
-                t.lumen
-            )));
-        }
+        check_lamp_height("lamp.height_m", t.height_m).map_err(ServiceError::Invalid)?;
+        check_lamp_lumen("lamp.lumen", t.lumen).map_err(ServiceError::Invalid)?;
     }
     Ok(t)
 }
