@@ -410,6 +410,32 @@ fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
     out
 }
 
+/// Registers seldom know when a burglary or a theft happened: two in three of the background
+/// burglaries are known only to a window (left home 2–48 hours before the time drawn, came
+/// back 1–12 hours after it), one in four thefts only to its date. Drawn from a stream of their
+/// own, keyed by the event, so the rest of the demo stays as it was.
+fn register_time(inc: &mut Incident, key: u64) {
+    use crate::model::TimePrecision;
+    let mut r = ChaCha8Rng::seed_from_u64(SEED ^ 0x7177_0000_0000 ^ key);
+    match inc.category.as_str() {
+        "burglary" if r.random_range(0..3) < 2 => {
+            let from = inc.occurred_at - Duration::minutes(r.random_range(120..2_880));
+            let to = inc.occurred_at + Duration::minutes(r.random_range(60..720));
+            inc.occurred_at = from;
+            inc.occurred_to = Some(to);
+            inc.time_precision = TimePrecision::Window;
+        }
+        "theft" if r.random_range(0..4) == 0 => {
+            let date = crate::time::local_date(&inc.occurred_at);
+            inc.occurred_at = crate::time::local_midnight_utc(date)
+                .with_timezone(&crate::time::ZONE)
+                .fixed_offset();
+            inc.time_precision = TimePrecision::Date;
+        }
+        _ => {}
+    }
+}
+
 /// One year of incidents from `start`: the planted hotspots (their counts scaled by `share`),
 /// `background` scattered events and `municipality` events placed on the municipality centre.
 /// Source ids continue after `first_id`.
@@ -493,7 +519,9 @@ fn year_of_incidents(
         } else {
             LocationPrecision::Exact
         };
-        out.push(make(rng, label, x, y, night, precision));
+        let mut inc = make(rng, label, x, y, night, precision);
+        register_time(&mut inc, first_id as u64 + out.len() as u64);
+        out.push(inc);
     }
     // Events Polisen places on the municipality centre: counted, never clustered.
     for _ in 0..municipality {

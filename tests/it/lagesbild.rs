@@ -224,15 +224,17 @@ async fn patrol_plan_formats_agree() {
         let profile: Vec<Vec<f64>> = serde_json::from_value(h["profile"].clone()).unwrap();
         assert_eq!(profile.len(), 7);
         assert!(profile.iter().all(|r| r.len() == 24));
-        // The demo's times are exact: every event is a whole 1 in its hour.
-        assert!(profile.iter().flatten().all(|v| v.fract() == 0.0));
+        // Aoristic: every event with an hour or a window adds a weight of 1 in all, spread
+        // over its hours; one known only to a date adds none (each cell is rounded to 4
+        // decimals: 168 of them are off by less than 0.01).
         let total: f64 = profile.iter().flatten().sum();
-        assert_eq!(total as i64, n(&h["count"]));
-        assert_eq!(
-            (h["uncertain_weight"].as_f64(), h["without_hour"].as_u64()),
-            (Some(0.0), Some(0))
+        let without_hour = h["without_hour"].as_u64().unwrap() as f64;
+        let uncertain = h["uncertain_weight"].as_f64().unwrap();
+        assert!(
+            (total - (n(&h["count"]) as f64 - without_hour)).abs() < 0.01,
+            "{total} {h}"
         );
-        // Windows only where the week holds a time pattern: the peak's p at most 0.05.
+        assert!(uncertain >= 0.0 && uncertain <= total + 0.01, "{h}");
         let windows = h["windows"].as_array().unwrap();
         let peak_p = h["peak_p"].as_f64().unwrap();
         if peak_p > 0.05 {
@@ -249,7 +251,7 @@ async fn patrol_plan_formats_agree() {
         let w0 = count(&windows[0]);
         assert!(windows.iter().all(|w| count(w) <= w0));
         // Its p, summed here in log space: 168 · Σ_{i≥k} C(n,i) qⁱ(1−q)ⁿ⁻ⁱ, q = 4/168.
-        let (nn, k) = (total as u64, w0 as u64);
+        let (nn, k) = ((total - 0.01).ceil() as u64, (w0 + 1e-9).floor() as u64);
         let q: f64 = 4.0 / 168.0;
         let ln_c = |i: u64| -> f64 { (1..=i).map(|j| ((nn - i + j) as f64 / j as f64).ln()).sum() };
         let tail: f64 = (k..=nn)
