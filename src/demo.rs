@@ -412,15 +412,18 @@ fn incidents(rng: &mut ChaCha8Rng, now: DateTime<Utc>) -> Vec<Incident> {
 
 /// Registers seldom know when a burglary or a theft happened: two in three of the background
 /// burglaries are known only to a window (left home 2–48 hours before the time drawn, came
-/// back 1–12 hours after it), one in four thefts only to its date. Drawn from a stream of their
-/// own, keyed by the event, so the rest of the demo stays as it was.
-fn register_time(inc: &mut Incident, key: u64) {
+/// back 1–12 hours after it, within the year `start` begins), one in four thefts only to its
+/// date. Drawn from a stream of their own, keyed by the event, so no other event changes.
+fn register_time(inc: &mut Incident, key: u64, start: chrono::NaiveDate) {
     use crate::model::TimePrecision;
     let mut r = ChaCha8Rng::seed_from_u64(SEED ^ 0x7177_0000_0000 ^ key);
     match inc.category.as_str() {
         "burglary" if r.random_range(0..3) < 2 => {
-            let from = inc.occurred_at - Duration::minutes(r.random_range(120..2_880));
-            let to = inc.occurred_at + Duration::minutes(r.random_range(60..720));
+            let first = crate::time::local_midnight_utc(start).fixed_offset();
+            let last = crate::time::local_midnight_utc(start + Duration::days(365)).fixed_offset();
+            let from = (inc.occurred_at - Duration::minutes(r.random_range(120..2_880))).max(first);
+            let to = (inc.occurred_at + Duration::minutes(r.random_range(60..720)))
+                .min(last.max(inc.occurred_at + Duration::minutes(1)));
             inc.occurred_at = from;
             inc.occurred_to = Some(to);
             inc.time_precision = TimePrecision::Window;
@@ -520,7 +523,7 @@ fn year_of_incidents(
             LocationPrecision::Exact
         };
         let mut inc = make(rng, label, x, y, night, precision);
-        register_time(&mut inc, first_id as u64 + out.len() as u64);
+        register_time(&mut inc, first_id as u64 + out.len() as u64, start);
         out.push(inc);
     }
     // Events Polisen places on the municipality centre: counted, never clustered.
@@ -647,6 +650,31 @@ mod tests {
                 .count()
         };
         assert_eq!((municipality(&this), municipality(&before)), (180, 170));
+        // Register times: windows for burglaries, dates for thefts, nothing else uncertain; a
+        // window ends after it begins and within its year.
+        use crate::model::TimePrecision;
+        let windows: Vec<&Incident> = a
+            .incidents
+            .iter()
+            .filter(|i| i.time_precision == TimePrecision::Window)
+            .collect();
+        let dates = a
+            .incidents
+            .iter()
+            .filter(|i| i.time_precision == TimePrecision::Date)
+            .count();
+        assert!(
+            windows.len() > 100 && dates > 100,
+            "{} {dates}",
+            windows.len()
+        );
+        assert!(windows.iter().all(|i| i.category == "burglary"
+            && i.occurred_to.is_some_and(|to| to > i.occurred_at)
+            && crate::time::local_date(&i.occurred_to.unwrap()) <= now.date_naive()));
+        assert!(a.incidents.iter().all(|i| matches!(
+            i.time_precision,
+            TimePrecision::Exact | TimePrecision::Window | TimePrecision::Date
+        )));
         assert!(
             before.iter().all(
                 |i| crate::time::local_date(&i.occurred_at) >= year_start - Duration::days(365)
