@@ -189,3 +189,84 @@ async fn planted_near_repeats_are_found_and_nothing_else() {
     let (st, _) = get_json(s.url("/api/v1/near-repeat"), None).await;
     assert_eq!(st, 401);
 }
+
+/// The Knox kernel against pointpats' `spacetime.Knox` on a recorded fixture (330 events, four
+/// distance × time thresholds): one table with the thresholds as band edges holds, summed over
+/// the cells below each threshold, pointpats' observed count of pairs close in both; its
+/// pairs within the distance are pointpats' close-in-space count; the permutation mean is
+/// pointpats' expected count (ns · nt / N, which the permutation null has as its mean) and the
+/// p-value its `p_sim`, each within Monte Carlo error.
+#[test]
+fn the_knox_table_agrees_with_pointpats() {
+    use lagesbild::analysis::cancel::Cancel;
+    use lagesbild::analysis::near_repeat::{Event, close_pairs, knox};
+    let fx: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/knox_pointpats.json")).unwrap();
+    let col = |k: &str| -> Vec<f64> {
+        fx[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (x, y, t) = (col("x"), col("y"), col("t"));
+    let events: Vec<Event> = (0..x.len())
+        .map(|i| Event {
+            x: x[i],
+            y: y[i],
+            t: t[i],
+        })
+        .collect();
+    assert_eq!(events.len(), 330);
+    let space = [100.0, 200.0, 300.0, 400.0];
+    let time = [3.0, 7.0, 14.0, 28.0, 365.0];
+    let never = Cancel::never();
+    let pairs = close_pairs(&events, &space, usize::MAX, &never).unwrap();
+    let r = 9_999;
+    for case in fx["cases"].as_array().unwrap() {
+        let (delta, tau) = (
+            case["delta"].as_f64().unwrap(),
+            case["tau"].as_f64().unwrap(),
+        );
+        let s = space.iter().position(|&e| e == delta).unwrap() + 1;
+        let tb = time.iter().position(|&e| e == tau).unwrap() + 1;
+        let observed = case["observed"][0][0].as_u64().unwrap();
+        let close_in_space = observed + case["observed"][0][1].as_u64().unwrap();
+        // One band each, for the permutation test of this threshold.
+        let near: Vec<_> = pairs
+            .iter()
+            .copied()
+            .filter(|p| (p.band as usize) < s)
+            .map(|mut p| {
+                p.band = 0;
+                p
+            })
+            .collect();
+        assert_eq!(near.len() as u64, close_in_space, "pairs within {delta} m");
+        let table = knox(&events, &near, 1, &[tau], r, 3, &never).unwrap();
+        assert_eq!(table[0].observed, observed, "{delta} m, {tau} days");
+        let expected = case["expected"][0][0].as_f64().unwrap();
+        let tol = 4.0 * (expected / r as f64).sqrt() + 0.01;
+        assert!(
+            (table[0].expected - expected).abs() < tol,
+            "{delta}/{tau}: {} vs {expected}",
+            table[0].expected
+        );
+        let p = case["p_sim"].as_f64().unwrap();
+        let p_tol = 4.0 * (2.0 * p.max(1e-4) * (1.0 - p) / r as f64).sqrt() + 2.0 / r as f64;
+        assert!(
+            (table[0].p - p).abs() < p_tol,
+            "{delta}/{tau}: p {} vs {p}",
+            table[0].p
+        );
+        // The banded table holds the same count in its cells below the thresholds.
+        let full = knox(&events, &pairs, space.len(), &time, 19, 3, &never).unwrap();
+        let summed: u64 = full
+            .iter()
+            .filter(|c| c.space < s && c.time < tb)
+            .map(|c| c.observed)
+            .sum();
+        assert_eq!(summed, observed, "{delta} m, {tau} days, summed over bands");
+    }
+}
