@@ -259,6 +259,10 @@ fn row_time(
             (Some(from), Some(to)) => {
                 let end = end_of(&to);
                 let start = from.at;
+                // A window from a time to the same time is that time.
+                if end == start && from.precision == TimePrecision::Exact {
+                    return Ok((start, TimePrecision::Exact, None, warnings));
+                }
                 if end <= start {
                     let v = csvutil::field(rec, *ti, tname, line)?;
                     return Err(RowError::new(

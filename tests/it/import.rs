@@ -1147,7 +1147,7 @@ async fn dates_months_windows_and_clock_changes_keep_their_precision() {
             n(&r.summary, "imported"),
             n(&r.summary, "skipped")
         ),
-        (11, 9, 2),
+        (12, 10, 2),
         "{}",
         r.summary
     );
@@ -1216,6 +1216,8 @@ async fn dates_months_windows_and_clock_changes_keep_their_precision() {
         ("T6", "2025-10-26T02:30:00+02:00", Exact, None),
         ("T7", "2026-03-10T00:00:00+01:00", Date, None),
         ("T10", "2026-03-07T14:00:00+01:00", Hour, None),
+        // A window from a time to the same time is that time.
+        ("T12", "2026-03-13T10:00:00+01:00", Exact, None),
         // A window of dates runs to the end of its last date, here across the spring change.
         (
             "T11",
@@ -1242,6 +1244,6 @@ async fn dates_months_windows_and_clock_changes_keep_their_precision() {
             n(&again.summary, "imported"),
             n(&again.summary, "unchanged")
         ),
-        (0, 9)
+        (0, 10)
     );
 }
