@@ -45,34 +45,16 @@ pub struct Window {
 
 /// The busiest non-overlapping windows of a weekday × hour profile, busiest first.
 pub fn patrol_windows(profile: &Profile, width: usize, max: usize, min_events: f64) -> Vec<Window> {
-    let at = |k: usize| profile.0[(k % 168) / 24][k % 24];
+    let total = profile.total();
     let mut used = [false; 168];
     let mut out = Vec::new();
     while out.len() < max {
-        let mut best: Option<(usize, f64)> = None;
-        for start in 0..168 {
-            if (0..width).any(|j| used[(start + j) % 168]) {
-                continue;
-            }
-            let sum: f64 = (0..width).map(|j| at(start + j)).sum();
-            if best.is_none_or(|(_, b)| sum > b + 1e-9) {
-                best = Some((start, sum));
-            }
-        }
-        let Some((mut start, count)) = best else {
+        let Some((start, hours, count)) = profile.busiest_window(width, &used) else {
             break;
         };
-        let p = window_p(count, profile.total(), width);
+        let p = window_p(count, total, width);
         if count < min_events.max(1e-9) - 1e-9 || p > PEAK_ALPHA {
             break;
-        }
-        let mut hours = width;
-        while hours > 1 && at(start) == 0.0 {
-            start = (start + 1) % 168;
-            hours -= 1;
-        }
-        while hours > 1 && at(start + hours - 1) == 0.0 {
-            hours -= 1;
         }
         for j in 0..hours {
             used[(start + j) % 168] = true;

@@ -194,24 +194,25 @@ impl Profile {
         self.0[k / 24][k % 24]
     }
 
-    /// The busiest [`PEAK_WINDOW_HOURS`]-hour window; `None` without events.
-    pub fn peak(&self) -> Option<Peak> {
-        if self.total() <= 0.0 {
-            return None;
-        }
-        let w = PEAK_WINDOW_HOURS;
-        // Each window summed afresh (672 additions): a sliding sum of fractions would drift and
-        // break ties that are ties.
-        let sum = |start: usize| -> f64 { (0..w).map(|k| self.at_week_hour(start + k)).sum() };
-        let mut best = (0usize, sum(0));
-        for start in 1..168 {
-            let s = sum(start);
-            if s > best.1 + 1e-9 {
-                best = (start, s);
+    /// The busiest `width`-hour window of the week none of whose hours is taken in `used`
+    /// (hours of the week from Monday 00:00), a tie going to the earliest, trimmed of empty hours
+    /// at either end: its start, length and weight. `None` when every window touches a taken
+    /// hour. The peak and the patrol windows are both found so.
+    pub fn busiest_window(&self, width: usize, used: &[bool; 168]) -> Option<(usize, usize, f64)> {
+        let mut best: Option<(usize, f64)> = None;
+        for start in 0..168 {
+            if (0..width).any(|j| used[(start + j) % 168]) {
+                continue;
+            }
+            // Each window summed afresh: a sliding sum of fractions would drift and break ties
+            // that are ties.
+            let sum: f64 = (0..width).map(|j| self.at_week_hour(start + j)).sum();
+            if best.is_none_or(|(_, b)| sum > b + 1e-9) {
+                best = Some((start, sum));
             }
         }
-        let (mut start, count) = best;
-        let mut hours = w;
+        let (mut start, weight) = best?;
+        let mut hours = width;
         // Trim empty hours at either end: all events at 22:30 make "fre 22–23", not "fre 19–23".
         while hours > 1 && self.at_week_hour(start) == 0.0 {
             start = (start + 1) % 168;
@@ -220,6 +221,16 @@ impl Profile {
         while hours > 1 && self.at_week_hour(start + hours - 1) == 0.0 {
             hours -= 1;
         }
+        Some((start, hours, weight))
+    }
+
+    /// The busiest [`PEAK_WINDOW_HOURS`]-hour window; `None` without events.
+    pub fn peak(&self) -> Option<Peak> {
+        if self.total() <= 0.0 {
+            return None;
+        }
+        let w = PEAK_WINDOW_HOURS;
+        let (start, hours, count) = self.busiest_window(w, &[false; 168])?;
         Some(Peak {
             weekday: start / 24,
             hour: start % 24,
