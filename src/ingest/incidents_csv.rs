@@ -311,23 +311,15 @@ fn row_time(
             }
         }
     }
-    if layout.time.is_none() {
-        let name = layout
-            .window
-            .as_ref()
-            .map(|w| w.0.1.as_str())
-            .unwrap_or("time");
-        return Err(RowError::new(
-            line,
-            name,
-            "",
-            "missing: the row has no window and there is no --time column",
-        ));
-    }
     match (single, &layout.time) {
         (Some(r), _) => Ok((r.at, r.precision, None, warnings)),
         (None, Some((_, tname))) => Err(RowError::new(line, tname.as_str(), "", "missing")),
-        (None, None) => unreachable!("checked above"),
+        (None, None) => Err(RowError::new(
+            line,
+            layout.window.as_ref().map_or("time", |w| w.0.1.as_str()),
+            "",
+            "missing: the row has no window and there is no --time column",
+        )),
     }
 }
 

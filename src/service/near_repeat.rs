@@ -16,7 +16,6 @@ use super::filter::{FilterParams, PeriodEcho};
 use super::{ServiceError, ServiceResult, Viewer};
 use crate::analysis::cancel::Cancel;
 use crate::analysis::near_repeat::{self, Event, PairsError};
-use crate::model::TimePrecision;
 use crate::spatial::Snapshot;
 
 /// Default spatial bands: upper edges in metres.
@@ -175,7 +174,8 @@ fn events(
     let base = crate::time::local_midnight_utc(origin);
     let mut out = Vec::with_capacity(sel.points.len());
     for i in &sel.points {
-        if i.local_day().is_none() || i.time_precision == TimePrecision::Month {
+        // One known date (a month never is: its first and last dates differ).
+        if i.local_day().is_none() {
             excluded_time += 1;
             continue;
         }
