@@ -5,6 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use chrono::NaiveDate;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,12 +14,7 @@ use super::query::Q;
 use super::{ApiResult, AppError, AppState, analysis};
 use crate::model::Role;
 use crate::service::filter::FilterParams;
-use chrono::NaiveDate;
-
-use crate::analysis::cancel::Cancel;
-use crate::service::ServiceError;
 use crate::service::lagesbild::{self as service, FollowUpMeasure, FollowUpSection, Lagesbild};
-use crate::service::measures::effect;
 use crate::store::measures::MeasureStatus;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -124,23 +120,10 @@ async fn follow_up(state: &AppState, day: NaiveDate) -> ApiResult<FollowUpSectio
 /// The effect of measure `id` as of `day`, in words; a measure the effect cannot be computed
 /// for (no place, no district) says why.
 async fn effect_words(state: &AppState, id: i64, day: NaiveDate) -> ApiResult<String> {
-    let job = match effect::prepare(
-        state.store.as_ref(),
-        state.spatial.load(),
-        id,
-        state.config.measure_buffer_m,
-        day,
-    )
-    .await
-    {
-        Ok(job) => job,
-        Err(ServiceError::Invalid(why)) => return Ok(format!("Ingen effekt beräknad: {why}")),
-        Err(e) => return Err(e.into()),
-    };
-    let e = if job.counts_anything() {
-        analysis(state, move |cancel| Ok(job.run(cancel)?)).await?
-    } else {
-        job.run(&Cancel::never())?
-    };
-    Ok(e.estimate.words)
+    match super::measures::effect_of(state, id, day).await {
+        Ok(e) => Ok(e.estimate.words),
+        // What prepare refuses (no place, no district) is said, not raised.
+        Err(AppError::BadRequest(why)) => Ok(format!("Ingen effekt beräknad: {why}")),
+        Err(e) => Err(e),
+    }
 }

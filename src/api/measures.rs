@@ -137,22 +137,29 @@ async fn measure_effect(
     Q(NoParams {}): Q<NoParams>,
 ) -> ApiResult<Json<MeasureEffect>> {
     caller.require(Role::Police)?;
-    let snap = state.spatial.load();
+    Ok(Json(effect_of(&state, id, today()).await?))
+}
+
+/// The effect of measure `id` as of `day` (also the printed lägesbild's follow-up).
+pub(super) async fn effect_of(
+    state: &AppState,
+    id: i64,
+    day: chrono::NaiveDate,
+) -> ApiResult<MeasureEffect> {
     let job = effect::prepare(
         state.store.as_ref(),
-        snap,
+        state.spatial.load(),
         id,
         state.config.measure_buffer_m,
-        today(),
+        day,
     )
     .await?;
     // Counting is an analysis: a slot, the request's deadline, cancelled on disconnect.
-    let answer = if job.counts_anything() {
-        super::analysis(&state, move |cancel| Ok(job.run(cancel)?)).await?
+    Ok(if job.counts_anything() {
+        super::analysis(state, move |cancel| Ok(job.run(cancel)?)).await?
     } else {
         job.run(&crate::analysis::cancel::Cancel::never())?
-    };
-    Ok(Json(answer))
+    })
 }
 
 /// The åtgärdsplan as CSV (RFC 4180, UTF-8): one row per measure, the columns of the import.
