@@ -23,6 +23,7 @@ use crate::crs;
 use crate::model::Role;
 use crate::service::filter::{AttributeFilter, FilterParams};
 use crate::service::geojson::{Feature, FeatureCollection};
+use crate::service::hotspots::ehsa::{EhsaMeta, EhsaProps, PublicEhsaMeta, PublicEhsaProps};
 use crate::service::hotspots::public::{
     PublicCellChangeProps, PublicCompareMeta, PublicGistarMeta, PublicGistarProps, PublicKdeMeta,
     PublicKdeProps,
@@ -68,15 +69,19 @@ fn to_geojson(answer: &impl serde::Serialize) -> ApiResult<Cached> {
     Cached::serialise(answer, "application/geo+json").map_err(AppError::internal)
 }
 
-/// Crime hotspots: DBSCAN clusters, Getis-Ord Gi\* cells or kernel density.
+/// Crime hotspots: DBSCAN clusters, Getis-Ord Gi\* cells, kernel density or emerging hot spots.
 ///
 /// DBSCAN features (signed-in roles): Polygon hulls with id, count, categories, first, last,
 /// profile (7 × 24, Monday first, Stockholm time), peak, centre. Gi\* features: cell polygons
 /// with count, z, p (two-sided), bin (−3..3 after Benjamini-Hochberg FDR). KDE features: cell
-/// polygons with density (events per km²); `meta.bounds`. Anonymous callers get the public
-/// product: Gi\* on public cells with counts below k null and no z or p; the heat map of events
-/// moved to their cell's centre, cells with fewer than k events within the bandwidth left out;
-/// whole months, day parts, category groups, districts.
+/// polygons with density (events per km²); `meta.bounds`. Emerging hot spots (`method=ehsa`,
+/// `step=week|month`, `neighbourhood_steps`): cell polygons with ESRI's category (e.g.
+/// `new_hot_spot`), its Swedish label, the per-step history, and the Mann–Kendall `mk_tau`,
+/// `mk_z`, `mk_p` of the cell's z-scores. Anonymous callers get the public product: Gi\* on
+/// public cells with counts below k null and no z or p; the heat map of events moved to their
+/// cell's centre, cells with fewer than k events within the bandwidth left out; emerging hot
+/// spots in monthly steps with the category only; whole months, day parts, category groups,
+/// districts.
 #[utoipa::path(
     get,
     path = "/api/v1/hotspots",
@@ -121,6 +126,8 @@ enum HotspotDoc {
     Kde(FeatureCollection<Feature<KdeProps>, KdeMeta>),
     PublicGistar(FeatureCollection<Feature<PublicGistarProps>, PublicGistarMeta>),
     PublicKde(FeatureCollection<Feature<PublicKdeProps>, PublicKdeMeta>),
+    Ehsa(FeatureCollection<Feature<EhsaProps>, EhsaMeta>),
+    PublicEhsa(FeatureCollection<Feature<PublicEhsaProps>, PublicEhsaMeta>),
 }
 
 /// Kernel density as a colour-ramped PNG overlay.

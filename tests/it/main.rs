@@ -9,6 +9,7 @@ mod support;
 
 mod answer_memory;
 mod cancel;
+mod emerging;
 mod fuzz_import;
 mod fuzz_open311;
 mod hotspots;

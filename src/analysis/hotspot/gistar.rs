@@ -224,7 +224,9 @@ pub fn hot_spots_with(
     })
 }
 
-fn cells_covering(
+/// The cells whose centre is in the box `lo`–`hi` padded by a cell; `None` beyond
+/// [`MAX_STUDY_CELLS`].
+pub(crate) fn cells_covering(
     grid: &Grid,
     lo: [f64; 2],
     hi: [f64; 2],

@@ -6,12 +6,15 @@
 //!   [`hull`], each with its category mix, dates and weekday × hour [`profile`];
 //! - [`gistar`]: Getis-Ord Gi* on a square or hexagonal [`grid`], with Benjamini–Hochberg FDR;
 //! - [`kde`]: quartic kernel density;
+//! - [`ehsa`]: emerging hot spots, Gi* over a space-time cube of cells × weeks or months with a
+//!   Mann–Kendall trend per cell, classified as ArcGIS's Emerging Hot Spot Analysis does;
 //!
 //! and [`compare`] for period A against period B. Everything here works in EPSG:3006 metres;
 //! the API turns results into WGS84 GeoJSON.
 
 pub mod compare;
 pub mod dbscan;
+pub mod ehsa;
 pub mod gistar;
 pub mod grid;
 pub mod hull;

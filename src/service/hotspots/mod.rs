@@ -7,6 +7,7 @@
 //! cell's centre, a comparison of whole months — never DBSCAN, whose hulls are drawn through
 //! incident points, and never single points.
 
+pub mod ehsa;
 pub mod public;
 
 use chrono::NaiveDate;
@@ -42,6 +43,8 @@ pub enum Method {
     #[serde(alias = "gi*", alias = "getis-ord")]
     Gistar,
     Kde,
+    /// Emerging hot spots: Gi\* over a space-time cube with a Mann–Kendall trend per cell.
+    Ehsa,
 }
 
 impl Method {
@@ -50,6 +53,7 @@ impl Method {
             Self::Dbscan => "dbscan",
             Self::Gistar => "gistar",
             Self::Kde => "kde",
+            Self::Ehsa => "ehsa",
         }
     }
 }
@@ -58,7 +62,7 @@ impl Method {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, IntoParams, clap::Args)]
 #[into_params(parameter_in = Query)]
 pub struct MethodParams {
-    /// dbscan (signed-in roles), gistar or kde. Required.
+    /// dbscan (signed-in roles), gistar, kde or ehsa (emerging hot spots). Required.
     #[arg(long, value_enum)]
     #[param(inline)]
     pub method: Option<Method>,
@@ -70,18 +74,29 @@ pub struct MethodParams {
     #[arg(long)]
     #[param(minimum = 2, maximum = 100000)]
     pub min_points: Option<usize>,
-    /// Gi\*: cell size in metres (square side or hexagon centre spacing; public: 200, 400, 800 or
-    /// 1600); KDE: raster cell in metres (signed-in roles). Derived from the data when absent.
+    /// Gi\* and ehsa: cell size in metres (square side or hexagon centre spacing; public: 200,
+    /// 400, 800 or 1600); KDE: raster cell in metres (signed-in roles). Derived from the data
+    /// when absent.
     #[arg(long)]
     #[param(minimum = 2, maximum = 5000)]
     pub cell: Option<f64>,
-    /// Gi\* distance band in metres, inclusive (public: one to ten cells). Derived when absent.
+    /// Gi\* and ehsa distance band in metres, inclusive (public: one to ten cells). Derived when
+    /// absent.
     #[arg(long)]
     #[param(minimum = 10, maximum = 50000)]
     pub band: Option<f64>,
-    /// Gi\* grid: square (default) or hex (signed-in roles).
+    /// Gi\* and ehsa grid: square (default) or hex (signed-in roles).
     #[arg(long)]
     pub grid: Option<String>,
+    /// ehsa: time step, `month` (calendar months, the default; the only one for the public)
+    /// or `week` (ISO weeks, Monday–Sunday). Whole steps of the period only.
+    #[arg(long)]
+    pub step: Option<String>,
+    /// ehsa: earlier steps in each bin's neighbourhood (0–12, default 1: the step and the one
+    /// before).
+    #[arg(long)]
+    #[param(minimum = 0, maximum = 12)]
+    pub neighbourhood_steps: Option<usize>,
     /// KDE quartic kernel bandwidth in metres (public: at least the public minimum). Derived
     /// when absent.
     #[arg(long)]
@@ -214,13 +229,23 @@ impl MethodParams {
                 m.as_str()
             )));
         }
-        let given: [(&str, bool, &[Method]); 6] = [
+        let given: [(&str, bool, &[Method]); 8] = [
             ("eps", self.eps.is_some(), &[Method::Dbscan]),
             ("min_points", self.min_points.is_some(), &[Method::Dbscan]),
-            ("cell", self.cell.is_some(), &[Method::Gistar, Method::Kde]),
-            ("band", self.band.is_some(), &[Method::Gistar]),
-            ("grid", self.grid.is_some(), &[Method::Gistar]),
+            (
+                "cell",
+                self.cell.is_some(),
+                &[Method::Gistar, Method::Kde, Method::Ehsa],
+            ),
+            ("band", self.band.is_some(), &[Method::Gistar, Method::Ehsa]),
+            ("grid", self.grid.is_some(), &[Method::Gistar, Method::Ehsa]),
             ("bandwidth", self.bandwidth.is_some(), &[Method::Kde]),
+            ("step", self.step.is_some(), &[Method::Ehsa]),
+            (
+                "neighbourhood_steps",
+                self.neighbourhood_steps.is_some(),
+                &[Method::Ehsa],
+            ),
         ];
         for (name, present, applies) in given {
             if present && !applies.contains(&m) {
@@ -531,6 +556,8 @@ pub enum HotspotAnswer {
     Kde(SignedInKde),
     PublicGistar(public::GistarAnswer),
     PublicKde(public::KdeAnswer),
+    Ehsa(ehsa::EhsaAnswer),
+    PublicEhsa(ehsa::PublicEhsaAnswer),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -606,12 +633,15 @@ pub fn hotspots(
     viewer: &Viewer,
     cancel: &Cancel,
 ) -> ServiceResult<HotspotAnswer> {
-    let m = params.method(&[Method::Dbscan, Method::Gistar, Method::Kde])?;
+    let m = params.method(&[Method::Dbscan, Method::Gistar, Method::Kde, Method::Ehsa])?;
     let f = filter.filter(snap, true)?;
     if !viewer.sees_points() {
         public::check_filter(filter, params, &f, &viewer.rules)?;
         return match m {
             Method::Dbscan => Err(ServiceError::Invalid(DBSCAN_SIGNED_IN.into())),
+            Method::Ehsa => {
+                ehsa::public(snap, params, &f, &viewer.rules, cancel).map(HotspotAnswer::PublicEhsa)
+            }
             Method::Gistar => public::gistar(snap, params, &f, &viewer.rules, cancel)
                 .map(HotspotAnswer::PublicGistar),
             Method::Kde => {
@@ -627,6 +657,7 @@ pub fn hotspots(
             gistar(snap, &f, params.gistar()?, viewer, cancel).map(HotspotAnswer::Gistar)
         }
         Method::Kde => kde_answer(snap, &f, params.kde()?, viewer, cancel).map(HotspotAnswer::Kde),
+        Method::Ehsa => ehsa::signed_in(snap, &f, params, viewer, cancel).map(HotspotAnswer::Ehsa),
     }
 }
 
@@ -1087,7 +1118,7 @@ pub fn compare(
                 features, meta,
             )))
         }
-        Method::Kde => unreachable!("method() refuses kde for compare"),
+        Method::Kde | Method::Ehsa => unreachable!("method() refuses kde and ehsa for compare"),
     }
 }
 

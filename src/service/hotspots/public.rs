@@ -162,7 +162,7 @@ impl PublicCommon {
         }
     }
 
-    fn of(
+    pub(super) fn of(
         sel: &Selection<'_>,
         method: &'static str,
         included: usize,
@@ -257,14 +257,14 @@ pub type KdeAnswerDoc = FeatureCollection<Feature<PublicKdeProps>, PublicKdeMeta
 /// The grid of an anonymous Gi\* (one run, or two for a comparison): the public cell (or a
 /// doubling), a band of one to ten cells, the public extent cut to the district; `None` when
 /// the data has no point-level incidents at all.
-struct PublicGrid<'a> {
-    cell: f64,
-    band: f64,
-    study: PublicStudyArea<'a>,
-    grid: Grid,
+pub(super) struct PublicGrid<'a> {
+    pub(super) cell: f64,
+    pub(super) band: f64,
+    pub(super) study: PublicStudyArea<'a>,
+    pub(super) grid: Grid,
 }
 
-fn public_grid<'a>(
+pub(super) fn public_grid<'a>(
     snap: &Snapshot,
     params: &MethodParams,
     filter: &'a IncidentFilter,
