@@ -52,7 +52,8 @@ pub enum Command {
     },
     /// Import data: Polisen events, incident registers, GeoJSON, OSM, lamp registers, areas, BRÅ.
     Import(Box<import::ImportArgs>),
-    /// Crime hotspots (DBSCAN, Gi*, kernel density) as GeoJSON, or a KDE overlay PNG.
+    /// Crime hotspots (DBSCAN, Gi*, kernel density, emerging hot spots) as GeoJSON, or a KDE
+    /// overlay PNG.
     Hotspots(Box<hotspots::HotspotArgs>),
     /// The patrol plan: significant hotspots ranked, with patrol windows, as JSON, CSV or GPX.
     PatrolPlan(Box<patrol::PatrolArgs>),

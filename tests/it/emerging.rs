@@ -268,3 +268,102 @@ fn mann_kendall_agrees_with_pymannkendall() {
         assert_eq!(mk.p <= 0.05, s["h"].as_bool().unwrap(), "{name}");
     }
 }
+
+/// The public emerging hot spots move only when an event changes its 200 m cell or its month:
+/// two data sets that differ in where inside their cells and when inside their months three
+/// events happened (the year's first event, one in May and the year's last) give byte-identical
+/// public answers, with or without a period. (Without one, the steps span the events' months,
+/// so moving the first event from the 1st to the 27th of January, or the last from the 1st to the
+/// 31st of December, changes nothing.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_emerging_hot_spots_hide_the_place_and_day_inside_cell_and_month() {
+    use rand::{Rng, SeedableRng};
+    let data = |variant: u8| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut out = Vec::new();
+        for k in 0..900 {
+            let mut inc = theft(
+                k,
+                (rng.random_range(0..40), rng.random_range(0..40)),
+                rng.random_range(2..=11),
+                rng.random_range(1..=28),
+            );
+            inc.location = Point::new(
+                inc.location.x() + rng.random_range(-50.0..49.0),
+                inc.location.y() + rng.random_range(-50.0..49.0),
+            );
+            out.push(inc);
+        }
+        // A hot corner in the autumn, so that some cells have a pattern.
+        for k in 0..120 {
+            out.push(theft(
+                900 + k,
+                (30 + k as i32 % 3, 30),
+                9 + k as u32 % 4,
+                10,
+            ));
+        }
+        // The probes: inside the public cell [X0+1000, X0+1200) × [Y0+1000, Y0+1200).
+        let (dx, days) = if variant == 1 {
+            (5.0, [1, 1, 1])
+        } else {
+            (190.0, [27, 27, 31])
+        };
+        for (k, (id, month)) in [(2000, 1), (2001, 5), (2002, 12)].into_iter().enumerate() {
+            let mut e = theft(id, (10, 10), month, days[k]);
+            e.location = Point::new(X0 + 1000.0 + dx, Y0 + 1000.0 + 200.0 - dx);
+            out.push(e);
+        }
+        out
+    };
+    let (a, b) = (data(1), data(2));
+    let sa = TestServer::seeded(
+        |_| {},
+        async move |st| {
+            st.upsert_incidents(&a).await.unwrap();
+        },
+    )
+    .await;
+    let sb = TestServer::seeded(
+        |_| {},
+        async move |st| {
+            st.upsert_incidents(&b).await.unwrap();
+        },
+    )
+    .await;
+    let mut categories = 0;
+    for q in [
+        "/api/v1/hotspots?method=ehsa",
+        "/api/v1/hotspots?method=ehsa&groups=property",
+        "/api/v1/hotspots?method=ehsa&from=2025-01&to=2025-12",
+        "/api/v1/hotspots?method=ehsa&cell=400&band=1200&hours=6-18",
+    ] {
+        let (st1, mut v1) = get_json(sa.url(q), None).await;
+        let (st2, mut v2) = get_json(sb.url(q), None).await;
+        assert_eq!((st1, st2), (200, 200), "{q}: {v1}");
+        for v in [&mut v1, &mut v2] {
+            v["meta"]
+                .as_object_mut()
+                .unwrap()
+                .remove("snapshot_version");
+        }
+        assert_eq!(v1["meta"]["parameters"]["first_step"], "2025-01", "{q}");
+        assert_eq!(v1["meta"]["parameters"]["last_step"], "2025-12", "{q}");
+        assert!(
+            v1 == v2,
+            "{q}: the public answer moved with an event inside its cell and month"
+        );
+        categories += v1["meta"]["categories"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, n)| *k != "no_pattern" && n.as_u64() > Some(0))
+            .count();
+    }
+    assert!(
+        categories > 0,
+        "some cell has a pattern: the comparison is not of empty answers"
+    );
+    sa.stop().await.unwrap();
+    sb.stop().await.unwrap();
+}

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -188,24 +188,44 @@ fn time_args(params: &MethodParams) -> ServiceResult<TimeArgs> {
     })
 }
 
-/// The whole steps of the filter's period, or of the events' dates.
+/// The first and last local date of the events.
+fn span(events: &[&Incident]) -> Option<(NaiveDate, NaiveDate)> {
+    events
+        .iter()
+        .map(|i| i.local_days())
+        .fold(None, |acc, (a, b)| {
+            Some(acc.map_or((a, b), |(x, y): (NaiveDate, NaiveDate)| {
+                (x.min(a), y.max(b))
+            }))
+        })
+}
+
+/// The span of the public steps without a period: from the first day of the first event's
+/// month to the last day of the last event's month, or of the month before today's when that
+/// is earlier. It moves only when an event changes month, as the public answers may.
+fn public_span(events: &[&Incident]) -> Option<(NaiveDate, NaiveDate)> {
+    let (a, b) = span(events)?;
+    let first = a.with_day(1)?;
+    let month_end = |d: NaiveDate| {
+        d.with_day(1)
+            .and_then(|m| m.checked_add_months(Months::new(1)))
+            .and_then(|m| m.pred_opt())
+    };
+    let today = crate::time::local_date(&chrono::Utc::now());
+    let before_this_month = today.with_day(1)?.pred_opt()?;
+    Some((first, month_end(b)?.min(before_this_month)))
+}
+
+/// The whole steps of the filter's period; a bound not given comes from `span`.
 fn steps_of(
     f: &IncidentFilter,
-    events: &[&Incident],
+    span: Option<(NaiveDate, NaiveDate)>,
     step: StepKind,
 ) -> ServiceResult<(Steps, NaiveDate, NaiveDate)> {
-    let span = || {
-        events.iter().map(|i| i.local_days()).fold(
-            None,
-            |acc: Option<(NaiveDate, NaiveDate)>, (a, b)| {
-                Some(acc.map_or((a, b), |(x, y)| (x.min(a), y.max(b))))
-            },
-        )
-    };
     let (from, to) = match (f.from, f.to) {
         (Some(a), Some(b)) => (a, b),
         (a, b) => {
-            let Some((x, y)) = span() else {
+            let Some((x, y)) = span else {
                 return Err(ServiceError::Invalid(
                     "method=ehsa: no events to lay out time steps over; give from and to".into(),
                 ));
@@ -316,7 +336,7 @@ pub fn signed_in(
     let gi = params.gistar()?;
     let time = time_args(params)?;
     let sel = f.select(&snap.incidents.items);
-    let (steps, from, to) = steps_of(f, &sel.points, time.step)?;
+    let (steps, from, to) = steps_of(f, span(&sel.points), time.step)?;
     let (events, left_out) = place(&sel.points, &steps, |_| true);
     let pts: Vec<[f64; 2]> = events.iter().map(|e| e.0).collect();
     let limits = WorkLimits::for_role(true);
@@ -438,15 +458,16 @@ pub fn public(
         ..filter.clone()
     };
     let sel = attrs.select(&snap.incidents.items);
-    // Without a period, the steps span every point-level event of the snapshot, as the
-    // public grid covers the public extent: fixed by the data as a whole, not by the query.
+    // Without a period, the steps span the months of every point-level event of the snapshot
+    // (as the public grid covers the public extent: fixed by the data as a whole, not by the
+    // query), up to the last whole month.
     let all: Vec<&Incident> = snap
         .incidents
         .items
         .iter()
         .filter(|i| i.precision.is_point_level())
         .collect();
-    let (steps, _, _) = steps_of(filter, &all, StepKind::Month)?;
+    let (steps, _, _) = steps_of(filter, public_span(&all), StepKind::Month)?;
     let Some(pg) = super::public::public_grid(snap, params, filter, rules, steps.len() as f64)?
     else {
         let common = PublicCommon::of(&Selection::default(), "ehsa", 0, rules, snap, filter);
