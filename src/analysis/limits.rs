@@ -91,6 +91,59 @@ pub fn gistar(
     Ok(())
 }
 
+/// Cells of one emerging hot spot answer (each carries its history of steps).
+pub const EHSA_LOCATIONS: usize = 100_000;
+/// Bins (cells × steps) of one space-time cube.
+pub const EHSA_BINS: f64 = 10e6;
+
+/// An emerging hot spot cube of `locations` cells × `steps` steps with distance band `band`:
+/// the answer's cells (at most [`EHSA_LOCATIONS`] and the role's answer cells), the cube's
+/// bins, and the cell–neighbour pairs × steps the space-time Gi\* sums, which cost a tenth of
+/// a Gi\* pair each (contiguous series, no lookup per step).
+pub fn ehsa(
+    locations: f64,
+    steps: usize,
+    cell_area: f64,
+    band: f64,
+    limits: &WorkLimits,
+) -> Result<(), TooMuchWork> {
+    let cells = limits.features.min(EHSA_LOCATIONS) as f64;
+    let bins = locations * steps as f64;
+    let pairs = bins * (std::f64::consts::PI * band * band / cell_area + 1.0);
+    let checks = [
+        (
+            locations,
+            cells,
+            "cells in the answer",
+            "use larger cells, or an area",
+        ),
+        (
+            bins,
+            EHSA_BINS,
+            "cells × steps in the cube",
+            "use larger cells, an area, a shorter period or step=month",
+        ),
+        (
+            pairs,
+            10.0 * limits.gistar_pairs,
+            "cell–neighbour pairs × steps",
+            "use larger cells, a smaller band, an area or a shorter period",
+        ),
+    ];
+    for (estimate, limit, unit, hint) in checks {
+        if estimate > limit || !estimate.is_finite() {
+            return Err(TooMuchWork {
+                what: "ehsa",
+                unit,
+                estimate,
+                limit,
+                hint,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The box `([min x, min y], [max x, max y])` of `points`; `None` for none.
 pub fn extent(points: &[[f64; 2]]) -> Option<([f64; 2], [f64; 2])> {
     if points.is_empty() {

@@ -211,6 +211,7 @@ async fn planted_cube_through_the_api() {
     )
     .await;
     assert_eq!(st, 400, "{e}");
+    assert!(e.to_string().contains("ehsa: about"), "{e}");
 
     // The public: monthly steps only, public cells, the category and a count from k.
     let (st, e) = get_json(s.url("/api/v1/hotspots?method=ehsa&step=week"), None).await;

@@ -305,7 +305,7 @@ fn history_text(h: &[i8]) -> String {
         .collect()
 }
 
-/// The work a cube costs: every location sums its band's series, `steps` values each.
+/// The work a cube costs ([`limits::ehsa`]).
 fn check_work(
     locations: f64,
     steps: usize,
@@ -313,9 +313,9 @@ fn check_work(
     band: f64,
     limits: &WorkLimits,
 ) -> ServiceResult<()> {
-    limits::gistar_features(locations, limits)?;
-    Ok(limits::gistar(
-        locations * steps as f64,
+    Ok(limits::ehsa(
+        locations,
+        steps,
         grid.cell_area(),
         band,
         limits,
@@ -468,8 +468,7 @@ pub fn public(
         .filter(|i| i.precision.is_point_level())
         .collect();
     let (steps, _, _) = steps_of(filter, public_span(&all), StepKind::Month)?;
-    let Some(pg) = super::public::public_grid(snap, params, filter, rules, steps.len() as f64)?
-    else {
+    let Some(pg) = super::public::public_grid(snap, params, filter, rules, 1.0)? else {
         let common = PublicCommon::of(&Selection::default(), "ehsa", 0, rules, snap, filter);
         return Ok(FeatureCollection::new(
             Vec::new(),
@@ -481,6 +480,16 @@ pub fn public(
         ));
     };
     let grid = pg.grid;
+    let (lo, hi) = pg.study.bounds();
+    let study_cells =
+        ((hi[0] - lo[0]) / pg.cell + 6.0).max(0.0) * ((hi[1] - lo[1]) / pg.cell + 6.0).max(0.0);
+    check_work(
+        study_cells,
+        steps.len(),
+        &grid,
+        pg.band,
+        &WorkLimits::for_role(false),
+    )?;
     let (events, _) = place(&sel.points, &steps, |p| {
         pg.study.contains(grid.centre(grid.cell_of(p)))
     });
