@@ -102,9 +102,15 @@ async fn hotspots(
     Q2(filter, params): Q2<FilterParams, MethodParams>,
 ) -> ApiResult<Response> {
     let snap = state.spatial.load();
+    // The public's emerging hot spots without a period end at the last whole month before
+    // today: the same data give another answer when a month begins.
+    let today = match params.method {
+        Some(service::Method::Ehsa) => crate::time::local_date(&chrono::Utc::now()).to_string(),
+        _ => String::new(),
+    };
     let key = CacheKey {
         endpoint: "hotspots",
-        query: format!("{filter:?}{params:?}"),
+        query: format!("{filter:?}{params:?}{today}"),
         class: class(&caller),
         snapshot: snap.version,
     };
