@@ -948,6 +948,10 @@ mod tests {
             recovering.clone(),
             Some(recovering),
         ));
+        // Oscillating cold: a hot step early, the block empty in the final step.
+        let mut osc_cold = cold(&[19]);
+        osc_cold[3] = 40.0;
+        plants.push(((35, 25), OscillatingColdSpot, osc_cold, Some(cold(&[19]))));
         for j in 0..side {
             for i in 0..side {
                 let id = (i, j);
@@ -986,5 +990,9 @@ mod tests {
         // The flat background far from every plant has no pattern.
         let far = res.locations.iter().find(|l| l.id == (30, 45)).unwrap();
         assert_eq!(far.category, NoPattern);
+        // Every category is planted once (no pattern is the background's).
+        let planted: std::collections::HashSet<Category> = plants.iter().map(|p| p.1).collect();
+        assert_eq!(planted.len(), 16);
+        assert!(!planted.contains(&NoPattern));
     }
 }
