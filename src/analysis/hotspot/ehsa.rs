@@ -651,7 +651,7 @@ pub fn analyse(
     let (z, cards) = space_time_gi(grid, cube, band, neighbourhood_steps, cancel)?;
     let p: Vec<f64> = z.par_iter().map(|z| gistar::two_sided_p(*z)).collect();
     cancel.check()?;
-    let cutoff = bh_cutoff_par(&p, BIN_ALPHA);
+    let cutoff = gistar::bh_cutoff(&p, BIN_ALPHA);
     cancel.check()?;
     let locations: Vec<Location> = cube
         .cells
@@ -698,19 +698,6 @@ pub fn analyse(
         fdr_cutoff: cutoff,
         significant_bins,
     })
-}
-
-/// [`gistar::bh_cutoff`] for millions of p-values: the same cut-off, sorted in parallel.
-fn bh_cutoff_par(p: &[f64], alpha: f64) -> Option<f64> {
-    let mut sorted: Vec<f64> = p.par_iter().copied().filter(|v| v.is_finite()).collect();
-    sorted.par_sort_unstable_by(f64::total_cmp);
-    let m = sorted.len() as f64;
-    sorted
-        .iter()
-        .enumerate()
-        .rev()
-        .find(|(k, v)| **v <= (*k as f64 + 1.0) * alpha / m)
-        .map(|(_, v)| *v)
 }
 
 #[cfg(test)]
