@@ -1,11 +1,12 @@
 // Layers for signed-in users (coordinators and police): incident points with marker clustering,
-// DBSCAN clusters, Gi* cells or density with the chosen filters, and the period comparison.
+// DBSCAN clusters, Gi* cells or density with the chosen filters, the emerging hot spots (trends
+// over weeks or months) and the period comparison.
 
 import { h } from './util.js';
 import { t, fmtNumber, fmtDate, fmtWhen, groupLabel, categoryLabel } from './i18n.js';
 import { getJson } from './api.js';
 import { DataLayer, swatch } from './map.js';
-import { crimeLayer, popupTable, excludedCount, tip } from './layers.js';
+import { crimeLayer, popupTable, excludedCount, tip, ehsaLegend, drawEhsa, isEhsaPattern } from './layers.js';
 import { profileTable } from './profile.js';
 
 const L = window.L;
@@ -142,7 +143,80 @@ export function cellLayer(map, filters) {
     mode: 'gistar',
     title: 'layer.cells',
     params: () => ({ ...filters.params(), ...(layer.mode === 'gistar' ? filters.methodParams('gistar') : {}) }),
+    // The trends are the layer below, with their step choice and the full history per cell.
+    modes: ['gistar', 'kde'],
   });
+  return layer;
+}
+
+/**
+ * Emerging hot spots with the filters: each cell's Gi* over whole months or ISO weeks, its trend
+ * (Mann–Kendall) and its category. Hidden until chosen; the step (month or week) in its legend.
+ */
+export function ehsaLayer(map, filters) {
+  const layer = new DataLayer(map, {
+    id: 'ehsa',
+    title: () => t('layer.ehsa'),
+    visible: false,
+    clearOnError: true,
+    legend: () => {
+      const radio = (value) =>
+        h(
+          'label',
+          { class: 'inline' },
+          h('input', {
+            type: 'radio',
+            name: 'ehsa-step',
+            value,
+            checked: layer.step === value,
+            onchange: () => {
+              layer.step = value;
+              layer.reload();
+            },
+          }),
+          ' ',
+          t(`ehsa.step.${value}`),
+        );
+      return h(
+        'div',
+        {},
+        h('div', { class: 'mode', role: 'radiogroup', 'aria-label': t('ehsa.step') }, radio('month'), radio('week')),
+        h('div', { class: 'ehsa-box' }),
+        h('p', { class: 'legend-note meta' }),
+      );
+    },
+    legendUpdate: (el, l) => {
+      for (const r of el.querySelectorAll('input[name="ehsa-step"]')) r.checked = r.value === l.step;
+      const box = el.querySelector('.ehsa-box');
+      const failed = l.state === 'error';
+      if (box) {
+        box.replaceChildren(
+          failed
+            ? h('p', { class: 'legend-note' }, l.errorStatus === 400 ? t(`ehsa.tooShort.${l.step}`) : '')
+            : l.data
+              ? ehsaLegend(l.data.meta)
+              : '',
+        );
+      }
+      const meta = el.querySelector('.meta');
+      if (meta) meta.textContent = !failed && l.data ? metaLine(l.data.meta) : '';
+    },
+    fetch: ({ signal }) =>
+      getJson(
+        '/api/v1/hotspots',
+        {
+          ...filters.params(),
+          method: 'ehsa',
+          step: layer.step,
+          cell: filters.cell || undefined,
+          band: filters.band || undefined,
+        },
+        { signal },
+      ),
+    features: (fc) => fc.features.filter(isEhsaPattern),
+    draw: (fc, group) => drawEhsa(fc, group, fc.meta),
+  });
+  layer.step = 'month';
   return layer;
 }
 

@@ -140,7 +140,7 @@ async function enterRole(r) {
   document.getElementById('role-badge').textContent = signedIn ? t(`role.${state.role}`) : '';
   const panel = state.panel;
   // Signed-in users get the analysis layers with filters instead of the public crime layer.
-  for (const id of ['incidents', 'clusters', 'cells', 'compare']) {
+  for (const id of ['incidents', 'clusters', 'cells', 'ehsa', 'compare']) {
     if (state[id]) {
       panel.remove(state[id]);
       state[id] = null;
@@ -152,6 +152,7 @@ async function enterRole(r) {
     state.clusters = panel.add(toolkit.clusterLayer(state.map, state.filters));
     state.cells = panel.add(toolkit.cellLayer(state.map, state.filters));
     state.cells.setVisible(false);
+    state.ehsa = panel.add(toolkit.ehsaLayer(state.map, state.filters));
     for (const id of ['incidents', 'clusters']) state[id].reload();
   } else if (!panel.layers.includes(state.crime)) {
     state.panel.layers.splice(1, 0, state.crime);
@@ -184,6 +185,7 @@ function refreshAnalysis() {
   if (f.method === 'dbscan' && state.clusters && !state.clusters.visible) state.clusters.setVisible(true);
   else state.clusters?.reload();
   state.incidents?.reload();
+  state.ehsa?.reload();
   if (f.compare) {
     if (!state.compare) state.compare = state.panel.add(toolkit.compareLayer(state.map, f));
     state.compare.reload();

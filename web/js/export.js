@@ -13,7 +13,8 @@ export function currentPicture(layers) {
     if (!layer.visible || !layer.data) continue;
     const data = layer.data;
     let list = [];
-    if (Array.isArray(data)) list = data.map(reportFeature).filter(Boolean);
+    if (layer.opts?.features) list = layer.opts.features(data);
+    else if (Array.isArray(data)) list = data.map(reportFeature).filter(Boolean);
     else if (data.kind === 'gistar') list = data.fc.features;
     else if (data.kind === 'kde') list = [];
     else if (data.features) list = data.features;

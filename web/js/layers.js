@@ -45,6 +45,151 @@ export function gistarLegend() {
   );
 }
 
+/**
+ * Emerging hot spots (EHSA): the categories in the order of the legend, hot spots first and then
+ * cold spots, from the most to the least pressing. `no_pattern` has no row and is not drawn.
+ */
+export const EHSA_KINDS = ['new', 'consecutive', 'intensifying', 'persistent', 'diminishing', 'sporadic', 'oscillating', 'historical'];
+export const EHSA_CATEGORIES = [...EHSA_KINDS.map((k) => `${k}_hot_spot`), ...EHSA_KINDS.map((k) => `${k}_cold_spot`)];
+
+/**
+ * Reds and oranges for hot spots, blues for cold spots, the same role in the same place: the
+ * darkest for an intensifying spot, a full colour for a persistent one, a bright fill with a dark
+ * outline for a new one, lighter and greyer for the ones that fade (diminishing, historical),
+ * orange and teal for the on-and-off ones, a purple tint for the oscillating ones.
+ */
+export const EHSA_STYLES = {
+  new_hot_spot: { fill: '#f03b20', stroke: '#3f0010', weight: 2.5 },
+  consecutive_hot_spot: { fill: '#d94801', stroke: '#7f2704' },
+  intensifying_hot_spot: { fill: '#67001f', stroke: '#3f0010' },
+  persistent_hot_spot: { fill: '#b2182b', stroke: '#67001f' },
+  diminishing_hot_spot: { fill: '#f4a582', stroke: '#b2182b' },
+  sporadic_hot_spot: { fill: '#fd8d3c', stroke: '#a63603' },
+  oscillating_hot_spot: { fill: '#c51b7d', stroke: '#7a0b4c' },
+  historical_hot_spot: { fill: '#b89490', stroke: '#7b4f4a' },
+  new_cold_spot: { fill: '#4393c3', stroke: '#041f3d', weight: 2.5 },
+  consecutive_cold_spot: { fill: '#1c9099', stroke: '#015458' },
+  intensifying_cold_spot: { fill: '#053061', stroke: '#021a36' },
+  persistent_cold_spot: { fill: '#2166ac', stroke: '#053061' },
+  diminishing_cold_spot: { fill: '#92c5de', stroke: '#2166ac' },
+  sporadic_cold_spot: { fill: '#67a9cf', stroke: '#1f5f8b' },
+  oscillating_cold_spot: { fill: '#6a51a3', stroke: '#3f007d' },
+  historical_cold_spot: { fill: '#919fb3', stroke: '#4f5d73' },
+};
+
+export const isEhsaPattern = (f) => EHSA_STYLES[f?.properties?.category] !== undefined;
+
+export function ehsaStyle(f) {
+  const s = EHSA_STYLES[f.properties.category] || { fill: '#9e9e9e', stroke: '#757575' };
+  return { color: s.stroke, weight: s.weight ?? 1, fillColor: s.fill, fillOpacity: 0.65, opacity: 0.9 };
+}
+
+/** The step's unit in words: `month` or `week` (the public product has months only). */
+const ehsaUnit = (meta) => (meta?.parameters?.step === 'week' ? 'week' : 'month');
+
+/** The category's name in the page's language; the server's Swedish label if it is unknown. */
+export const ehsaName = (category, label) => {
+  const key = `ehsa.${category}`;
+  const name = t(key);
+  return name === key ? String(label ?? category) : name;
+};
+
+/**
+ * The legend of an EHSA answer: a row for each category the answer has cells of (swatch, name,
+ * cell count, a line on what it means), and the note on the steps, the method and what was left
+ * out. `publicView` adds that cells below k show no count.
+ */
+export function ehsaLegend(meta, { publicView = false } = {}) {
+  if (meta?.method !== 'ehsa') return h('div', { class: 'ehsa-legend' });
+  const counts = meta.categories || {};
+  const present = EHSA_CATEGORIES.filter((c) => counts[c] > 0);
+  const prm = meta.parameters || {};
+  const unit = ehsaUnit(meta);
+  const notes = [
+    t('ehsa.steps', { n: fmtNumber(prm.steps, 0), unit: t(`ehsa.unit.${unit}`), first: prm.first_step ?? '–', last: prm.last_step ?? '–' }),
+    t('ehsa.method', { alpha: fmtNumber((prm.bin_alpha ?? 0.05) * 100, 0) }),
+  ];
+  const out = meta.left_out || {};
+  if (out.outside_steps > 0) notes.push(t(`ehsa.outside.${unit}`, { n: fmtNumber(out.outside_steps, 0) }));
+  if (out.across_steps > 0) notes.push(t(`ehsa.across.${unit}`, { n: fmtNumber(out.across_steps, 0) }));
+  if (publicView) notes.push(t('ehsa.publicNote', { k: meta.k ?? 3 }));
+  return h(
+    'div',
+    { class: 'ehsa-legend' },
+    present.length
+      ? present.map((c) =>
+          h(
+            'div',
+            { class: 'ehsa-row', dataset: { category: c } },
+            swatch(
+              'fill',
+              EHSA_STYLES[c],
+              h(
+                'span',
+                {},
+                h('span', { class: 'ehsa-name' }, ehsaName(c)),
+                ' ',
+                h('span', { class: 'ehsa-count' }, t(counts[c] === 1 ? 'ehsa.cells.one' : 'ehsa.cells', { n: fmtNumber(counts[c], 0) })),
+              ),
+            ),
+            h('p', { class: 'ehsa-why' }, t(`ehsa.${c}.why`)),
+          ),
+        )
+      : h('p', { class: 'legend-note' }, t('ehsa.none')),
+    h('p', { class: 'legend-note ehsa-note' }, notes.join(' ')),
+  );
+}
+
+/** A p value in words a legend can hold: three decimals, or below 0.001. */
+export const fmtP = (p) => (p == null ? '–' : p < 0.001 ? `< ${fmtNumber(0.001, 3)}` : fmtNumber(p, 3));
+
+/**
+ * An EHSA cell's tooltip: the name, the count and, for signed-in users (the public answer has no
+ * history), the last steps as a strip of boxes and the trend.
+ */
+export function ehsaTooltip(p, meta) {
+  const unit = ehsaUnit(meta);
+  const count = p.count ?? t('f.fewerThanK', { k: meta?.k ?? 3 });
+  const lines = [h('strong', {}, ehsaName(p.category, p.label)), h('br'), `${t('f.count')} ${count}`];
+  if (typeof p.history === 'string' && p.history.length) {
+    const n = p.history.length;
+    const last = p.history.slice(-12);
+    lines.push(
+      h('br'),
+      t('ehsa.tip.share', { hot: p.hot_steps ?? 0, cold: p.cold_steps ?? 0, n, unit: t(`ehsa.unit.${unit}`) }),
+      h('br'),
+      t(`ehsa.tip.last.${unit}`, { n: last.length }),
+      ' ',
+      h(
+        'span',
+        { class: 'ehsa-history', 'aria-hidden': 'true' },
+        [...last].map((c) => h('span', { class: `ehsa-step ${c === 'H' ? 'hot' : c === 'C' ? 'cold' : 'none'}` })),
+      ),
+      h('br'),
+      h('span', { class: 'ehsa-history-key' }, t('ehsa.tip.key')),
+    );
+  }
+  if (p.mk_tau != null) {
+    lines.push(h('br'), t('ehsa.tip.trend', { tau: fmtNumber(p.mk_tau, 2), p: fmtP(p.mk_p) }));
+  }
+  return tip(...lines);
+}
+
+/** Draws an EHSA answer's cells that have a pattern; returns how many. */
+export function drawEhsa(fc, group, meta) {
+  let n = 0;
+  L.geoJSON(fc, {
+    pane: 'cellPane',
+    filter: isEhsaPattern,
+    style: ehsaStyle,
+    onEachFeature: (f, l) => {
+      n++;
+      l.bindTooltip(() => ehsaTooltip(f.properties, meta), { sticky: true });
+    },
+  }).addTo(group);
+  return n;
+}
+
 /** Estimated mean illuminance of a dark stretch, 0 lx (near black) to the class average. */
 export const LUX_STOPS = [
   [0, '#1b0c41'],
@@ -333,9 +478,14 @@ export function reportLayer(map, state) {
 
 /**
  * Aggregated crime for everyone: Gi* cells (only cells with at least k events reach anonymous
- * callers) or a kernel density heat map. `params()` supplies the coordinator's filters.
+ * callers), a kernel density heat map, or the trends of emerging hot spots (monthly, categories
+ * only, for the public). `params()` supplies the coordinator's filters; `modes` the choices (the
+ * coordinator's cells layer leaves out the trends, which are a layer of their own there).
  */
-export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gistar', title = 'layer.crime' } = {}) {
+export function crimeLayer(
+  map,
+  { params = () => ({}), id = 'crime', mode = 'gistar', title = 'layer.crime', modes = ['gistar', 'kde', 'ehsa'] } = {},
+) {
   const layer = new DataLayer(map, {
     id,
     title: () => t(title),
@@ -362,12 +512,14 @@ export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gis
       return h(
         'div',
         {},
-        h('div', { class: 'mode', role: 'radiogroup', 'aria-label': t('crime.mode') }, radio('gistar'), radio('kde')),
+        h('div', { class: 'mode', role: 'radiogroup', 'aria-label': t('crime.mode') }, modes.map(radio)),
         h('div', { class: 'crime-legend' }),
         h('p', { class: 'legend-note meta' }),
       );
     },
     legendUpdate: (el, layer) => {
+      // The mode may be set from outside (the coordinator's method filter).
+      for (const r of el.querySelectorAll(`input[name="${id}-mode"]`)) r.checked = r.value === layer.mode;
       const box = el.querySelector('.crime-legend');
       if (box) {
         box.replaceChildren(
@@ -378,26 +530,33 @@ export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gis
                 h('div', { class: 'kde-ramp', 'aria-hidden': 'true' }),
                 h('div', { class: 'kde-ramp-labels' }, h('span', {}, t('legend.low')), h('span', {}, t('legend.high'))),
               )
-            : gistarLegend(),
+            : layer.mode === 'ehsa'
+              ? ehsaLegend(layer.state === 'error' ? null : layer.meta, { publicView: true })
+              : gistarLegend(),
         );
       }
       const meta = el.querySelector('.meta');
       if (meta) meta.textContent = metaText(layer.meta);
     },
     fetch: async ({ signal, layer }) => {
-      if (layer.mode === 'kde') {
+      const mode = layer.mode;
+      if (mode === 'kde') {
         const res = await getResponse('/api/v1/hotspots/kde.png', params(), { signal });
         const bounds = (res.headers.get('X-Bounds') || '').split(',').map(Number);
         const blob = await res.blob();
         layer.meta = null;
         return { kind: 'kde', url: URL.createObjectURL(blob), bounds };
       }
-      const fc = await getJson('/api/v1/hotspots', { method: 'gistar', ...params() }, { signal });
+      // The public trends are monthly (the server's default and the only step it offers them).
+      const fc = await getJson('/api/v1/hotspots', { method: mode === 'ehsa' ? 'ehsa' : 'gistar', ...params() }, { signal });
       layer.meta = fc.meta;
-      return { kind: 'gistar', fc };
+      return { kind: mode === 'ehsa' ? 'ehsa' : 'gistar', fc };
     },
+    features: (data) =>
+      data.kind === 'gistar' ? data.fc.features : data.kind === 'ehsa' ? data.fc.features.filter(isEhsaPattern) : [],
     draw: (data, group, layer) => {
       if (layer._url) URL.revokeObjectURL(layer._url);
+      layer._url = null;
       if (data.kind === 'kde') {
         const [w, s, e, n] = data.bounds;
         if (![w, s, e, n].every(Number.isFinite)) throw new Error('kde.png without X-Bounds');
@@ -407,6 +566,7 @@ export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gis
         );
         return 1;
       }
+      if (data.kind === 'ehsa') return drawEhsa(data.fc, group, data.fc.meta);
       L.geoJSON(data.fc, {
         pane: 'cellPane',
         style: gistarStyle,
@@ -424,7 +584,7 @@ export function crimeLayer(map, { params = () => ({}), id = 'crime', mode = 'gis
       return data.fc.features.length;
     },
   });
-  layer.mode = mode;
+  layer.mode = modes.includes(mode) ? mode : modes[0];
   return layer;
 }
 

@@ -90,7 +90,11 @@ export function viewBbox(map, pad = 0.25) {
 /**
  * A layer of data on the map.
  * opts: { id, title: () => string, legend: () => Node, pane, minZoom, followsView,
- *         fetch: (ctx) => Promise<data>, draw: (data, group) => count, visible }
+ *         fetch: (ctx) => Promise<data>, draw: (data, group) => count, visible,
+ *         features: (data) => the GeoJSON features drawn (for the export; default data.features),
+ *         clearOnError: an error takes the layer's old drawing off the map }
+ * A failed load keeps its message (`message`, shown under the layer's name) and HTTP status
+ * (`errorStatus`).
  */
 export class DataLayer {
   constructor(map, opts) {
@@ -102,6 +106,7 @@ export class DataLayer {
     this.state = 'idle';
     this.count = 0;
     this.message = '';
+    this.errorStatus = null;
     this.controller = null;
     this.listeners = new Set();
     this.data = null;
@@ -159,6 +164,7 @@ export class DataLayer {
       if (!this.map.hasLayer(this.group)) this.group.addTo(this.map);
       this.state = 'ready';
       this.message = '';
+      this.errorStatus = null;
       if (metrics.firstLayerMs === null && this.count > 0) {
         metrics.firstLayerMs = performance.now();
         metrics.firstLayerId = this.id;
@@ -168,6 +174,12 @@ export class DataLayer {
       if (err.name === 'AbortError') return;
       this.state = err.status === 401 || err.status === 403 ? 'denied' : 'error';
       this.message = err.message;
+      this.errorStatus = err.status ?? null;
+      if (this.opts.clearOnError) {
+        this.group.clearLayers();
+        this.data = null;
+        this.count = 0;
+      }
       console.warn(`layer ${this.id}:`, err);
     }
     this.emit();
@@ -209,14 +221,17 @@ export class LayerPanel {
           onchange: (e) => layer.setVisible(e.target.checked),
         });
         const status = h('span', { class: 'layer-status', 'aria-live': 'polite' });
+        const message = h('p', { class: 'layer-message', 'aria-live': 'polite' });
         const item = h(
           'section',
           { class: 'layer', dataset: { layer: layer.id }, 'aria-labelledby': `${id}-title` },
           h('div', { class: 'layer-head' }, box, h('label', { for: id, id: `${id}-title` }, layer.opts.title()), status),
+          message,
           h('div', { class: 'legend' }, layer.opts.legend()),
         );
         layer._item = item;
         layer._status = status;
+        layer._message = message;
         this.update(layer);
         return item;
       }),
@@ -238,6 +253,9 @@ export class LayerPanel {
     }[layer.state];
     layer._status.textContent = text || '';
     layer._status.title = layer.message || '';
+    // What went wrong, in the server's words (a too short period, a bad parameter), for everyone
+    // to read, not only in a hover title.
+    layer._message.textContent = layer.state === 'error' ? layer.message || '' : '';
     if (layer.opts.legendUpdate) layer.opts.legendUpdate(layer._item.querySelector('.legend'), layer);
   }
 }

@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openContext, layerReady } from './harness.mjs';
+import { startServer, launchBrowser, openContext, layerReady, screenshot, watchPage } from './harness.mjs';
 
 let server;
 let browser;
@@ -103,5 +103,61 @@ test('the anonymous page never receives raw incident points or contact details',
   // And the API itself refuses incident points to anonymous callers.
   const res = await page.evaluate(async () => (await fetch('/api/v1/incidents')).status);
   assert.equal(res, 401);
+  await context.close();
+});
+
+test('the public trends (emerging hot spots) are monthly categories without any cell history', async () => {
+  const context = await openContext(browser);
+  const page = await context.newPage();
+  const errors = watchPage(page);
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await layerReady(page, 'crime');
+  assert.equal((await page.textContent('label:has(input[name="crime-mode"][value="ehsa"])')).trim(), 'Trender');
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => {
+      const u = new URL(r.url());
+      return u.pathname === '/api/v1/hotspots' && u.searchParams.get('method') === 'ehsa';
+    }),
+    page.check('input[name="crime-mode"][value="ehsa"]'),
+  ]);
+  assert.equal(res.status(), 200);
+  assert.equal(new URL(res.url()).searchParams.get('step'), null, 'the public asks for no step (months)');
+  const text = await res.text();
+  const fc = JSON.parse(text);
+  assert.equal(fc.meta.parameters.step, 'month');
+  for (const key of ['mk_tau', 'mk_z', 'mk_p', 'history', 'last_z', 'last_p', 'hot_steps', 'cold_steps', 'neighbours']) {
+    assert.ok(!text.includes(`"${key}"`), `the public answer holds ${key}`);
+  }
+  assert.equal(fc.meta.left_out, undefined);
+  const k = fc.meta.k;
+  for (const f of fc.features) {
+    assert.deepEqual(Object.keys(f.properties).sort(), ['category', 'cell', 'count', 'label']);
+    assert.ok(f.properties.count === null || f.properties.count >= k, `count ${f.properties.count} < k=${k}`);
+  }
+  const patterned = fc.features.filter((f) => f.properties.category !== 'no_pattern');
+  assert.ok(patterned.length > 0, 'the demo has public cells with a pattern');
+  assert.equal(await layerReady(page, 'crime'), patterned.length, 'the layer draws the cells with a pattern');
+  // The legend: one row per category with cells, named as the API names it, and the notes.
+  const rows = await page.locator('[data-layer="crime"] .ehsa-row').evaluateAll((rs) =>
+    rs.map((r) => [r.dataset.category, r.querySelector('.ehsa-name').textContent, r.querySelector('.ehsa-count').textContent]),
+  );
+  const labels = new Map(fc.features.map((f) => [f.properties.category, f.properties.label]));
+  const present = Object.entries(fc.meta.categories).filter(([c, n]) => c !== 'no_pattern' && n > 0);
+  assert.deepEqual(
+    rows.sort(),
+    present.map(([c, n]) => [c, labels.get(c), `${n} ${n === 1 ? 'ruta' : 'rutor'}`]).sort(),
+  );
+  const note = await page.textContent('[data-layer="crime"] .ehsa-note');
+  const prm = fc.meta.parameters;
+  assert.ok(note.startsWith(`${prm.steps} månader, ${prm.first_step} – ${prm.last_step}.`), note);
+  assert.ok(note.endsWith(`Rutor med färre än ${k} händelser visas utan antal.`), note);
+  assert.ok(!(await page.textContent('[data-layer="crime"] .crime-legend')).includes('99 % säkerhet'), 'no Gi* legend');
+  await screenshot(page, 'public-ehsa');
+  // Back to Gi*: its legend returns.
+  await page.check('input[name="crime-mode"][value="gistar"]');
+  await layerReady(page, 'crime');
+  assert.equal(await page.locator('[data-layer="crime"] .ehsa-row').count(), 0);
+  assert.deepEqual(errors, []);
   await context.close();
 });

@@ -1,6 +1,7 @@
 // The coordinator's and the police's tools: incidents with clustering, DBSCAN clusters, Gi*
-// cells, period comparison, the ranked dark stretches with the what-if tool, exports, and the
-// police's ranked hotspots with weekday × hour tables and the patrol plan downloads.
+// cells, emerging hot spots by month and by week, period comparison, the ranked dark stretches
+// with the what-if tool, exports, and the police's ranked hotspots with weekday × hour tables and
+// the patrol plan downloads.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,6 +65,173 @@ test('coordinator: analysis layers, filters, comparison, exports', async () => {
   await context.close();
 });
 
+/** An EHSA answer's request: /api/v1/hotspots with method=ehsa (and the step, if given). */
+const ehsaRequest = (step) => (r) => {
+  const u = new URL(r.url());
+  return u.pathname === '/api/v1/hotspots' && u.searchParams.get('method') === 'ehsa' && (!step || u.searchParams.get('step') === step);
+};
+
+/** The legend's category rows: category, name and cell count, in their order. */
+const ehsaRows = (page) =>
+  page.locator('[data-layer="ehsa"] .ehsa-row').evaluateAll((rows) =>
+    rows.map((r) => ({
+      category: r.dataset.category,
+      name: r.querySelector('.ehsa-name').textContent,
+      count: r.querySelector('.ehsa-count').textContent,
+      why: r.querySelector('.ehsa-why').textContent,
+    })),
+  );
+
+/** What the legend must say of an answer: the categories with cells, as the API labels them. */
+function expectedRows(fc) {
+  const labels = new Map(fc.features.map((f) => [f.properties.category, f.properties.label]));
+  const present = Object.entries(fc.meta.categories).filter(([c, n]) => c !== 'no_pattern' && n > 0);
+  for (const [c, n] of Object.entries(fc.meta.categories)) {
+    assert.equal(fc.features.filter((f) => f.properties.category === c).length, n, `meta.categories.${c} counts its cells`);
+  }
+  return { labels, present: new Map(present) };
+}
+
+function checkLegend(rows, fc) {
+  const { labels, present } = expectedRows(fc);
+  assert.equal(rows.length, present.size, `one row per category with cells: ${[...present.keys()]}`);
+  assert.equal(new Set(rows.map((r) => r.category)).size, rows.length, 'no category twice');
+  for (const r of rows) {
+    assert.ok(present.has(r.category), `${r.category} has cells`);
+    assert.equal(r.name, labels.get(r.category), `the Swedish name of ${r.category}`);
+    const n = present.get(r.category);
+    assert.equal(r.count, `${n.toLocaleString('sv-SE')} ${n === 1 ? 'ruta' : 'rutor'}`, `the count of ${r.category}`);
+    assert.match(r.why, /^(Signifikant )?([Ff]ler|[Ff]ärre) brott än väntat /, `an explanation for ${r.category}`);
+  }
+  // Hot spots first, then cold spots.
+  const kinds = rows.map((r) => (r.category.endsWith('_hot_spot') ? 0 : 1));
+  assert.deepEqual(kinds, [...kinds].sort());
+}
+
+const drawnOf = (fc) => fc.features.filter((f) => f.properties.category !== 'no_pattern').length;
+
+test('coordinator: emerging hot spots by month and by week, and a period too short for them', async () => {
+  const context = await openContext(browser, { token: server.tokens.coordinator });
+  const page = await context.newPage();
+  const errors = watchPage(page);
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('body[data-role="coordinator"]');
+  await layerReady(page, 'incidents');
+  // The points and clusters off, for a clear picture of the trends.
+  await page.uncheck('#layer-incidents');
+  await page.uncheck('#layer-clusters');
+  // The layer is there, off until chosen; the trends are not a mode of the cells layer too.
+  assert.equal(await page.isChecked('#layer-ehsa'), false);
+  assert.equal(await page.textContent('[data-layer="ehsa"] .layer-head label'), 'Trender över tid (framväxande hotspots)');
+  assert.equal(await page.locator('input[name="cells-mode"]').count(), 2);
+  assert.equal(await page.locator('input[name="cells-mode"][value="ehsa"]').count(), 0);
+  assert.equal(await page.isChecked('input[name="ehsa-step"][value="month"]'), true, 'months by default');
+
+  // Months.
+  const [res] = await Promise.all([page.waitForResponse(ehsaRequest()), page.check('#layer-ehsa')]);
+  assert.equal(res.status(), 200);
+  assert.equal(new URL(res.url()).searchParams.get('step'), 'month');
+  const fc = await res.json();
+  const prm = fc.meta.parameters;
+  assert.equal(prm.step, 'month');
+  const drawn = await layerReady(page, 'ehsa');
+  assert.ok(drawn > 0, 'the demo has cells with a pattern');
+  assert.equal(drawn, drawnOf(fc), 'every cell with a pattern is drawn, no_pattern cells are not');
+  checkLegend(await ehsaRows(page), fc);
+  const note = await page.textContent('[data-layer="ehsa"] .ehsa-note');
+  assert.ok(note.startsWith(`${prm.steps} månader, ${prm.first_step} – ${prm.last_step}.`), note);
+  assert.match(note, /signifikans efter FDR \(5 %\), trend med Mann–Kendall\./);
+  if (fc.meta.left_out.outside_steps > 0) {
+    assert.ok(note.includes(`${fc.meta.left_out.outside_steps} händelser före eller efter de hela månaderna räknas inte.`), note);
+  }
+  if (fc.meta.left_out.across_steps > 0) {
+    assert.ok(note.includes(`${fc.meta.left_out.across_steps} händelser räknas inte, eftersom deras tid bara är känd till ett tidsfönster som inte ryms i en månad.`), note);
+  }
+  // A cell's tooltip: its name, its count, the last twelve months as boxes, and the trend.
+  const tipText = await page.evaluate(() => {
+    let cell = null;
+    window.__lagesbildMap.eachLayer((l) => {
+      if (!cell && l.feature?.properties?.history) cell = l;
+    });
+    cell.openTooltip(cell.getBounds().getCenter());
+    const el = document.querySelector('.leaflet-tooltip');
+    return { text: el.textContent, boxes: el.querySelectorAll('.ehsa-step').length, label: cell.feature.properties.label };
+  });
+  assert.ok(tipText.text.startsWith(tipText.label), tipText.text);
+  assert.match(tipText.text, /Antal \d+/);
+  assert.match(tipText.text, /Fler brott än väntat i \d+ av \d+ månader, färre i \d+\./);
+  assert.match(tipText.text, /Trend: τ [-−]?\d+,\d{2}, p (< )?\d+,\d{3}$/);
+  assert.equal(tipText.boxes, Math.min(12, prm.steps));
+  await page.locator('[data-layer="ehsa"]').scrollIntoViewIfNeeded();
+  await screenshot(page, 'coordinator-ehsa-months');
+
+  // Weeks.
+  const [wres] = await Promise.all([page.waitForResponse(ehsaRequest('week')), page.check('input[name="ehsa-step"][value="week"]')]);
+  assert.equal(wres.status(), 200);
+  const wfc = await wres.json();
+  const wprm = wfc.meta.parameters;
+  assert.equal(wprm.step, 'week');
+  assert.ok(wprm.steps > prm.steps);
+  assert.equal(await layerReady(page, 'ehsa'), drawnOf(wfc));
+  checkLegend(await ehsaRows(page), wfc);
+  const wnote = await page.textContent('[data-layer="ehsa"] .ehsa-note');
+  assert.ok(wnote.startsWith(`${wprm.steps} veckor, ${wprm.first_step} – ${wprm.last_step}.`), wnote);
+  assert.match(wprm.first_step, /^\d{4}-W\d{2}$/);
+  await screenshot(page, 'coordinator-ehsa-weeks');
+
+  // A period of five months holds too few whole months: the server's message shows, and the
+  // old cells leave the map; weeks are enough.
+  await page.check('input[name="ehsa-step"][value="month"]');
+  await layerReady(page, 'ehsa');
+  await page.getByRole('tab', { name: 'Analys' }).click();
+  const to = await page.inputValue('input[name=to]');
+  const from = new Date(Date.parse(to) - 150 * 86_400_000).toISOString().slice(0, 10);
+  await page.fill('input[name=from]', from);
+  const [bad] = await Promise.all([
+    page.waitForResponse(ehsaRequest('month')),
+    page.getByRole('button', { name: 'Visa på kartan' }).click(),
+  ]);
+  assert.equal(bad.status(), 400);
+  const body = await bad.json();
+  assert.match(body.error, /at least 10 whole months/);
+  await page.getByRole('tab', { name: 'Lager' }).click();
+  await page.waitForSelector('[data-layer="ehsa"][data-state="error"]');
+  assert.equal(await page.getAttribute('[data-layer="ehsa"]', 'data-count'), '0');
+  assert.equal(await page.textContent('[data-layer="ehsa"] .layer-message'), body.error);
+  assert.equal(await page.textContent('[data-layer="ehsa"] .layer-status'), 'Kunde inte laddas');
+  assert.match(await page.textContent('[data-layer="ehsa"] .ehsa-box'), /Trender kräver minst 10 hela månader/);
+  assert.equal(await page.locator('[data-layer="ehsa"] .ehsa-row').count(), 0);
+  assert.equal(
+    await page.evaluate(() => {
+      let n = 0;
+      window.__lagesbildMap.eachLayer((l) => l.feature?.properties?.history !== undefined && n++);
+      return n;
+    }),
+    0,
+    'no EHSA cell left on the map',
+  );
+  await page.locator('[data-layer="ehsa"]').scrollIntoViewIfNeeded();
+  await screenshot(page, 'coordinator-ehsa-too-short');
+  const [short] = await Promise.all([page.waitForResponse(ehsaRequest('week')), page.check('input[name="ehsa-step"][value="week"]')]);
+  assert.equal(short.status(), 200);
+  const sfc = await short.json();
+  assert.equal(await layerReady(page, 'ehsa'), drawnOf(sfc));
+  assert.equal(await page.textContent('[data-layer="ehsa"] .layer-message'), '');
+  assert.equal(sfc.meta.parameters.from, from);
+
+  // Signing out takes the layer away and brings the public crime layer back.
+  await page.click('#signin-button');
+  await page.waitForSelector('body[data-role="anonymous"]');
+  assert.equal(await page.locator('[data-layer="ehsa"]').count(), 0);
+  await layerReady(page, 'crime');
+  // The one console error is the browser's own line for the 400 answer, which the test asked for.
+  assert.deepEqual(
+    errors.filter((e) => !/Failed to load resource: the server responded with a status of 400/.test(e)),
+    [],
+  );
+  await context.close();
+});
+
 test('coordinator: ranked dark stretches and the what-if lamp tool', async () => {
   const context = await openContext(browser, { token: server.tokens.coordinator });
   const page = await context.newPage();
@@ -107,6 +275,7 @@ test('police: ranked hotspots with weekday × hour tables and the patrol plan', 
   await page.goto(`${server.url}/`);
   await page.waitForSelector('body[data-role="police"]');
   assert.equal(await page.getByRole('tab', { name: 'Inkorg' }).count(), 0, 'police has no report inbox');
+  assert.equal(await page.locator('[data-layer="ehsa"]').count(), 1, 'police has the trends layer');
   await page.getByRole('tab', { name: 'Patrull' }).click();
   await page.waitForSelector('.hotspot-list .hotspot');
   const n = await page.locator('.hotspot-list .hotspot').count();

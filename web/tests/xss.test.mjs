@@ -263,3 +263,40 @@ test('the coordinator view: popups, inbox, ranked list, CSV export and print vie
   await assertNothingRan(w, 'coordinator');
   await context.close();
 });
+
+test('the trends legend and tooltip draw whatever the answer holds as text', async () => {
+  // The labels and step names are fixed server strings, but they are data: an answer with markup
+  // in them (and a category the page does not know) must show it as written and run nothing.
+  const context = await openContext(browser);
+  const w = await watchedPage(context);
+  const { page } = w;
+  await goto(page, `${server.url}/`);
+  await page.waitForSelector('body[data-ready="true"]');
+  const shown = await page.evaluate(
+    async ([name]) => {
+      const { ehsaLegend, ehsaTooltip } = await import('/js/layers.js');
+      const meta = {
+        method: 'ehsa',
+        k: 3,
+        categories: { persistent_hot_spot: 2, [name]: 1, no_pattern: 5 },
+        parameters: { step: 'month', steps: 12, first_step: name, last_step: '2026-11', bin_alpha: 0.05 },
+        left_out: { outside_steps: 1, across_steps: 0 },
+      };
+      const legend = ehsaLegend(meta);
+      const tip = ehsaTooltip(
+        { category: name, label: name, count: 4, history: `H.C${name}`, hot_steps: 1, cold_steps: 1, mk_tau: 0.1, mk_p: 0.5 },
+        meta,
+      );
+      const box = document.createElement('div');
+      box.append(legend, tip);
+      document.body.append(box);
+      return { legend: legend.textContent, tip: tip.textContent, rows: legend.querySelectorAll('.ehsa-row').length };
+    },
+    [NAME],
+  );
+  assert.ok(shown.legend.includes(`12 månader, ${NAME} – 2026-11.`), shown.legend);
+  assert.equal(shown.rows, 1, 'only the known categories get a row');
+  assert.ok(shown.tip.startsWith(NAME), shown.tip);
+  await assertNothingRan(w, 'trends legend and tooltip');
+  await context.close();
+});

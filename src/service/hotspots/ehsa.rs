@@ -200,20 +200,17 @@ fn span(events: &[&Incident]) -> Option<(NaiveDate, NaiveDate)> {
         })
 }
 
-/// The span of the public steps without a period: from the first day of the first event's
-/// month to the last day of the last event's month, or of the month before today's when that
-/// is earlier. It moves only when an event changes month, as the public answers may.
+/// The span of the public steps without a period: the whole months strictly between the
+/// first and the last event's month, and before today's. The first and last month of the data
+/// may hold only some of their days (a register that starts on the 4th) and would read as a
+/// cold step; and where in its month an event falls must not change a public answer, so the
+/// span depends on the events' months alone.
 fn public_span(events: &[&Incident]) -> Option<(NaiveDate, NaiveDate)> {
     let (a, b) = span(events)?;
-    let first = a.with_day(1)?;
-    let month_end = |d: NaiveDate| {
-        d.with_day(1)
-            .and_then(|m| m.checked_add_months(Months::new(1)))
-            .and_then(|m| m.pred_opt())
-    };
+    let first = a.with_day(1)?.checked_add_months(Months::new(1))?;
     let today = crate::time::local_date(&chrono::Utc::now());
-    let before_this_month = today.with_day(1)?.pred_opt()?;
-    Some((first, month_end(b)?.min(before_this_month)))
+    let last = b.min(today).with_day(1)?.pred_opt()?;
+    Some((first, last))
 }
 
 /// The whole steps of the filter's period; a bound not given comes from `span`.
@@ -448,7 +445,7 @@ pub fn public(
         return Err(PublicRefusal {
             param: "step",
             value: s.clone(),
-            rule: "the public product has whole months: step=month".into(),
+            rule: "its steps are whole months: step=month".into(),
         }
         .into());
     }
@@ -458,9 +455,9 @@ pub fn public(
         ..filter.clone()
     };
     let sel = attrs.select(&snap.incidents.items);
-    // Without a period, the steps span the months of every point-level event of the snapshot
-    // (as the public grid covers the public extent: fixed by the data as a whole, not by the
-    // query), up to the last whole month.
+    // Without a period, the steps are the months of the snapshot's point-level events but
+    // their first and last (as the public grid covers the public extent: fixed by the data as
+    // a whole, not by the query).
     let all: Vec<&Incident> = snap
         .incidents
         .items
