@@ -452,7 +452,7 @@ pub fn mann_kendall(x: &[f64]) -> MannKendall {
         s,
         var_s,
         z,
-        p: libm::erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0),
+        p: gistar::two_sided_p(z),
         tau: s / (0.5 * nf * (nf - 1.0)),
     }
 }
