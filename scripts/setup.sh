@@ -2,7 +2,8 @@
 # Installs what building and testing Lägesbild needs on a fresh Debian machine, and nothing that
 # is already there: cmake (PROJ is built from source by the proj crate), sqlite3 (PROJ's build
 # uses it to make proj.db), the web app's npm packages and, with --browser, Debian's Chromium for
-# the browser tests. Safe to run again; fast when everything is in place.
+# the browser tests and Debian's GDAL (gdal-bin, python3-gdal) for the GeoPackage tests. Safe to
+# run again; fast when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,9 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 if ((browser)); then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # GDAL reads the GeoPackage export in the tests (ogrinfo, ogr2ogr, validate_gpkg.py).
+  command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
+  [[ -f /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py ]] || need+=(python3-gdal)
 fi
 
 if ((${#need[@]})); then

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod crs;
 pub mod demo;
+pub mod gpkg;
 pub mod ingest;
 pub mod model;
 pub mod net;

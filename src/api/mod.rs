@@ -8,6 +8,7 @@ pub mod cache;
 pub mod client;
 pub mod dosage;
 pub mod error;
+pub mod export;
 pub mod hotspots;
 pub mod lagesbild;
 pub mod lighting;
@@ -111,6 +112,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health))
         .merge(dosage::routes())
+        .merge(export::routes())
         .merge(hotspots::routes())
         .merge(lagesbild::routes())
         .merge(lighting::routes())

@@ -1,6 +1,7 @@
 //! The `lagesbild` command: one binary with subcommands.
 
 pub mod demo;
+pub mod export;
 pub mod hotspots;
 pub mod import;
 pub mod lighting;
@@ -59,6 +60,8 @@ pub enum Command {
     PatrolPlan(Box<patrol::PatrolArgs>),
     /// Analyse walkway lighting: dark stretches as GeoJSON and a ranked list for the action plan.
     Lighting(Box<lighting::LightingArgs>),
+    /// Export the current picture as a GeoPackage (EPSG:3006) for QGIS and other GIS tools.
+    Export(Box<export::ExportArgs>),
     /// Citizen reports: list them, purge a reporter's contact details.
     Report {
         #[command(subcommand)]
@@ -140,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::import(&cfg, *args).await?,
         Command::Hotspots(args) => hotspots::run(&cfg, *args).await?,
         Command::Lighting(args) => lighting::run(&cfg, *args).await?,
+        Command::Export(args) => export::run(&cfg, *args).await?,
         Command::PatrolPlan(args) => patrol::run(&cfg, *args).await?,
         Command::Report { command } => report::run(&cfg, command).await?,
         Command::Token { command } => {

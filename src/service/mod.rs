@@ -14,6 +14,7 @@
 
 pub mod client_config;
 pub mod dosage;
+pub mod export;
 pub mod filter;
 pub mod geojson;
 pub mod hotspots;

@@ -10,6 +10,7 @@ mod support;
 mod answer_memory;
 mod cancel;
 mod emerging;
+mod export_gpkg;
 mod fuzz_import;
 mod fuzz_open311;
 mod hotspots;

@@ -1,10 +1,11 @@
 // Export of the current picture: every visible layer's data as one GeoJSON FeatureCollection
 // (each feature tagged with its layer), the same as CSV (one row per feature, with its centre),
-// and the printable one-page lägesbild for the chosen period and district.
+// the printable one-page lägesbild for the chosen period and district, and the whole picture as a
+// GeoPackage for QGIS (from the server: EPSG:3006, one layer per kind of feature).
 
 import { h, download, csv, geometryCentre } from './util.js';
 import { t } from './i18n.js';
-import { query } from './api.js';
+import { query, getResponse } from './api.js';
 
 /** The visible layers' features, each with `layer` in its properties. */
 export function currentPicture(layers) {
@@ -76,6 +77,28 @@ export function renderExport(container, { layers, filters }) {
         'button',
         { type: 'button', onclick: () => (status.textContent = t('export.done', { n: exportCsv(layers(), name()) })) },
         t('export.csv'),
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: async (e) => {
+            const button = e.currentTarget;
+            button.disabled = true;
+            status.textContent = t('export.gpkgWorking');
+            try {
+              const res = await getResponse('/api/v1/export.gpkg');
+              const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '')?.[1] || 'lagesbild.gpkg';
+              download(name, await res.blob());
+              status.textContent = t('export.gpkgDone', { name });
+            } catch (err) {
+              status.textContent = t('export.failed', { message: err.message });
+            } finally {
+              button.disabled = false;
+            }
+          },
+        },
+        t('export.gpkg'),
       ),
       h(
         'a',

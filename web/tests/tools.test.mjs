@@ -61,6 +61,16 @@ test('coordinator: analysis layers, filters, comparison, exports', async () => {
   const lines = csv.text.trim().split(/\r\n/);
   assert.match(lines[0], /^\uFEFF?layer,geometry,lon,lat/);
   assert.equal(lines.length - 1, fc.features.length);
+  // The whole picture as a GeoPackage from the server: an SQLite file with the GPKG id.
+  const [gpkg] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Ladda ned GeoPackage (QGIS)' }).click(),
+  ]);
+  assert.match(gpkg.suggestedFilename(), /^lagesbild-\d{4}-\d{2}-\d{2}-v\d+\.gpkg$/);
+  const bytes = readFileSync(await gpkg.path());
+  assert.equal(bytes.subarray(0, 16).toString('latin1'), 'SQLite format 3\0');
+  assert.equal(bytes.subarray(68, 72).toString('latin1'), 'GPKG');
+  await page.waitForFunction(() => /är nedladdad/.test(document.querySelector('#side-body')?.textContent || ''));
   assert.deepEqual(errors, []);
   await context.close();
 });
