@@ -21,7 +21,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// One layer per kind of feature: `walkways` (with their EN 13201 class), `lamps` (with the
 /// modelled status), `stretches` (dark, unknown and lit, with light, priority and reasons),
 /// `districts`, `citizen_reports` (no contact fields; hidden texts left out) and `incidents`
-/// (point-level events). The file is as large as the data: about 200 bytes a feature.
+/// (point-level events). The file is as large as the data (about 200 bytes a feature); it is
+/// sent in chunks from a temporary file, not held in memory.
 #[utoipa::path(
     get,
     path = "/api/v1/export.gpkg",
@@ -43,20 +44,31 @@ async fn export_gpkg(State(state): State<AppState>, caller: Caller) -> ApiResult
     let version = snap.version;
     let layers =
         super::blocking(move || Ok(crate::service::export::layers(&snap, &lighting, true))).await?;
-    // The GeoPackage is an SQLite file: written to a private temporary file, read back, removed.
-    let dir = std::env::temp_dir().join(format!(
-        "lagesbild-export-{}-{}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    std::fs::create_dir(&dir).map_err(AppError::internal)?;
-    let path = dir.join("export.gpkg");
-    let written = crate::gpkg::write(&path, &layers).await;
-    let bytes = written.and_then(|_| Ok(std::fs::read(&path)?));
-    let _ = std::fs::remove_dir_all(&dir);
-    let bytes = bytes.map_err(AppError::internal)?;
+    // The GeoPackage is an SQLite file: written to a private temporary directory, sent in
+    // chunks, and removed when the answer is sent, fails or is dropped (time-out, client gone).
+    let dir = TempDir::new()?;
+    let path = dir.0.join("export.gpkg");
+    crate::gpkg::write(&path, &layers)
+        .await
+        .map_err(AppError::internal)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(AppError::internal)?;
+    let chunks = futures_util::stream::unfold((file, dir), |(mut file, dir)| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(buf), (file, dir)))
+            }
+            Err(e) => Some((Err(e), (file, dir))),
+        }
+    });
     let day = crate::time::local_date(&chrono::Utc::now());
-    let mut resp = Response::new(Body::from(bytes));
+    // Fused: the compression layer may poll again after the end.
+    let mut resp = Response::new(Body::from_stream(futures_util::StreamExt::fuse(chunks)));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -74,4 +86,25 @@ async fn export_gpkg(State(state): State<AppState>, caller: Caller) -> ApiResult
         HeaderValue::from_static("private, no-store"),
     );
     Ok(resp)
+}
+
+/// A directory of its own under the system's temporary directory, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> ApiResult<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "lagesbild-export-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir(&dir).map_err(AppError::internal)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

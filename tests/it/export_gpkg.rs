@@ -244,6 +244,17 @@ async fn the_download_is_for_signed_in_roles_and_gdal_reads_it() {
         "{:?}",
         r.headers
     );
+    // Sent from a temporary file, which is gone once the answer is.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("lagesbild-export-{}-", std::process::id()))
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     // An SQLite file whose application id is GPKG.
     assert_eq!(&r.body[..16], b"SQLite format 3\0");
     assert_eq!(&r.body[68..72], b"GPKG");
