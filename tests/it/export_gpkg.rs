@@ -27,6 +27,15 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
     )
 }
 
+/// Stores [`seed`]'s data.
+async fn store_seed(store: &dyn lagesbild::store::Store) {
+    let (ways, lamps, areas, incidents) = seed();
+    store.upsert_walkways(&ways).await.unwrap();
+    store.upsert_lamps(&lamps).await.unwrap();
+    store.upsert_areas(&areas).await.unwrap();
+    store.upsert_incidents(&incidents).await.unwrap();
+}
+
 fn seed() -> (Vec<Walkway>, Vec<Lamp>, Vec<Area>, Vec<Incident>) {
     // An unlit path of 200 m without a lamp in reach: one dark stretch of 200 m. A lit street
     // 500 m north with a lamp every 10 m: one lit stretch.
@@ -117,11 +126,7 @@ async fn gdal_reads_the_geopackage_export() {
     let db = db.to_str().unwrap();
     {
         let store = lagesbild::store::open(db).await.unwrap();
-        let (ways, lamps, areas, incidents) = seed();
-        store.upsert_walkways(&ways).await.unwrap();
-        store.upsert_lamps(&lamps).await.unwrap();
-        store.upsert_areas(&areas).await.unwrap();
-        store.upsert_incidents(&incidents).await.unwrap();
+        store_seed(store.as_ref()).await;
     }
     let bin = env!("CARGO_BIN_EXE_lagesbild");
     let public = dir.path().join("bild.gpkg");
@@ -219,17 +224,7 @@ async fn gdal_reads_the_geopackage_export() {
 async fn the_download_is_for_signed_in_roles_and_gdal_reads_it() {
     use crate::support::{TestServer, get};
     use lagesbild::model::Role;
-    let s = TestServer::seeded(
-        |_| {},
-        async |store| {
-            let (ways, lamps, areas, incidents) = seed();
-            store.upsert_walkways(&ways).await.unwrap();
-            store.upsert_lamps(&lamps).await.unwrap();
-            store.upsert_areas(&areas).await.unwrap();
-            store.upsert_incidents(&incidents).await.unwrap();
-        },
-    )
-    .await;
+    let s = TestServer::seeded(|_| {}, async |store| store_seed(store).await).await;
     let r = get(s.url("/api/v1/export.gpkg"), None).await;
     assert_eq!(r.status, 401);
     let r = get(

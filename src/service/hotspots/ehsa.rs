@@ -344,16 +344,7 @@ pub fn signed_in(
     let grid = Grid::new(gi.grid, cell);
     let area = f.area.as_ref().map(|a| a as &dyn StudyArea);
     // The cells before the cube is laid out: the area's, or at most one per event.
-    let bound = match area {
-        Some(a) => {
-            let (lo, hi) = a.bounds();
-            ((hi[0] - lo[0]) / cell + 2.0) * ((hi[1] - lo[1]) / cell + 2.0)
-        }
-        None => {
-            limits::gistar_grid(&pts, grid.cell_area(), &limits)?;
-            limits::gistar_cells_bound(&pts, grid.cell_area())
-        }
-    };
+    let bound = super::cells_bound(&pts, &grid, area)?;
     if let Some(b) = gi.band {
         check_work(bound, steps.len(), &grid, b, &limits)?;
     }
@@ -477,11 +468,8 @@ pub fn public(
         ));
     };
     let grid = pg.grid;
-    let (lo, hi) = pg.study.bounds();
-    let study_cells =
-        ((hi[0] - lo[0]) / pg.cell + 6.0).max(0.0) * ((hi[1] - lo[1]) / pg.cell + 6.0).max(0.0);
     check_work(
-        study_cells,
+        pg.study_cells,
         steps.len(),
         &grid,
         pg.band,

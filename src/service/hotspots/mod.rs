@@ -563,6 +563,25 @@ pub enum HotspotAnswer {
 // ---------------------------------------------------------------------------------------------
 // Work checks
 
+/// An upper bound of the cells a signed-in grid analysis lays out: the area's box, or at most
+/// one per point (the dense counting rectangle checked against its limit first).
+pub(crate) fn cells_bound(
+    pts: &[[f64; 2]],
+    grid: &Grid,
+    area: Option<&dyn StudyArea>,
+) -> ServiceResult<f64> {
+    Ok(match area {
+        Some(a) => {
+            let (lo, hi) = a.bounds();
+            ((hi[0] - lo[0]) / grid.cell + 2.0) * ((hi[1] - lo[1]) / grid.cell + 2.0)
+        }
+        None => {
+            limits::gistar_grid(pts, grid.cell_area(), &WorkLimits::for_role(true))?;
+            limits::gistar_cells_bound(pts, grid.cell_area())
+        }
+    })
+}
+
 /// A signed-in Gi\* request's size when its cell and band are given (derived ones are sized
 /// from the data and always modest).
 pub(crate) fn check_gistar_work(
@@ -574,16 +593,7 @@ pub(crate) fn check_gistar_work(
         return Ok(());
     };
     let grid = Grid::new(params.grid, cell);
-    let cells = match area {
-        Some(a) => {
-            let (lo, hi) = a.bounds();
-            ((hi[0] - lo[0]) / cell + 2.0) * ((hi[1] - lo[1]) / cell + 2.0)
-        }
-        None => {
-            limits::gistar_grid(pts, grid.cell_area(), &WorkLimits::for_role(true))?;
-            limits::gistar_cells_bound(pts, grid.cell_area())
-        }
-    };
+    let cells = cells_bound(pts, &grid, area)?;
     limits::gistar_features(cells, &WorkLimits::for_role(true))?;
     Ok(limits::gistar(
         cells,

@@ -262,6 +262,8 @@ pub(super) struct PublicGrid<'a> {
     pub(super) band: f64,
     pub(super) study: PublicStudyArea<'a>,
     pub(super) grid: Grid,
+    /// An upper bound of the cells laid over the study area.
+    pub(super) study_cells: f64,
 }
 
 pub(super) fn public_grid<'a>(
@@ -318,6 +320,7 @@ pub(super) fn public_grid<'a>(
         band,
         study,
         grid,
+        study_cells,
     }))
 }
 
