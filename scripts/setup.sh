@@ -2,8 +2,8 @@
 # Installs what building and testing Lägesbild needs on a fresh Debian machine, and nothing that
 # is already there: cmake (PROJ is built from source by the proj crate), sqlite3 (PROJ's build
 # uses it to make proj.db), the web app's npm packages and, with --browser, Debian's Chromium for
-# the browser tests and Debian's GDAL (gdal-bin, python3-gdal) for the GeoPackage tests. Safe to
-# run again; fast when everything is in place.
+# the browser tests, Debian's GDAL (gdal-bin, python3-gdal) for the GeoPackage and OGC API tests
+# and a venv with OWSLib and mapbox-vector-tile. Safe to run again; fast when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +28,20 @@ if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Outside clients of the GIS interfaces, from PyPI in a venv under ~/.cache/lagesbild/: OWSLib
+# reads OGC API – Features, mapbox-vector-tile decodes the vector tiles (tests/it/ogc.rs,
+# tests/it/tiles.rs find it through LAGESBILD_GIS_PYTHON or this path).
+GIS_PACKAGES=(OWSLib==0.35.0 mapbox-vector-tile==2.2.0)
+gis_venv="${HOME}/.cache/lagesbild/gis-venv"
+if ((browser)); then
+  if [[ ! -x "$gis_venv/bin/python" ]] || ! "$gis_venv/bin/pip" freeze 2>/dev/null | grep -qx "OWSLib==0.35.0" \
+    || ! "$gis_venv/bin/pip" freeze 2>/dev/null | grep -qx "mapbox-vector-tile==2.2.0"; then
+    echo "setup: installing ${GIS_PACKAGES[*]} into $gis_venv" >&2
+    python3 -m venv "$gis_venv"
+    "$gis_venv/bin/pip" install --quiet --disable-pip-version-check "${GIS_PACKAGES[@]}"
+  fi
 fi
 
 if [[ -f web/package.json ]]; then
