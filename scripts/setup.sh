@@ -31,13 +31,15 @@ if ((${#need[@]})); then
 fi
 
 # Outside clients of the GIS interfaces, from PyPI in a venv under ~/.cache/lagesbild/: OWSLib
-# reads OGC API – Features, mapbox-vector-tile decodes the vector tiles (tests/it/ogc.rs,
+# reads OGC API – Features, openapi-spec-validator checks its OpenAPI 3.0 document,
+# mapbox-vector-tile decodes the vector tiles (tests/it/ogc.rs,
 # tests/it/tiles.rs find it through LAGESBILD_GIS_PYTHON or this path).
-GIS_PACKAGES=(OWSLib==0.35.0 mapbox-vector-tile==2.2.0)
+GIS_PACKAGES=(OWSLib==0.35.0 mapbox-vector-tile==2.2.0 openapi-spec-validator==0.7.2)
 gis_venv="${HOME}/.cache/lagesbild/gis-venv"
 if ((browser)); then
   if [[ ! -x "$gis_venv/bin/python" ]] || ! "$gis_venv/bin/pip" freeze 2>/dev/null | grep -qx "OWSLib==0.35.0" \
-    || ! "$gis_venv/bin/pip" freeze 2>/dev/null | grep -qx "mapbox-vector-tile==2.2.0"; then
+    || ! "$gis_venv/bin/pip" freeze 2>/dev/null | grep -qx "mapbox-vector-tile==2.2.0" \
+    || ! "$gis_venv/bin/pip" freeze 2>/dev/null | grep -qx "openapi-spec-validator==0.7.2"; then
     echo "setup: installing ${GIS_PACKAGES[*]} into $gis_venv" >&2
     python3 -m venv "$gis_venv"
     "$gis_venv/bin/pip" install --quiet --disable-pip-version-check "${GIS_PACKAGES[@]}"

@@ -146,10 +146,15 @@ pub struct ResultCache {
     inner: moka::sync::Cache<CacheKey, Arc<Cached>>,
     /// The lighting analyses, per (snapshot version, class plan key).
     pub lighting: Computed<crate::analysis::lighting::LightingResult>,
+    /// The OGC API – Features collections, per (snapshot version, collection and view).
+    pub ogc: Computed<crate::service::ogc::Collection>,
 }
 
 /// Lighting analyses kept: a few class plans of the current snapshot.
 const LIGHTING_ENTRIES: u64 = 8;
+
+/// OGC API collections kept: every collection in both views of the current snapshot.
+const OGC_ENTRIES: u64 = 16;
 
 impl ResultCache {
     pub fn new(max_bytes: u64) -> Self {
@@ -162,6 +167,7 @@ impl ResultCache {
                 })
                 .build(),
             lighting: Computed::new(LIGHTING_ENTRIES),
+            ogc: Computed::new(OGC_ENTRIES),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod lagesbild;
 pub mod lighting;
 pub mod measures;
 pub mod near_repeat;
+pub mod ogc;
 pub mod open311;
 pub mod openapi;
 pub mod patrol;
@@ -145,6 +146,7 @@ pub fn app(state: AppState) -> Router {
     let doc = Arc::new(openapi::document(doc));
     derived
         .merge(web::routes())
+        .merge(ogc::routes())
         .route(
             "/api/openapi.json",
             get(move || {

@@ -22,6 +22,7 @@ pub mod lagesbild;
 pub mod lighting;
 pub mod measures;
 pub mod near_repeat;
+pub mod ogc;
 pub mod open311;
 pub mod patrol;
 pub mod pledges;

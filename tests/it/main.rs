@@ -21,6 +21,7 @@ mod lighting;
 mod limits;
 mod measures;
 mod near_repeat;
+mod ogc;
 mod open311;
 mod openapi;
 mod patrol_dosage;
