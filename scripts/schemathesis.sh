@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Property-based API tests: schemathesis (from PyPI, in a venv under ~/.cache/lagesbild/) sends
 # requests generated from /api/openapi.json to a demo server on a free loopback port and fails
-# on any 5xx answer. Two passes: anonymous, and with an admin token (every role's code paths).
+# on any 5xx answer. Two passes: anonymous, and with an admin token (every role's code paths);
+# then the same two over OGC API – Features' own OpenAPI 3.0 document at /ogc/api.
 #
 #   scripts/schemathesis.sh              # the built debug binary, ~2 minutes
 #   ST_MAX_EXAMPLES=50 scripts/schemathesis.sh
@@ -83,10 +84,17 @@ PY
 run() {
   local name="$1"
   shift
+  run_on "$name" "http://$addr/api/openapi.json" "http://$addr" "$@"
+}
+
+# run_on NAME SCHEMA BASE-URL [ARGS…]
+run_on() {
+  local name="$1" schema="$2" url="$3"
+  shift 3
   echo "schemathesis: pass '$name'" >&2
   # From the work directory: schemathesis keeps a cache in .schemathesis/ where it runs.
-  (cd "$work" && "$venv/bin/schemathesis" run "http://$addr/api/openapi.json" \
-    --url "http://$addr" \
+  (cd "$work" && "$venv/bin/schemathesis" run "$schema" \
+    --url "$url" \
     --checks not_a_server_error \
     --max-examples "${ST_MAX_EXAMPLES:-8}" \
     --max-time "${ST_MAX_TIME:-75}" \
@@ -102,6 +110,9 @@ run() {
 status=0
 run anonymous || status=1
 run admin -H "Authorization: Bearer $token" || status=1
+# OGC API – Features describes itself in its own OpenAPI 3.0 document at /ogc/api.
+run_on ogc-anonymous "http://$addr/ogc/api" "http://$addr/ogc" || status=1
+run_on ogc-admin "http://$addr/ogc/api" "http://$addr/ogc" -H "Authorization: Bearer $token" || status=1
 
 if grep -q "internal error\|panicked" "$log"; then
   echo "schemathesis: the server logged errors:" >&2
