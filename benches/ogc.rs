@@ -64,7 +64,10 @@ fn world(n: usize, side: f64) -> (Vec<Walkway>, Vec<Lamp>) {
 
 fn get(agent: &ureq::Agent, url: &str) -> (Vec<u8>, f64) {
     let t = Instant::now();
-    let mut r = agent.get(url).call().unwrap_or_else(|e| panic!("{url}: {e}"));
+    let mut r = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
     let body = r
         .body_mut()
         .with_config()
@@ -101,7 +104,12 @@ fn main() {
     let n = 100_000 / div;
     let side = 30_000.0 / (div as f64).sqrt();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("bench.sqlite").to_str().unwrap().to_string();
+    let db = dir
+        .path()
+        .join("bench.sqlite")
+        .to_str()
+        .unwrap()
+        .to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (ways, lamps) = world(n, side);
     let addr = rt.block_on(async {
@@ -134,7 +142,10 @@ fn main() {
 
     for (name, q) in [
         ("CRS84", ""),
-        ("EPSG:3006", "&crs=http://www.opengis.net/def/crs/EPSG/0/3006"),
+        (
+            "EPSG:3006",
+            "&crs=http://www.opengis.net/def/crs/EPSG/0/3006",
+        ),
     ] {
         let (items, bytes, secs) = page_all(
             &agent,
@@ -184,7 +195,10 @@ fn main() {
             .unwrap();
         let count = String::from_utf8_lossy(&info.stdout)
             .lines()
-            .find_map(|l| l.strip_prefix("Feature Count: ").map(|c| c.trim().to_string()))
+            .find_map(|l| {
+                l.strip_prefix("Feature Count: ")
+                    .map(|c| c.trim().to_string())
+            })
             .unwrap_or_default();
         println!("gdal: ogr2ogr OAPIF walkways -> GeoPackage: {count} features in {secs:.3} s");
     }
