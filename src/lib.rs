@@ -20,4 +20,5 @@ pub mod service;
 pub mod spatial;
 pub mod store;
 pub mod text;
+pub mod tiles;
 pub mod time;

@@ -49,7 +49,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The analysis of `snap` for these classes: computed once per (snapshot version, class plan)
 /// within an analysis slot, then shared without one. A request dropped while computing stops
 /// the computation, and the next request computes anew.
-async fn result_of(
+pub(crate) async fn result_of(
     state: &AppState,
     snap: &Arc<Snapshot>,
     classes: ClassPlan,

@@ -21,6 +21,7 @@ pub mod patrol;
 pub mod pledges;
 pub mod query;
 pub mod reports;
+pub mod tiles;
 pub mod walks;
 pub mod web;
 
@@ -124,6 +125,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(pledges::routes())
         .merge(walks::routes())
         .merge(reports::routes())
+        .merge(tiles::routes())
         .merge(web::config_routes())
 }
 

@@ -27,6 +27,7 @@ pub mod open311;
 pub mod patrol;
 pub mod pledges;
 pub mod reports;
+pub mod tiles;
 pub mod walks;
 
 use crate::analysis::cancel::Cancelled;

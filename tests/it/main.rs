@@ -29,4 +29,5 @@ mod privacy;
 mod reports_crash;
 mod security_headers;
 mod server;
+mod tiles;
 mod web;

@@ -235,6 +235,40 @@ pub async fn http(
     .unwrap()
 }
 
+/// A blocking HTTP call without a body but with these request headers: (status, headers,
+/// body).
+pub async fn http_with(
+    method: &'static str,
+    url: String,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        for (k, v) in &headers {
+            req = req.header(k, v);
+        }
+        let mut resp = agent.run(req.body(()).unwrap()).expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let bytes = resp.body_mut().read_to_vec().unwrap();
+        (status, headers, bytes)
+    })
+    .await
+    .unwrap()
+}
+
 /// (status, JSON body or null) of `GET url`.
 pub async fn get_json(url: String, bearer: Option<String>) -> (u16, Value) {
     let (s, _, b) = http("GET", url, None, bearer).await;
