@@ -7,12 +7,17 @@ import { h, download, csv, geometryCentre } from './util.js';
 import { t } from './i18n.js';
 import { query, getResponse } from './api.js';
 
-/** The visible layers' features, each with `layer` in its properties. */
-export function currentPicture(layers) {
+/**
+ * The visible layers' features, each with `layer` in its properties. A layer drawn from vector
+ * tiles at this zoom (walkways, stretches) holds no GeoJSON: its features in the view are asked
+ * for as GeoJSON, as the detailed zooms draw them.
+ */
+export async function currentPicture(layers) {
   const features = [];
   for (const layer of layers) {
-    if (!layer.visible || !layer.data) continue;
-    const data = layer.data;
+    if (!layer.visible) continue;
+    const data = layer.tiled?.() ? await layer.opts.fetch({ map: layer.map, layer }) : layer.data;
+    if (!data) continue;
     let list = [];
     if (layer.opts?.features) list = layer.opts.features(data);
     else if (Array.isArray(data)) list = data.map(reportFeature).filter(Boolean);
@@ -33,14 +38,14 @@ function reportFeature(r) {
   return { type: 'Feature', geometry: { type: 'Point', coordinates: [Number(long), Number(lat)] }, properties: props };
 }
 
-export function exportGeoJson(layers, name) {
-  const fc = currentPicture(layers);
+export async function exportGeoJson(layers, name) {
+  const fc = await currentPicture(layers);
   download(`${name}.geojson`, JSON.stringify(fc), 'application/geo+json');
   return fc.features.length;
 }
 
-export function exportCsv(layers, name) {
-  const fc = currentPicture(layers);
+export async function exportCsv(layers, name) {
+  const fc = await currentPicture(layers);
   const keys = new Set();
   const rows = fc.features.map((f) => {
     const c = geometryCentre(f.geometry) || [null, null];
@@ -63,6 +68,13 @@ const round6 = (v) => (v == null ? undefined : Number(v.toFixed(6)));
 export function renderExport(container, { layers, filters }) {
   const name = () => `lagesbild-${filters.from}-${filters.to}${filters.area ? `-${filters.area}` : ''}`;
   const status = h('p', { class: 'small', 'aria-live': 'polite' });
+  const exported = async (written) => {
+    try {
+      status.textContent = t('export.done', { n: await written });
+    } catch (err) {
+      status.textContent = t('export.failed', { message: err.message });
+    }
+  };
   container.replaceChildren(
     h('p', { class: 'hint' }, t('export.intro')),
     h(
@@ -70,12 +82,12 @@ export function renderExport(container, { layers, filters }) {
       { class: 'button-row column' },
       h(
         'button',
-        { type: 'button', onclick: () => (status.textContent = t('export.done', { n: exportGeoJson(layers(), name()) })) },
+        { type: 'button', onclick: () => exported(exportGeoJson(layers(), name())) },
         t('export.geojson'),
       ),
       h(
         'button',
-        { type: 'button', onclick: () => (status.textContent = t('export.done', { n: exportCsv(layers(), name()) })) },
+        { type: 'button', onclick: () => exported(exportCsv(layers(), name())) },
         t('export.csv'),
       ),
       h(

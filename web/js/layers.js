@@ -7,6 +7,7 @@ import { h, ramp } from './util.js';
 import { t, statusLabel, serviceLabel, fmtNumber, fmtDateTime } from './i18n.js';
 import { getJson, getResponse } from './api.js';
 import { DataLayer, swatch, viewBbox } from './map.js';
+import { VectorTileGrid } from './mvt.js';
 
 const L = window.L;
 
@@ -330,22 +331,46 @@ export function reportPopup(r) {
 
 // ---- layers ----------------------------------------------------------------------------------
 
+/**
+ * The zoom from which walkways and stretches are GeoJSON (clickable, every property); below it,
+ * from zoom 10, they are the server's vector tiles, which carry a region of 100 000 walkways.
+ */
+export const DETAIL_ZOOM = 15;
+/** The server's tiles: zoom 10 to 16 (`/tiles/<layer>/tilejson.json`). */
+const TILE_ZOOMS = { minZoom: 10, maxNativeZoom: 16 };
+
+/** A grid of the server's vector tiles of `layer`, drawn with `style(properties)`. */
+function tileGrid(layer, pane, style) {
+  return new VectorTileGrid({
+    layer,
+    pane,
+    ...TILE_ZOOMS,
+    style,
+    fetchTile: (url, signal) => getResponse(url, null, { signal }),
+  });
+}
+
 /** Light grey walkway network: the base when tiles are missing, and context always. */
 export function walkwayLayer(map, config) {
   const renderer = L.canvas({ pane: 'walkwayPane', padding: 0.3 });
+  const style = { color: WALKWAY_COLOUR, weight: 2, opacity: 0.85 };
   return new DataLayer(map, {
     id: 'walkways',
     title: () => t('layer.walkways'),
     legend: () => swatch('line', { stroke: WALKWAY_COLOUR, width: 2 }, t('legend.walkway')),
-    minZoom: 12,
     followsView: true,
+    tiles: {
+      below: DETAIL_ZOOM,
+      minZoom: TILE_ZOOMS.minZoom,
+      create: () => tileGrid('walkways', 'walkwayPane', () => ({ ...style, weight: map.getZoom() < 14 ? 1 : 2 })),
+    },
     fetch: ({ map, signal }) =>
       getJson('/api/v1/walkways', { bbox: viewBbox(map), class: config.lighting_class }, { signal }),
     draw: (fc, group) => {
       L.geoJSON(fc, {
         renderer,
         interactive: false,
-        style: { color: WALKWAY_COLOUR, weight: 2, opacity: 0.85 },
+        style,
       }).addTo(group);
       return fc.features.length;
     },
@@ -359,7 +384,22 @@ export function stretchLayer(map, config) {
     title: () => t('layer.stretches'),
     legend: stretchLegend,
     followsView: true,
-    minZoom: 12,
+    tiles: {
+      below: DETAIL_ZOOM,
+      minZoom: 12,
+      create: () => {
+        const grid = tileGrid('stretches', 'stretchPane', (p) => {
+          const s = stretchStyle({ properties: p });
+          // Hairlines below zoom 14, where a stretch of 50 m is a few pixels long: a canvas
+          // draws them several times faster than wider lines (a tile holds thousands).
+          return map.getZoom() < 14 ? { ...s, weight: 1, opacity: 1, dashArray: s.dashArray ? '3 3' : null } : s;
+        });
+        grid.on('add', () => map.on('click', grid._lbClick));
+        grid.on('remove', () => map.off('click', grid._lbClick));
+        grid._lbClick = (e) => stretchTileClick(map, config, grid, e.latlng);
+        return grid;
+      },
+    },
     fetch: ({ map, signal }) =>
       getJson(
         '/api/v1/lighting/stretches',
@@ -382,6 +422,26 @@ export function stretchLayer(map, config) {
       return fc.features.length;
     },
   });
+}
+
+/**
+ * A click on the stretches drawn from tiles: the nearest stretch within 8 pixels gets its popup,
+ * with every property from `/api/v1/lighting/stretches` (the tile holds only what it draws).
+ */
+async function stretchTileClick(map, config, grid, latlng) {
+  const [hit] = grid.featuresNear(latlng, 8);
+  if (!hit) return;
+  const id = String(hit.properties.id);
+  const d = 0.0008;
+  const bbox = [latlng.lng - 2 * d, latlng.lat - d, latlng.lng + 2 * d, latlng.lat + d].map((v) => v.toFixed(6)).join(',');
+  let p = hit.properties;
+  try {
+    const fc = await getJson('/api/v1/lighting/stretches', { class: config.lighting_class, bbox, state: 'dark,unknown' });
+    p = (fc.features || []).find((f) => String(f.properties.id) === id)?.properties || p;
+  } catch (err) {
+    console.warn('stretch details:', err);
+  }
+  L.popup().setLatLng(latlng).setContent(stretchPopup(p)).openOn(map);
 }
 
 export function lampLayer(map) {

@@ -90,6 +90,8 @@ export function viewBbox(map, pad = 0.25) {
 /**
  * A layer of data on the map.
  * opts: { id, title: () => string, legend: () => Node, pane, minZoom, followsView,
+ *         tiles: { below, minZoom, create: () => grid layer } — drawn from vector tiles from
+ *           `tiles.minZoom` up to below `tiles.below`, from GeoJSON (fetch and draw) above,
  *         fetch: (ctx) => Promise<data>, draw: (data, group) => count, visible,
  *         features: (data) => the GeoJSON features drawn (for the export; default data.features),
  *         clearOnError: an error takes the layer's old drawing off the map }
@@ -138,7 +140,61 @@ export class DataLayer {
   }
 
   tooFar() {
-    return this.opts.minZoom && this.map.getZoom() < this.opts.minZoom;
+    const min = this.opts.tiles ? this.opts.tiles.minZoom : this.opts.minZoom;
+    return min && this.map.getZoom() < min;
+  }
+
+  /** Drawn from vector tiles at this zoom (below `opts.tiles.below`), not from GeoJSON. */
+  tiled() {
+    return Boolean(this.opts.tiles) && this.map.getZoom() < this.opts.tiles.below;
+  }
+
+  /**
+   * Puts the layer's vector tiles on the map (once; the grid follows the view by itself) and
+   * tells the panel what they hold each time the tiles on screen have loaded.
+   */
+  showTiles() {
+    if (!this.grid) {
+      this.grid = this.opts.tiles.create();
+      this.grid.on('loading', () => {
+        if (!this.tiled()) return;
+        this.state = 'loading';
+        this.emit();
+      });
+      this.grid.on('load', () => {
+        if (!this.tiled() || !this.visible) return;
+        this.count = this.grid.features();
+        this.state = 'ready';
+        this.message = '';
+        this.errorStatus = null;
+        this.firstDrawn();
+        this.emit();
+      });
+      this.grid.on('tileerror', (e) => {
+        if (!this.tiled()) return;
+        this.state = 'error';
+        this.message = e.error?.message || String(e.error || '');
+        this.errorStatus = e.error?.status ?? null;
+        this.emit();
+      });
+    }
+    this.data = null;
+    if (!this.group.hasLayer(this.grid)) {
+      this.group.clearLayers();
+      this.group.addLayer(this.grid);
+      this.state = 'loading';
+      this.emit();
+    }
+    if (!this.map.hasLayer(this.group)) this.group.addTo(this.map);
+  }
+
+  /** The first layer with something in it marks the page's first-layer time. */
+  firstDrawn() {
+    if (metrics.firstLayerMs === null && this.count > 0) {
+      metrics.firstLayerMs = performance.now();
+      metrics.firstLayerId = this.id;
+      performance.mark('lagesbild:first-layer');
+    }
   }
 
   async reload() {
@@ -151,6 +207,10 @@ export class DataLayer {
       this.emit();
       return;
     }
+    if (this.tiled()) {
+      this.showTiles();
+      return;
+    }
     const controller = new AbortController();
     this.controller = controller;
     this.state = 'loading';
@@ -159,19 +219,16 @@ export class DataLayer {
       const data = await this.opts.fetch({ map: this.map, signal: controller.signal, layer: this });
       if (controller.signal.aborted) return;
       this.data = data;
+      if (this.tiled()) return;
       this.group.clearLayers();
       this.count = this.opts.draw(data, this.group, this) ?? 0;
       if (!this.map.hasLayer(this.group)) this.group.addTo(this.map);
       this.state = 'ready';
       this.message = '';
       this.errorStatus = null;
-      if (metrics.firstLayerMs === null && this.count > 0) {
-        metrics.firstLayerMs = performance.now();
-        metrics.firstLayerId = this.id;
-        performance.mark('lagesbild:first-layer');
-      }
+      this.firstDrawn();
     } catch (err) {
-      if (err.name === 'AbortError') return;
+      if (err.name === 'AbortError' || this.tiled()) return;
       this.state = err.status === 401 || err.status === 403 ? 'denied' : 'error';
       this.message = err.message;
       this.errorStatus = err.status ?? null;

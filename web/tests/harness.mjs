@@ -32,11 +32,11 @@ export function binary() {
  * `[['osm', file, '--anywhere']]`: a database that holds imported data is served as it is,
  * without the demo dataset.
  */
-export async function startServer({ roles = [], imports = [] } = {}) {
+export async function startServer({ roles = [], imports = [], env: extra = {} } = {}) {
   const bin = binary();
   const dir = mkdtempSync(path.join(tmpdir(), 'lagesbild-web-'));
   const db = path.join(dir, 'demo.sqlite');
-  const env = { ...process.env, NO_COLOR: '1', LAGESBILD_LOG: process.env.LAGESBILD_LOG || 'info,sqlx=warn' };
+  const env = { ...process.env, NO_COLOR: '1', LAGESBILD_LOG: process.env.LAGESBILD_LOG || 'info,sqlx=warn', ...extra };
   for (const args of imports) {
     execFileSync(bin, ['--db', db, 'import', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   }
@@ -113,7 +113,13 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
  * A fresh browser context (own storage) whose requests outside loopback are aborted.
  * `token` signs the page in by putting it in sessionStorage before any script runs.
  */
-export async function openContext(browser, { token, viewport = { width: 1280, height: 860 }, mobile = false } = {}) {
+/**
+ * A new browser context. Every request it makes passes through Playwright's interception, which
+ * aborts those that would leave loopback (the base map's tiles); `intercept: false` leaves the
+ * browser's own network path alone, for timings as a user meets them — the server must then
+ * point everything at loopback (LAGESBILD_TILE_URL).
+ */
+export async function openContext(browser, { token, viewport = { width: 1280, height: 860 }, mobile = false, intercept = true } = {}) {
   const context = await browser.newContext({
     viewport,
     isMobile: mobile,
@@ -123,7 +129,7 @@ export async function openContext(browser, { token, viewport = { width: 1280, he
     acceptDownloads: true,
   });
   const blocked = [];
-  await context.route('**/*', (route) => {
+  if (intercept) await context.route('**/*', (route) => {
     const u = new URL(route.request().url());
     if ((u.protocol === 'http:' || u.protocol === 'https:') && !LOOPBACK.has(u.hostname)) {
       blocked.push(u.href);
