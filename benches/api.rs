@@ -12,7 +12,8 @@
 //!   esda's `G_Local` on the same size, recorded (6.4 s on this machine, issue 10);
 //! - the first DBSCAN answer after a restart against a warm one.
 //!
-//! `cargo bench --bench api` runs the full size; `cargo test --benches` a 1/50 one. The grid
+//! `cargo bench --bench api` runs the full size; `cargo test --benches` a 1/50 one;
+//! `API_BENCH_DB=FILE` keeps the seeded database in FILE (which must not exist yet). The grid
 //! network's lighting answers are in `benches/tiles.rs` and `benches/lighting.rs`.
 
 use std::io::{BufRead, BufReader};
@@ -140,12 +141,14 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let n = if full { 1_000_000 } else { 20_000 };
     let dir = tempfile::tempdir().unwrap();
-    let db = dir
-        .path()
-        .join("bench.sqlite")
-        .to_str()
-        .unwrap()
-        .to_string();
+    // API_BENCH_DB keeps the seeded database (e.g. to profile the server on it afterwards).
+    let db = std::env::var("API_BENCH_DB").unwrap_or_else(|_| {
+        dir.path()
+            .join("bench.sqlite")
+            .to_str()
+            .unwrap()
+            .to_string()
+    });
     let pts = points(n);
     {
         let rt = tokio::runtime::Runtime::new().unwrap();

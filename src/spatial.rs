@@ -42,12 +42,23 @@ pub struct IncidentLayer {
     pub items: Vec<Incident>,
     /// All incidents, whatever their precision: point methods must filter on precision.
     pub tree: RTree<IndexedPoint>,
+    /// Each incident's local dates and hour (`times[i]` of `items[i]`), for the filters.
+    pub times: Vec<crate::analysis::filter::LocalTimes>,
 }
 
 impl IncidentLayer {
     pub fn new(items: Vec<Incident>) -> Self {
-        let tree = point_tree(&items, |i| i.location);
-        Self { items, tree }
+        use rayon::prelude::*;
+        let (tree, times) = rayon::join(
+            || point_tree(&items, |i| i.location),
+            || {
+                items
+                    .par_iter()
+                    .map(crate::analysis::filter::LocalTimes::of)
+                    .collect()
+            },
+        );
+        Self { items, tree, times }
     }
 }
 

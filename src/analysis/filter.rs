@@ -393,9 +393,41 @@ impl Selection<'_> {
     }
 }
 
+/// An incident's local dates and hour, worked out once when the snapshot is loaded: the time
+/// zone conversion is the dearest part of a filter, and every request would repeat it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTimes {
+    /// [`Incident::local_days`].
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+    /// [`Incident::weekday_hour`] (weekday from Monday = 0, hour 0–23).
+    pub weekday_hour: Option<(u8, u8)>,
+}
+
+impl LocalTimes {
+    pub fn of(inc: &Incident) -> Self {
+        let (first, last) = inc.local_days();
+        Self {
+            first,
+            last,
+            weekday_hour: inc.weekday_hour().map(|(d, h)| (d as u8, h as u8)),
+        }
+    }
+
+    /// The local date, when the time falls on one date ([`Incident::local_day`]).
+    pub fn day(&self) -> Option<NaiveDate> {
+        (self.first == self.last).then_some(self.first)
+    }
+}
+
 impl IncidentFilter {
     /// Whether an incident passes every filter except the area (which needs a point location).
     pub fn passes_attributes(&self, inc: &Incident) -> bool {
+        self.passes_with(inc, &LocalTimes::of(inc))
+    }
+
+    /// [`Self::passes_attributes`] with the incident's local times already worked out.
+    pub fn passes_with(&self, inc: &Incident, times: &LocalTimes) -> bool {
         match (&self.categories, &self.groups) {
             (None, None) => {
                 if !inc.group.is_crime() {
@@ -418,20 +450,20 @@ impl IncidentFilter {
         if self.from.is_some() || self.to.is_some() {
             // Every date the time may fall on lies in the period: a month-only event counts in
             // a period holding its whole month, a window in one holding all of it.
-            let (a, b) = inc.local_days();
+            let (a, b) = (times.first, times.last);
             if self.from.is_some_and(|f| a < f) || self.to.is_some_and(|t| b > t) {
                 return false;
             }
         }
         if let Some(s) = &self.hours {
-            match inc.weekday_hour() {
-                Some((_, h)) if s.contains(h) => {}
+            match times.weekday_hour {
+                Some((_, h)) if s.contains(usize::from(h)) => {}
                 // Without a known hour an event is in no hour range.
                 _ => return false,
             }
         }
         if let Some(s) = &self.weekdays {
-            match inc.local_day() {
+            match times.day() {
                 Some(d) if s.contains(d.weekday().num_days_from_monday() as usize) => {}
                 // Without a known date an event is on no weekday.
                 _ => return false,
@@ -443,9 +475,21 @@ impl IncidentFilter {
     /// Splits `incidents` into point-level ones that pass, the ones known only to a
     /// municipality or county that pass, and the rest.
     pub fn select<'a>(&self, incidents: &'a [Incident]) -> Selection<'a> {
+        self.select_from(incidents.iter().map(|i| (i, LocalTimes::of(i))))
+    }
+
+    /// [`Self::select`] over a snapshot's incidents, with the local times it holds.
+    pub fn select_in<'a>(&self, layer: &'a crate::spatial::IncidentLayer) -> Selection<'a> {
+        self.select_from(layer.items.iter().zip(layer.times.iter().copied()))
+    }
+
+    fn select_from<'a>(
+        &self,
+        incidents: impl Iterator<Item = (&'a Incident, LocalTimes)>,
+    ) -> Selection<'a> {
         let mut sel = Selection::default();
-        for inc in incidents {
-            if !self.passes_attributes(inc) {
+        for (inc, times) in incidents {
+            if !self.passes_with(inc, &times) {
                 sel.filtered_out += 1;
                 continue;
             }

@@ -17,8 +17,6 @@
 //! Anonymous callers get lower limits than signed-in roles: their answers are cached for
 //! everyone, but they are also whoever is on the internet.
 
-use std::collections::HashMap;
-
 /// Upper bounds of work per request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WorkLimits {
@@ -243,22 +241,7 @@ pub fn gistar_features(cells: f64, limits: &WorkLimits) -> Result<(), TooMuchWor
 
 /// DBSCAN of `points` with radius `eps` (see the module documentation).
 pub fn dbscan(points: &[[f64; 2]], eps: f64, limits: &WorkLimits) -> Result<(), TooMuchWork> {
-    let mut cells: HashMap<(i64, i64), u64> = HashMap::new();
-    for p in points {
-        *cells
-            .entry(((p[0] / eps).floor() as i64, (p[1] / eps).floor() as i64))
-            .or_insert(0) += 1;
-    }
-    let mut estimate = 0.0;
-    for (&(i, j), &n) in &cells {
-        let mut around = 0u64;
-        for di in -1..=1 {
-            for dj in -1..=1 {
-                around += cells.get(&(i + di, j + dj)).copied().unwrap_or(0);
-            }
-        }
-        estimate += (n * around) as f64;
-    }
+    let estimate = dbscan_checks(points, eps);
     if estimate > limits.dbscan_checks {
         return Err(TooMuchWork {
             what: "dbscan",
@@ -269,6 +252,46 @@ pub fn dbscan(points: &[[f64; 2]], eps: f64, limits: &WorkLimits) -> Result<(), 
         });
     }
     Ok(())
+}
+
+/// Σ over the cells of side `eps` holding points of (points in the cell × points in it and its
+/// eight neighbours).
+///
+/// The occupied cells are sorted by (column, row) and each cell's neighbours found by three
+/// cursors, one per neighbouring column, that only move forward: a sort and a linear pass. (A
+/// hash map of cells cost a quarter of a whole DBSCAN answer on 1M events.)
+pub fn dbscan_checks(points: &[[f64; 2]], eps: f64) -> f64 {
+    let mut keys: Vec<(i64, i64)> = points
+        .iter()
+        .map(|p| ((p[0] / eps).floor() as i64, (p[1] / eps).floor() as i64))
+        .collect();
+    keys.sort_unstable();
+    let mut cells: Vec<((i64, i64), u64)> = Vec::new();
+    for k in keys {
+        match cells.last_mut() {
+            Some((last, n)) if *last == k => *n += 1,
+            _ => cells.push((k, 1)),
+        }
+    }
+    let mut cursors = [0usize; 3];
+    let mut estimate: u128 = 0;
+    for &((i, j), n) in &cells {
+        let mut around: u64 = 0;
+        for (c, di) in cursors.iter_mut().zip(-1i64..=1) {
+            let lo = (i.saturating_add(di), j.saturating_sub(1));
+            let hi = (i.saturating_add(di), j.saturating_add(1));
+            while *c < cells.len() && cells[*c].0 < lo {
+                *c += 1;
+            }
+            let mut k = *c;
+            while k < cells.len() && cells[k].0 <= hi {
+                around += cells[k].1;
+                k += 1;
+            }
+        }
+        estimate += u128::from(n) * u128::from(around);
+    }
+    estimate as f64
 }
 
 #[cfg(test)]
@@ -319,6 +342,48 @@ mod tests {
         // 10 m extent of 100 m cells: (0.09 + 2) × 2 cells.
         assert!((gistar_cells_bound(&many, 10_000.0) - 2.09 * 2.0).abs() < 1e-9);
         assert_eq!(gistar_cells_bound(&[], 1.0), 0.0);
+    }
+
+    #[test]
+    fn dbscan_checks_equal_a_hash_map_count() {
+        use std::collections::HashMap;
+        // The plain definition: a map of cells, nine look-ups each.
+        let naive = |pts: &[[f64; 2]], eps: f64| {
+            let mut cells: HashMap<(i64, i64), u64> = HashMap::new();
+            for p in pts {
+                *cells
+                    .entry(((p[0] / eps).floor() as i64, (p[1] / eps).floor() as i64))
+                    .or_insert(0) += 1;
+            }
+            let mut sum = 0u128;
+            for (&(i, j), &n) in &cells {
+                for di in -1..=1 {
+                    for dj in -1..=1 {
+                        sum += u128::from(n)
+                            * u128::from(cells.get(&(i + di, j + dj)).copied().unwrap_or(0));
+                    }
+                }
+            }
+            sum as f64
+        };
+        // Seeded points: clumps, a line along a column, negative coordinates, cell edges.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut pts: Vec<[f64; 2]> = (0..5000)
+            .map(|_| [next() * 2000.0 - 1000.0, next() * 600.0 - 300.0])
+            .collect();
+        pts.extend((0..500).map(|k| [30.0, f64::from(k) * 7.0]));
+        pts.extend((0..300).map(|_| [-61.0 + next(), 89.0 + next()]));
+        pts.extend([[0.0, 0.0], [30.0, 30.0], [-30.0, -30.0], [60.0, 0.0]]);
+        for eps in [1.0, 30.0, 250.0, 5000.0] {
+            assert_eq!(dbscan_checks(&pts, eps), naive(&pts, eps), "eps {eps}");
+        }
+        assert_eq!(dbscan_checks(&[], 30.0), 0.0);
     }
 
     #[test]

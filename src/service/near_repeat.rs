@@ -168,7 +168,7 @@ fn events(
     filter: &crate::analysis::filter::IncidentFilter,
     origin: NaiveDate,
 ) -> (Vec<Event>, usize, usize) {
-    let sel = filter.select(&snap.incidents.items);
+    let sel = filter.select_in(&snap.incidents);
     let excluded_place = sel.municipality_only + sel.county_only;
     let mut excluded_time = 0;
     let base = crate::time::local_midnight_utc(origin);

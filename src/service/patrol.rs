@@ -242,7 +242,7 @@ pub fn plan_with_hulls(
     }
     let (filter, period) = filter.summary(snap, today)?;
     let (eps, min_points, limit) = params.resolved()?;
-    let sel = filter.select(&snap.incidents.items);
+    let sel = filter.select_in(&snap.incidents);
     let clusters = hotspot::clusters_with(&sel.points, eps, min_points, cancel)?;
     let area = filter.area.as_ref().map(|a| a as &dyn gistar::StudyArea);
     let gi = gistar::hot_spots_with(&sel.coords(), &GiStarParams::default(), area, cancel)?;

@@ -76,14 +76,27 @@ impl Cluster {
 
 /// The stable id of a set of incidents.
 pub fn cluster_id<'a>(members: impl IntoIterator<Item = &'a Incident>) -> String {
-    let mut keys: Vec<String> = members
-        .into_iter()
-        .map(|i| format!("{}:{}", i.source, i.source_id))
-        .collect();
-    keys.sort_unstable();
+    // The keys `source:source_id`, sorted as those strings would be, without building them.
+    fn key(i: &Incident) -> impl Iterator<Item = u8> + '_ {
+        i.source
+            .bytes()
+            .chain(std::iter::once(b':'))
+            .chain(i.source_id.bytes())
+    }
+    let mut keys: Vec<&Incident> = members.into_iter().collect();
+    // Members mostly share one source: then the ids decide, compared as bytes like the strings.
+    keys.sort_unstable_by(|a, b| {
+        if a.source == b.source {
+            a.source_id.as_bytes().cmp(b.source_id.as_bytes())
+        } else {
+            key(a).cmp(key(b))
+        }
+    });
     let mut h = Sha256::new();
     for k in &keys {
-        h.update(k.as_bytes());
+        h.update(k.source.as_bytes());
+        h.update(b":");
+        h.update(k.source_id.as_bytes());
         h.update(b"\n");
     }
     format!("c{}", &hex::encode(h.finalize())[..16])
@@ -118,14 +131,14 @@ pub fn clusters_with(
         .map(|members| -> Result<Cluster, Cancelled> {
             cancel.check()?;
             let incs: Vec<&Incident> = members.iter().map(|&i| incidents[i]).collect();
-            let mut categories = BTreeMap::new();
+            let mut categories: BTreeMap<&str, usize> = BTreeMap::new();
             let mut first = NaiveDate::MAX;
             let mut last = NaiveDate::MIN;
             let mut profile = Profile::default();
             let (mut uncertain_weight, mut without_hour) = (0.0, 0);
             let (mut sx, mut sy) = (0.0, 0.0);
             for inc in &incs {
-                *categories.entry(inc.category.clone()).or_insert(0) += 1;
+                *categories.entry(inc.category.as_str()).or_insert(0) += 1;
                 let (a, b) = inc.local_days();
                 first = first.min(a);
                 last = last.max(b);
@@ -143,7 +156,10 @@ pub fn clusters_with(
             Ok(Cluster {
                 id: cluster_id(incs.iter().copied()),
                 core_points: members.iter().filter(|&&i| labels.core[i]).count(),
-                categories,
+                categories: categories
+                    .into_iter()
+                    .map(|(c, n)| (c.to_string(), n))
+                    .collect(),
                 first,
                 last,
                 peak: profile.peak(),
@@ -192,7 +208,7 @@ pub fn top_hotspots_with(
     n: usize,
     cancel: &Cancel,
 ) -> Result<Vec<HotspotSummary>, Cancelled> {
-    let sel = filter.select(&snapshot.incidents.items);
+    let sel = filter.select_in(&snapshot.incidents);
     Ok(
         clusters_with(&sel.points, DEFAULT_EPS, DEFAULT_MIN_POINTS, cancel)?
             .into_iter()
@@ -225,6 +241,42 @@ mod tests {
     use crate::model::{CategoryGroup, LocationPrecision};
     use chrono::{DateTime, FixedOffset};
     use geo::Point;
+
+    #[test]
+    fn cluster_ids_hash_the_sorted_source_keys() {
+        // Sources where sorting (source, id) pairs and sorting "source:id" strings differ:
+        // "a-" < "a" < "ab" as pairs, but "a-:…" < "a:…" < "ab:…" only by the joined strings.
+        let mut members = Vec::new();
+        for (src, id) in [
+            ("ab", "1"),
+            ("a", "9"),
+            ("a-", "2"),
+            ("a", "10"),
+            ("b", "0"),
+        ] {
+            let mut i = inc(0, 0.0, 0.0, "2025-01-01T12:00:00+01:00");
+            i.source = src.into();
+            i.source_id = id.into();
+            members.push(i);
+        }
+        // The definition: the strings "source:source_id", sorted, each with a newline.
+        let mut keys: Vec<String> = members
+            .iter()
+            .map(|i| format!("{}:{}", i.source, i.source_id))
+            .collect();
+        keys.sort();
+        let mut h = Sha256::new();
+        for k in &keys {
+            h.update(format!("{k}\n").as_bytes());
+        }
+        let want = format!("c{}", &hex::encode(h.finalize())[..16]);
+        assert_eq!(cluster_id(members.iter()), want);
+        assert_eq!(
+            cluster_id(members.iter().rev()),
+            want,
+            "order of members does not matter"
+        );
+    }
 
     fn inc(id: usize, x: f64, y: f64, at: &str) -> Incident {
         Incident {

@@ -332,7 +332,7 @@ pub fn signed_in(
 ) -> ServiceResult<EhsaAnswer> {
     let gi = params.gistar()?;
     let time = time_args(params)?;
-    let sel = f.select(&snap.incidents.items);
+    let sel = f.select_in(&snap.incidents);
     let (steps, from, to) = steps_of(f, span(&sel.points), time.step)?;
     let (events, left_out) = place(&sel.points, &steps, |_| true);
     let pts: Vec<[f64; 2]> = events.iter().map(|e| e.0).collect();
@@ -445,7 +445,7 @@ pub fn public(
         area: None,
         ..filter.clone()
     };
-    let sel = attrs.select(&snap.incidents.items);
+    let sel = attrs.select_in(&snap.incidents);
     // Without a period, the steps are the months of the snapshot's point-level events but
     // their first and last (as the public grid covers the public extent: fixed by the data as
     // a whole, not by the query).

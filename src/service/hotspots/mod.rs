@@ -697,7 +697,7 @@ fn dbscan(
     viewer: &Viewer,
     cancel: &Cancel,
 ) -> ServiceResult<DbscanAnswer> {
-    let sel = f.select(&snap.incidents.items);
+    let sel = f.select_in(&snap.incidents);
     limits::dbscan(&sel.coords(), args.eps, &WorkLimits::for_role(true))?;
     let clusters = hotspot::clusters_with(&sel.points, args.eps, args.min_points, cancel)?;
     let features = clusters
@@ -723,7 +723,7 @@ fn gistar(
     viewer: &Viewer,
     cancel: &Cancel,
 ) -> ServiceResult<GistarAnswer> {
-    let sel = f.select(&snap.incidents.items);
+    let sel = f.select_in(&snap.incidents);
     let pts = sel.coords();
     let area = f.area.as_ref().map(|a| a as &dyn StudyArea);
     check_gistar_work(&pts, &params, area)?;
@@ -792,7 +792,7 @@ fn kde_answer(
     viewer: &Viewer,
     cancel: &Cancel,
 ) -> ServiceResult<SignedInKde> {
-    let sel = f.select(&snap.incidents.items);
+    let sel = f.select_in(&snap.incidents);
     let pts = sel.coords();
     check_kde_work(&pts, &params)?;
     let grid = kde::density_with(&pts, &params, cancel)?;
@@ -868,7 +868,7 @@ pub fn kde_png(
         return kde::overlay_png(&d.grid, viewer.rules.k).map_err(ServiceError::Internal);
     }
     let kp = params.kde()?;
-    let sel = f.select(&snap.incidents.items);
+    let sel = f.select_in(&snap.incidents);
     let pts = sel.coords();
     check_kde_work(&pts, &kp)?;
     let grid = kde::density_with(&pts, &kp, cancel)?;
@@ -1034,8 +1034,8 @@ pub fn compare(
     }
     let fa = f.with_dates(Some(p.a.0), Some(p.a.1));
     let fb = f.with_dates(Some(p.b.0), Some(p.b.1));
-    let sa = fa.select(&snap.incidents.items);
-    let sb = fb.select(&snap.incidents.items);
+    let sa = fa.select_in(&snap.incidents);
+    let sb = fb.select_in(&snap.incidents);
     let (a_text, b_text) = p.text();
     match m {
         Method::Gistar => {
@@ -1191,7 +1191,7 @@ pub fn incidents(
     let limit =
         in_range("limit", params.limit, 1, MAX_INCIDENT_LIMIT)?.unwrap_or(DEFAULT_INCIDENT_LIMIT);
     let f = filter.filter(snap, true)?;
-    let sel = f.select(&snap.incidents.items);
+    let sel = f.select_in(&snap.incidents);
     let mut chosen: Vec<&Incident> = sel.points.clone();
     if all {
         chosen.extend(

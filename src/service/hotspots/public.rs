@@ -332,7 +332,7 @@ impl PublicGrid<'_> {
         snap: &'s Snapshot,
         attrs: &IncidentFilter,
     ) -> (Selection<'s>, Vec<[f64; 2]>) {
-        let sel = attrs.select(&snap.incidents.items);
+        let sel = attrs.select_in(&snap.incidents);
         let pts = sel
             .coords()
             .into_iter()
@@ -443,7 +443,7 @@ pub fn density(
     let Some(study) = study_area(snap, filter, rules) else {
         return Ok(None);
     };
-    let sel = attributes_only(filter).select(&snap.incidents.items);
+    let sel = attributes_only(filter).select_in(&snap.incidents);
     let pts: Vec<[f64; 2]> = sel
         .coords()
         .into_iter()
