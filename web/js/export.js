@@ -16,7 +16,12 @@ export async function currentPicture(layers) {
   const features = [];
   for (const layer of layers) {
     if (!layer.visible) continue;
-    const data = layer.tiled?.() ? await layer.opts.fetch({ map: layer.map, layer }) : layer.data;
+    let data = layer.data;
+    if (layer.tiled?.()) {
+      // Below its first zoom the layer draws nothing, and nothing is exported of it.
+      if (layer.tooFar()) continue;
+      data = await layer.opts.fetch({ map: layer.map, layer });
+    }
     if (!data) continue;
     let list = [];
     if (layer.opts?.features) list = layer.opts.features(data);
