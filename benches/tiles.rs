@@ -4,7 +4,8 @@
 //! segments), tiles asked for over loopback HTTP.
 //!
 //! Printed, in one run:
-//! - the first tile (the lighting analysis of the whole network, then the tile);
+//! - the lighting answer through the API on this network (`/api/v1/lighting/stretches`, first
+//!   and cached: issue 10's figure), then the first tile;
 //! - per layer and zoom, every tile over the network (a sample of 300 at zoom 16): time per
 //!   tile when first asked for (encoded) and again (from the answer cache), bytes as the
 //!   protobuf and gzipped (flate2 at level 6, what the server's compression layer sends);
@@ -162,9 +163,21 @@ fn main() {
     let (w, s) = lon_lat(ORIGIN.0, ORIGIN.1);
     let (e, n) = lon_lat(ORIGIN.0 + side, ORIGIN.1 + side);
     let (cx, cy) = lon_lat(ORIGIN.0 + side / 2.0, ORIGIN.1 + side / 2.0);
+    // Issue 10's lighting figure on this network, through the API: the first answer holds the
+    // whole analysis (5 M samples at 2 m, stretch assembly, nearest lamps, priorities).
+    for round in ["first (the analysis)", "cached"] {
+        let (body, secs) = get(&agent, &format!("{base}/api/v1/lighting/stretches"));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        println!(
+            "lighting: GET /api/v1/lighting/stretches, {round}: {secs:.3} s, {} of {} stretches (the default limit), {:.1} MB",
+            v["features"].as_array().map_or(0, Vec::len),
+            v["meta"]["matching"],
+            body.len() as f64 / 1e6
+        );
+    }
     let (x, y) = tile_of(cx, cy, 14);
     let (_, first) = get(&agent, &format!("{base}/tiles/walkways/14/{x}/{y}.mvt"));
-    println!("tiles: first tile (lighting analysis of the network, then the tile): {first:.3} s");
+    println!("tiles: first tile (the analysis already done): {first:.3} s");
 
     for layer in ["walkways", "stretches", "lamps"] {
         for z in [10u8, 12, 13, 14, 16] {
