@@ -110,6 +110,26 @@ impl AppState {
 }
 
 /// The routes with their OpenAPI description.
+/// `http(s)://host` of a request, for absolute links (OGC API, TileJSON): its `Host` when that
+/// is a host name or address with a port (else `localhost`), `https` when a proxy says
+/// `X-Forwarded-Proto: https`.
+pub(crate) fn origin(headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https");
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health))

@@ -59,20 +59,7 @@ pub const CONFORMANCE: [&str; 4] = [
 
 /// `http(s)://host/ogc` of this request.
 fn base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https");
-    format!("{}://{host}/ogc", if https { "https" } else { "http" })
+    format!("{}/ogc", super::origin(headers))
 }
 
 fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {

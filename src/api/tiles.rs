@@ -158,24 +158,6 @@ fn with_etag(mut r: Response, etag: &str) -> Response {
     r
 }
 
-/// `http(s)://host` of this request.
-fn base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https");
-    format!("{}://{host}", if https { "https" } else { "http" })
-}
-
 /// A layer's TileJSON 3.0.0 document: the tile URL template, zooms, the data's bounds and the
 /// layer's fields.
 #[utoipa::path(
@@ -205,7 +187,7 @@ async fn tilejson(
         .config
         .service_area
         .unwrap_or(crate::crs::SWEDEN_WGS84);
-    let base = base(&headers);
+    let base = super::origin(&headers);
     let doc = blocking(move || Ok(service::tilejson(layer, &base, &snap, fallback))).await?;
     let mut r = Json(doc).into_response();
     r.headers_mut().insert(
