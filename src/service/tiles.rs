@@ -233,6 +233,26 @@ fn line_geometry(t: &TileId, line: &[(f64, f64)]) -> Option<Geometry> {
     (!parts.is_empty()).then_some(Geometry::Lines(parts))
 }
 
+/// Below [`FEATURES_FROM_ZOOM`]: line `i` of `lines` goes to the feature of its key (the
+/// `i`-th of `keys`), one feature per key with the properties `props` gives it, in key order.
+fn add_merged<K: Ord>(
+    out: &mut Layer,
+    t: &TileId,
+    lines: &Lines,
+    keys: impl Iterator<Item = K>,
+    props: impl Fn(&K) -> Vec<(&'static str, Option<Value>)>,
+) {
+    let mut merged: BTreeMap<K, Vec<Vec<[i32; 2]>>> = BTreeMap::new();
+    for (i, key) in keys.enumerate() {
+        if let Some(Geometry::Lines(parts)) = line_geometry(t, lines.get(i)) {
+            merged.entry(key).or_default().extend(parts);
+        }
+    }
+    for (key, parts) in merged {
+        out.add(None, &props(&key), &Geometry::Lines(parts));
+    }
+}
+
 /// Lines to transform and encode: their coordinates one after the other, `ends[i]` where line
 /// `i` ends.
 #[derive(Default)]
@@ -313,26 +333,15 @@ fn walkway_layer(
     }
     to_tile_units(t, &mut lines.coords)?;
     if t.z < FEATURES_FROM_ZOOM {
-        let mut merged: BTreeMap<(&'static str, &'static str), Vec<Vec<[i32; 2]>>> =
-            BTreeMap::new();
-        for (i, (_, class, st, _)) in props.into_iter().enumerate() {
-            if let Some(Geometry::Lines(parts)) = line_geometry(t, lines.get(i)) {
-                merged
-                    .entry((st.as_str(), class.as_str()))
-                    .or_default()
-                    .extend(parts);
-            }
-        }
-        for ((st, class), parts) in merged {
-            out.add(
-                None,
-                &[
-                    ("state", Some(Value::String(st.into()))),
-                    ("class", Some(Value::String(class.into()))),
-                ],
-                &Geometry::Lines(parts),
-            );
-        }
+        let keys = props
+            .iter()
+            .map(|&(_, class, st, _)| (st.as_str(), class.as_str()));
+        add_merged(out, t, &lines, keys, |&(st, class)| {
+            vec![
+                ("state", Some(Value::String(st.into()))),
+                ("class", Some(Value::String(class.into()))),
+            ]
+        });
         return Ok(());
     }
     for (i, (id, class, st, lux)) in props.into_iter().enumerate() {
@@ -416,28 +425,17 @@ fn stretch_layer(
     }
     to_tile_units(t, &mut lines.coords)?;
     if t.z < FEATURES_FROM_ZOOM {
-        type Key = (&'static str, &'static str, Option<i64>);
-        let mut merged: BTreeMap<Key, Vec<Vec<[i32; 2]>>> = BTreeMap::new();
-        for (i, s) in chosen.into_iter().enumerate() {
-            if let Some(Geometry::Lines(parts)) = line_geometry(t, lines.get(i)) {
-                let tenths = s.mean_lux.map(|v| (v * 10.0).round() as i64);
-                merged
-                    .entry((s.state.as_str(), s.class.as_str(), tenths))
-                    .or_default()
-                    .extend(parts);
-            }
-        }
-        for ((st, class, tenths), parts) in merged {
-            out.add(
-                None,
-                &[
-                    ("state", Some(Value::String(st.into()))),
-                    ("class", Some(Value::String(class.into()))),
-                    ("mean_lux", tenths.map(|v| Value::Double(v as f64 / 10.0))),
-                ],
-                &Geometry::Lines(parts),
-            );
-        }
+        let keys = chosen.iter().map(|s| {
+            let tenths = s.mean_lux.map(|v| (v * 10.0).round() as i64);
+            (s.state.as_str(), s.class.as_str(), tenths)
+        });
+        add_merged(out, t, &lines, keys, |&(st, class, tenths)| {
+            vec![
+                ("state", Some(Value::String(st.into()))),
+                ("class", Some(Value::String(class.into()))),
+                ("mean_lux", tenths.map(|v| Value::Double(v as f64 / 10.0))),
+            ]
+        });
         return Ok(());
     }
     for (i, s) in chosen.into_iter().enumerate() {
