@@ -19,7 +19,7 @@ use lagesbild::model::{
 };
 use serde_json::Value;
 
-use crate::support::{TestServer, get_json, http};
+use crate::support::{TestServer, get_json, gis_python, http};
 
 const X0: f64 = 674_000.0;
 const Y0: f64 = 6_593_000.0;
@@ -39,15 +39,6 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn gis_python() -> String {
-    std::env::var("LAGESBILD_GIS_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/lagesbild/gis-venv/bin/python",
-            std::env::var("HOME").unwrap()
-        )
-    })
 }
 
 async fn seed(store: &dyn lagesbild::store::Store) {
@@ -133,29 +124,7 @@ fn planted_in(e0: f64, n0: f64, e1: f64, n1: f64) -> BTreeSet<i64> {
 
 /// `lon lat` of EPSG:3006 `e n` by GDAL's `gdaltransform`.
 fn gdal_lonlat(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let input: String = points.iter().map(|(e, n)| format!("{e} {n}\n")).collect();
-    let mut child = Command::new("gdaltransform")
-        .args(["-s_srs", "EPSG:3006", "-t_srs", "OGC:CRS84", "-output_xy"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("gdaltransform (gdal-bin)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            (v[0], v[1])
-        })
-        .collect()
+    crate::support::gdaltransform(points, "OGC:CRS84")
 }
 
 /// The walkway ids of a GeoJSON file's pieces.

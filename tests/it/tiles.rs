@@ -19,7 +19,7 @@ use lagesbild::model::{
 };
 use serde_json::Value;
 
-use crate::support::{TestServer, get, get_json, http_with};
+use crate::support::{TestServer, gdaltransform, get, get_json, gis_python, http_with};
 
 const X0: f64 = 674_000.0;
 const Y0: f64 = 6_593_000.0;
@@ -132,31 +132,7 @@ async fn seed(store: &dyn lagesbild::store::Store) {
 
 /// Web Mercator metres of EPSG:3006 points, by GDAL.
 fn mercator(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    use std::io::Write;
-    let input: String = points.iter().map(|(e, n)| format!("{e} {n}\n")).collect();
-    let mut child = Command::new("gdaltransform")
-        .args(["-s_srs", "EPSG:3006", "-t_srs", "EPSG:3857", "-output_xy"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("gdaltransform (gdal-bin; scripts/setup.sh --browser installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let pts: Vec<(f64, f64)> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            (v[0], v[1])
-        })
-        .collect();
-    assert_eq!(pts.len(), points.len());
-    pts
+    gdaltransform(points, "EPSG:3857")
 }
 
 /// The XYZ tile at zoom `z` holding Web Mercator point `m`.
@@ -203,15 +179,6 @@ fn distance_to_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let t = (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
     ((p.0 - a.0 - t * dx).powi(2) + (p.1 - a.1 - t * dy).powi(2)).sqrt()
-}
-
-fn gis_python() -> String {
-    std::env::var("LAGESBILD_GIS_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/lagesbild/gis-venv/bin/python",
-            std::env::var("HOME").unwrap()
-        )
-    })
 }
 
 /// The tiles decoded by `mapbox_vector_tile.decode` (y down, as on the wire), one JSON value

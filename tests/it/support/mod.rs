@@ -274,3 +274,44 @@ pub async fn get_json(url: String, bearer: Option<String>) -> (u16, Value) {
     let (s, _, b) = http("GET", url, None, bearer).await;
     (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
+
+/// The Python with the GIS packages (OWSLib, mapbox-vector-tile, openapi-spec-validator) that
+/// `scripts/setup.sh --browser` installs, or `LAGESBILD_GIS_PYTHON`.
+pub fn gis_python() -> String {
+    std::env::var("LAGESBILD_GIS_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/lagesbild/gis-venv/bin/python",
+            std::env::var("HOME").unwrap()
+        )
+    })
+}
+
+/// EPSG:3006 `(e, n)` points in `target` by GDAL's `gdaltransform`, in its x/y order
+/// (`-output_xy`: longitude first for CRS84, easting first for EPSG:3857).
+pub fn gdaltransform(points: &[(f64, f64)], target: &str) -> Vec<(f64, f64)> {
+    use std::io::Write;
+    let input: String = points.iter().map(|(e, n)| format!("{e} {n}\n")).collect();
+    let mut child = std::process::Command::new("gdaltransform")
+        .args(["-s_srs", "EPSG:3006", "-t_srs", target, "-output_xy"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gdaltransform (gdal-bin; scripts/setup.sh --browser installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let pts: Vec<(f64, f64)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
+            (v[0], v[1])
+        })
+        .collect();
+    assert_eq!(pts.len(), points.len(), "gdaltransform to {target}");
+    pts
+}
