@@ -1,7 +1,7 @@
 //! The answers people wait for, through the real server as they meet them, beside the
 //! references in the same run: the release binary (`lagesbild serve`) over a real SQLite file of
 //! 1 000 000 seeded incidents (the hotspot bench's data: 20 × 20 km, 40 % in 200 gaussian
-//! hotspots of σ = 80 m, 60 % uniform, spread over 2025), asked over loopback HTTP with a police
+//! hotspots of σ = 80 m, 60 % uniform, `support::hotspot_points`, spread over 2025), asked over loopback HTTP with a police
 //! token.
 //!
 //! Printed:
@@ -16,6 +16,8 @@
 //! `API_BENCH_DB=FILE` keeps the seeded database in FILE (which must not exist yet). The grid
 //! network's lighting answers are in `benches/tiles.rs` and `benches/lighting.rs`.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,39 +27,10 @@ use geo::{Dbscan, Point};
 use lagesbild::model::{CategoryGroup, Incident, LocationPrecision, TimePrecision};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
 use serde_json::Value;
 
-const ORIGIN: [f64; 2] = [660_000.0, 6_580_000.0];
-const SIDE: f64 = 20_000.0;
 /// esda `G_Local` on 1M points, 100 m cells, 300 m band, recorded on this machine (issue 10).
 const ESDA_GISTAR_S: f64 = 6.4;
-
-fn points(n: usize) -> Vec<[f64; 2]> {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let centres: Vec<[f64; 2]> = (0..200)
-        .map(|_| {
-            [
-                ORIGIN[0] + rng.random_range(500.0..SIDE - 500.0),
-                ORIGIN[1] + rng.random_range(500.0..SIDE - 500.0),
-            ]
-        })
-        .collect();
-    let g = Normal::new(0.0, 80.0).unwrap();
-    let clustered = n * 2 / 5;
-    let mut pts = Vec::with_capacity(n);
-    for k in 0..clustered {
-        let c = centres[k % centres.len()];
-        pts.push([c[0] + g.sample(&mut rng), c[1] + g.sample(&mut rng)]);
-    }
-    for _ in clustered..n {
-        pts.push([
-            ORIGIN[0] + rng.random_range(0.0..SIDE),
-            ORIGIN[1] + rng.random_range(0.0..SIDE),
-        ]);
-    }
-    pts
-}
 
 fn incidents(pts: &[[f64; 2]]) -> Vec<Incident> {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -149,7 +122,7 @@ fn main() {
             .unwrap()
             .to_string()
     });
-    let pts = points(n);
+    let pts = support::hotspot_points(n);
     {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let rows = incidents(&pts);

@@ -14,18 +14,14 @@
 
 use std::time::{Duration, Instant};
 
+mod support;
+
 use criterion::{Criterion, criterion_group};
 use geo::{Dbscan, Point};
 use lagesbild::analysis::hotspot::dbscan::dbscan;
 use lagesbild::analysis::hotspot::gistar::{GiStarParams, hot_spots};
 use lagesbild::analysis::hotspot::grid::GridKind;
 use lagesbild::analysis::hotspot::kde::{KdeParams, density};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
-
-const ORIGIN: [f64; 2] = [660_000.0, 6_580_000.0];
-const SIDE: f64 = 20_000.0;
 
 fn n_points() -> usize {
     // `cargo bench` passes --bench; `cargo test --benches` (part of `make test`) runs this file
@@ -35,37 +31,6 @@ fn n_points() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if full { 1_000_000 } else { 20_000 })
-}
-
-fn data(n: usize) -> Vec<[f64; 2]> {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let centres: Vec<[f64; 2]> = (0..200)
-        .map(|_| {
-            [
-                ORIGIN[0] + rng.random_range(500.0..SIDE - 500.0),
-                ORIGIN[1] + rng.random_range(500.0..SIDE - 500.0),
-            ]
-        })
-        .collect();
-    let g = Normal::new(0.0, 80.0).unwrap();
-    let clustered = n * 2 / 5;
-    let mut pts = Vec::with_capacity(n);
-    for k in 0..clustered {
-        let c = centres[k % centres.len()];
-        pts.push([c[0] + g.sample(&mut rng), c[1] + g.sample(&mut rng)]);
-    }
-    for _ in clustered..n {
-        pts.push([
-            ORIGIN[0] + rng.random_range(0.0..SIDE),
-            ORIGIN[1] + rng.random_range(0.0..SIDE),
-        ]);
-    }
-    // Shuffle so that input order carries no locality.
-    for i in (1..pts.len()).rev() {
-        let j = rng.random_range(0..=i);
-        pts.swap(i, j);
-    }
-    pts
 }
 
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
@@ -125,7 +90,7 @@ fn direct_comparison(pts: &[[f64; 2]]) {
 }
 
 fn benches(c: &mut Criterion) {
-    let pts = data(n_points());
+    let pts = support::hotspot_points(n_points());
     direct_comparison(&pts);
     let geo_pts: Vec<Point<f64>> = pts.iter().map(|p| Point::new(p[0], p[1])).collect();
     let mut g = c.benchmark_group("dbscan");

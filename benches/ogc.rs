@@ -13,8 +13,11 @@
 //!
 //! `cargo bench --bench ogc` runs the full size; `cargo test --benches` a 1/50 one.
 
+mod support;
+
 use std::process::Command;
 use std::time::Instant;
+use support::get;
 
 use geo::{Coord, LineString, Point};
 use lagesbild::config::Config;
@@ -60,21 +63,6 @@ fn world(n: usize, side: f64) -> (Vec<Walkway>, Vec<Lamp>) {
         });
     }
     (ways, lamps)
-}
-
-fn get(agent: &ureq::Agent, url: &str) -> (Vec<u8>, f64) {
-    let t = Instant::now();
-    let mut r = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
-    let body = r
-        .body_mut()
-        .with_config()
-        .limit(1 << 30)
-        .read_to_vec()
-        .unwrap();
-    (body, t.elapsed().as_secs_f64())
 }
 
 /// Every page from `url`: (features, bytes, seconds).

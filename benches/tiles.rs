@@ -14,8 +14,11 @@
 //!
 //! `cargo bench --bench tiles` runs the full size; `cargo test --benches` a 1/16 one.
 
+mod support;
+
 use std::io::Write;
 use std::time::Instant;
+use support::get;
 
 use geo::{Coord, LineString, Point};
 use lagesbild::config::Config;
@@ -73,21 +76,6 @@ fn network(cells: usize, lamps: usize) -> (Vec<Walkway>, Vec<Lamp>) {
         })
         .collect();
     (ways, lamps)
-}
-
-fn get(agent: &ureq::Agent, url: &str) -> (Vec<u8>, f64) {
-    let t = Instant::now();
-    let mut r = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
-    let body = r
-        .body_mut()
-        .with_config()
-        .limit(1 << 30)
-        .read_to_vec()
-        .unwrap();
-    (body, t.elapsed().as_secs_f64())
 }
 
 fn gzipped(bytes: &[u8]) -> usize {
