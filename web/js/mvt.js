@@ -36,8 +36,7 @@ class Pbf {
 
   /** A zigzag-encoded signed varint. */
   svarint() {
-    const n = this.varint();
-    return n % 2 === 1 ? -(n + 1) / 2 : n / 2;
+    return zigzag(this.varint());
   }
 
   /** The bounds [start, end) of a length-delimited field's bytes. */
@@ -108,38 +107,51 @@ function readValue(pbf, [s, e]) {
   return value;
 }
 
+/** Zigzag: 0, 1, 2, 3 … back to 0, −1, 1, −2 … (as a number, exact up to 2^53). */
+const zigzag = (n) => (n % 2 === 1 ? -(n + 1) / 2 : n / 2);
+
+/**
+ * Walks a feature's geometry commands: `visit(1, x, y)` for each MoveTo position and
+ * `visit(2, x, y)` for each LineTo position (tile units, the cursor carried across parts), and
+ * `visit(7)` for each ClosePath. Malformed commands throw.
+ */
+export function walkCommands(commands, visit) {
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i < commands.length; ) {
+    const id = commands[i] & 7;
+    const count = commands[i++] >>> 3;
+    if (id === 7) {
+      visit(7);
+      continue;
+    }
+    if (id !== 1 && id !== 2) throw new Error(`vector tile: unknown geometry command ${id}`);
+    for (let k = 0; k < count; k++) {
+      if (i + 1 >= commands.length) throw new Error('vector tile: a geometry command lacks its parameters');
+      x += zigzag(commands[i++]);
+      y += zigzag(commands[i++]);
+      visit(id, x, y);
+    }
+  }
+}
+
 /**
  * The geometry commands of a feature as parts in tile units: `[[x, y], …]` per point
  * (type 1), per line (type 2) or per ring (type 3).
  */
 export function decodeGeometry(type, commands) {
   const parts = [];
-  let x = 0;
-  let y = 0;
   let current = null;
-  const zig = (n) => (n % 2 === 1 ? -(n + 1) / 2 : n / 2);
-  for (let i = 0; i < commands.length; ) {
-    const c = commands[i++];
-    const id = c & 7;
-    const count = c >>> 3;
-    if (id === 1 || id === 2) {
-      for (let k = 0; k < count; k++) {
-        if (i + 1 >= commands.length) throw new Error('vector tile: a geometry command lacks its parameters');
-        x += zig(commands[i++]);
-        y += zig(commands[i++]);
-        if (id === 1) {
-          current = [[x, y]];
-          parts.push(current);
-        } else if (current) {
-          current.push([x, y]);
-        }
-      }
-    } else if (id === 7) {
-      if (current && current.length) current.push(current[0].slice());
-    } else {
-      throw new Error(`vector tile: unknown geometry command ${id}`);
+  walkCommands(commands, (id, x, y) => {
+    if (id === 1) {
+      current = [[x, y]];
+      parts.push(current);
+    } else if (id === 2) {
+      current?.push([x, y]);
+    } else if (current && current.length) {
+      current.push(current[0].slice());
     }
-  }
+  });
   if (type === 1) return parts.flat().map((p) => [p]);
   return parts;
 }
@@ -265,45 +277,35 @@ export const VectorTileGrid = L.GridLayer.extend({
     // Butt ends and mitred joins: round ones cost several times as much to rasterise, and at
     // these zooms a line is a few pixels long.
     ctx.lineJoin = 'miter';
+    ctx.lineCap = 'butt';
     for (const f of features) {
       const s = this.options.style(f.properties);
       ctx.strokeStyle = s.color;
       ctx.globalAlpha = s.opacity ?? 1;
       ctx.lineWidth = s.weight ?? 2;
-      ctx.lineCap = s.tileLineCap || 'butt';
       ctx.setLineDash(s.dashArray ? s.dashArray.split(/[ ,]+/).map(Number) : []);
       ctx.beginPath();
-      const c = f.commands;
-      let x = 0;
-      let y = 0;
+      const r = s.weight ?? 3;
       let start = null;
-      for (let i = 0; i < c.length; ) {
-        const id = c[i] & 7;
-        const count = c[i++] >>> 3;
+      walkCommands(f.commands, (id, x, y) => {
         if (id === 7) {
           if (start) ctx.lineTo(start[0], start[1]);
-          continue;
+          return;
         }
-        for (let k = 0; k < count && i + 1 < c.length; k++) {
-          const dx = c[i++];
-          const dy = c[i++];
-          x += dx % 2 === 1 ? -(dx + 1) / 2 : dx / 2;
-          y += dy % 2 === 1 ? -(dy + 1) / 2 : dy / 2;
-          const cx = x * unit - offset.x;
-          const cy = y * unit - offset.y;
-          if (id === 1) {
-            if (f.type === 1) {
-              ctx.moveTo(cx + (s.weight ?? 3), cy);
-              ctx.arc(cx, cy, s.weight ?? 3, 0, 2 * Math.PI);
-            } else {
-              ctx.moveTo(cx, cy);
-            }
-            start = [cx, cy];
-          } else {
-            ctx.lineTo(cx, cy);
-          }
+        const cx = x * unit - offset.x;
+        const cy = y * unit - offset.y;
+        if (id === 2) {
+          ctx.lineTo(cx, cy);
+          return;
         }
-      }
+        if (f.type === 1) {
+          ctx.moveTo(cx + r, cy);
+          ctx.arc(cx, cy, r, 0, 2 * Math.PI);
+        } else {
+          ctx.moveTo(cx, cy);
+        }
+        start = [cx, cy];
+      });
       ctx.stroke();
     }
   },
@@ -316,13 +318,9 @@ export const VectorTileGrid = L.GridLayer.extend({
     let n = 0;
     for (const d of this._decoded.values()) {
       for (const f of d.features) {
-        const c = f.commands;
-        for (let i = 0; i < c.length; ) {
-          const id = c[i] & 7;
-          const count = c[i++] >>> 3;
-          if (id === 1) n += count;
-          if (id !== 7) i += 2 * count;
-        }
+        walkCommands(f.commands, (id) => {
+          if (id === 1) n++;
+        });
       }
     }
     return n;
