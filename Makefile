@@ -17,7 +17,7 @@ run: setup
 test:
 	./scripts/setup.sh --browser
 	cargo fmt --check
-	cargo test --all-targets --no-fail-fast
+	./scripts/with-postgres.sh cargo test --all-targets --no-fail-fast
 	cargo test --doc
 	cd web && npm test
 	./scripts/schemathesis.sh

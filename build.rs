@@ -35,6 +35,8 @@ fn main() -> ExitCode {
     }
     println!("cargo:rerun-if-changed=web/package.json");
     println!("cargo:rerun-if-changed=build.rs");
+    // sqlx::migrate! reads migrations/<backend>/ at compile time; a new file must rebuild.
+    println!("cargo:rerun-if-changed=migrations");
 
     let mut problems = Vec::new();
     for f in APP_FILES {

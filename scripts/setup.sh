@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Lägesbild needs on a fresh Debian machine, and nothing that
 # is already there: cmake (PROJ is built from source by the proj crate), sqlite3 (PROJ's build
-# uses it to make proj.db), the web app's npm packages and, with --browser, Debian's Chromium for
-# the browser tests, Debian's GDAL (gdal-bin, python3-gdal) for the GeoPackage and OGC API tests
+# uses it to make proj.db), the web app's npm packages and, with --browser (what `make test`
+# asks for), Debian's Chromium for the browser tests, Debian's GDAL (gdal-bin, python3-gdal) for
+# the GeoPackage and OGC API tests, PostgreSQL 15 with PostGIS 3 for the store's second backend
 # and a venv with OWSLib and mapbox-vector-tile. Safe to run again; fast when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,10 @@ if ((browser)); then
   # GDAL reads the GeoPackage export in the tests (ogrinfo, ogr2ogr, validate_gpkg.py).
   command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
   [[ -f /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py ]] || need+=(python3-gdal)
+  # The store's tests run against a real PostgreSQL with PostGIS too (scripts/with-postgres.sh
+  # starts a throwaway cluster; no system service is used).
+  [[ -x /usr/lib/postgresql/15/bin/initdb ]] || need+=(postgresql)
+  [[ -f /usr/share/postgresql/15/extension/postgis.control ]] || need+=(postgresql-15-postgis-3)
 fi
 
 if ((${#need[@]})); then

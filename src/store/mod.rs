@@ -16,6 +16,7 @@
 pub mod measures;
 pub mod patrol;
 pub mod pledges;
+pub mod postgres;
 pub mod reports;
 pub mod snapshot;
 pub mod sqlite;

@@ -1,0 +1,2 @@
+-- Imported data, tokens and meta (being written).
+CREATE EXTENSION IF NOT EXISTS postgis;
