@@ -52,6 +52,7 @@ impl AppError {
         match self {
             Self::Busy { retry_after_s } => Some(*retry_after_s),
             Self::ShuttingDown => Some(SHUTDOWN_RETRY_AFTER_S),
+            Self::Store(StoreError::Unavailable { .. }) => Some(UNAVAILABLE_RETRY_AFTER_S),
             _ => None,
         }
     }
@@ -67,6 +68,7 @@ impl AppError {
             Self::Busy { .. } | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            Self::Store(StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,6 +81,10 @@ impl AppError {
                 tracing::error!(error = ?e, "internal error");
                 "internal error".into()
             }
+            Self::Store(e @ StoreError::Unavailable { .. }) => {
+                tracing::warn!(error = %e, "database unavailable");
+                "the database is unavailable just now; nothing was stored; try again shortly".into()
+            }
             Self::Store(e) => {
                 tracing::error!(error = %e, "storage error");
                 "storage error".into()
@@ -90,6 +96,8 @@ impl AppError {
 
 /// `Retry-After` while the server shuts down: about the time a restart takes.
 const SHUTDOWN_RETRY_AFTER_S: u64 = 5;
+/// `Retry-After` while the database is unreachable: the pool tries again at every request.
+const UNAVAILABLE_RETRY_AFTER_S: u64 = 2;
 
 impl From<ServiceError> for AppError {
     fn from(e: ServiceError) -> Self {

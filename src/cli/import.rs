@@ -545,6 +545,28 @@ async fn polisen_url(
 ) -> anyhow::Result<Vec<ImportSummary>> {
     let dir = tempfile_dir()?;
     let path = dir.join("polisen-events.json");
+    // Polling runs in one process per database and feed: others started beside it (another
+    // replica's job) wait here and take over when the holder ends.
+    let _job = match poll {
+        None => None,
+        Some(every) => {
+            let name = format!("polisen poll {url}");
+            loop {
+                match store.try_lock_job(&name).await {
+                    Ok(Some(lock)) => break Some(lock),
+                    Ok(None) => tracing::info!(
+                        url,
+                        "another process polls this feed for this database; waiting to take over"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "cannot take the poll job's lock"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every.min(Duration::from_secs(10))) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(Vec::new()),
+                }
+            }
+        }
+    };
     loop {
         let (u, p) = (url.to_string(), path.clone());
         let fetched = tokio::task::spawn_blocking(move || ingest::polisen::fetch(&u, &p)).await?;

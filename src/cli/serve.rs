@@ -208,21 +208,49 @@ impl Refusals {
     }
 }
 
+/// Keeps the snapshot in step with what other processes commit. A backend that hears commits
+/// (PostgreSQL's `LISTEN/NOTIFY`) wakes this at once and says what changed; otherwise, and at
+/// least every `reload_interval_s`, the data version is compared.
 async fn watch_store(state: AppState) {
     let mut seen = state.store.data_version().await.unwrap_or(0);
     let every = Duration::from_secs(state.config.reload_interval_s.max(1));
     loop {
-        tokio::time::sleep(every).await;
-        match state.store.data_version().await {
-            Ok(v) if v != seen => {
-                seen = v;
-                match state.spatial.reload(state.store.as_ref()).await {
-                    Ok(()) => tracing::info!(data_version = v, "data changed; snapshot reloaded"),
-                    Err(e) => tracing::error!(error = %e, "snapshot reload failed"),
-                }
+        let changed = match state.store.wait_for_change(every).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot wait for changes; polling");
+                tokio::time::sleep(every).await;
+                crate::store::Changed::TIMED_OUT
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot read data version"),
+        };
+        if changed.tokens {
+            state.tokens.clear();
+        }
+        if changed.data || changed.timed_out {
+            match state.store.data_version().await {
+                Ok(v) if v != seen => {
+                    seen = v;
+                    match state.spatial.reload(state.store.as_ref()).await {
+                        Ok(()) => {
+                            tracing::info!(data_version = v, "data changed; snapshot reloaded")
+                        }
+                        Err(e) => tracing::error!(error = %e, "snapshot reload failed"),
+                    }
+                    // A whole reload includes the reports and the lamps.
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read data version"),
+            }
+        }
+        if changed.measures {
+            if let Err(e) = state.spatial.reload_lamps(state.store.as_ref()).await {
+                tracing::error!(error = %e, "reloading lamps and reports after a measure failed");
+            }
+        } else if changed.reports
+            && let Err(e) = state.spatial.reload_reports(state.store.as_ref()).await
+        {
+            tracing::error!(error = %e, "reloading reports failed");
         }
     }
 }

@@ -13,7 +13,9 @@
 //! replaces the one a [`Spatial`](crate::spatial::Spatial) holds; `crate::spatial` itself knows
 //! nothing of storage.
 
+pub mod coord;
 pub mod measures;
+pub mod migrate;
 pub mod patrol;
 pub mod pledges;
 pub mod postgres;
@@ -28,6 +30,7 @@ use serde::Serialize;
 
 use crate::model::{Area, BraStat, Incident, Lamp, Role, Walkway};
 
+pub use coord::{Changed, Coordination, JobLock};
 pub use measures::MeasureStore;
 pub use patrol::PatrolStore;
 pub use pledges::PledgeStore;
@@ -43,6 +46,10 @@ pub enum StoreError {
     /// not also given as the error's `source`.
     #[error("database error while {op}: {cause}")]
     Db { op: &'static str, cause: BoxError },
+    /// The database cannot be reached just now (refused, restarting, no connection free within
+    /// the wait): nothing was written, and the same call may succeed shortly.
+    #[error("database unavailable while {op}: {cause}")]
+    Unavailable { op: &'static str, cause: BoxError },
     #[error("not found: {0}")]
     NotFound(String),
     /// The write contradicts what is stored (a merge into itself, a key already taken).
@@ -50,7 +57,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL {0:?}: use a file path, sqlite://PATH")]
+    #[error(
+        "unsupported database URL {0:?}: use a file path, sqlite://PATH or postgres://user@host:port/db"
+    )]
     UnsupportedUrl(String),
 }
 
@@ -136,20 +145,26 @@ pub trait TokenStore: Send + Sync {
 
 /// Everything a backend offers.
 pub trait Store:
-    DataStore + ReportStore + TokenStore + MeasureStore + PledgeStore + PatrolStore
+    DataStore + ReportStore + TokenStore + MeasureStore + PledgeStore + PatrolStore + Coordination
 {
 }
-impl<T: DataStore + ReportStore + TokenStore + MeasureStore + PledgeStore + PatrolStore> Store
-    for T
+impl<
+    T: DataStore + ReportStore + TokenStore + MeasureStore + PledgeStore + PatrolStore + Coordination,
+> Store for T
 {
 }
 
-/// Opens the store named by `db`: a file path or `sqlite://PATH` opens (and creates) a SQLite
-/// file and brings its schema up to date.
+/// Opens the store named by `db` and brings its schema up to date: `postgres://…` or
+/// `postgresql://…` connects to PostgreSQL (PostGIS must be installed on the server), a file path
+/// or `sqlite://PATH` opens (and creates) a SQLite file.
 pub async fn open(db: &str) -> StoreResult<Arc<dyn Store>> {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return Err(StoreError::UnsupportedUrl(db.to_string()));
+        return Ok(Arc::new(postgres::PgStore::open(db).await?));
     }
-    let path = db.strip_prefix("sqlite://").unwrap_or(db);
+    let path = match db.strip_prefix("sqlite://") {
+        Some(path) => path,
+        None if db.contains("://") => return Err(StoreError::UnsupportedUrl(db.to_string())),
+        None => db,
+    };
     Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
 }

@@ -255,7 +255,22 @@ async fn submit(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let format = Format::parse(&format, &format!("requests.{format}"))?;
-    if let Err(wait) = state.report_limiter.check(ip, Instant::now()) {
+    // Several server processes on one database share the limit through it; one process on a
+    // file keeps its own. A database that cannot count refuses the submission (503) rather
+    // than take it unlimited.
+    let limited = if state.store.shares_submission_limit() {
+        match state
+            .store
+            .take_submission(ip, state.config.reports_per_minute)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Err(Open311Error::service(format, e.into())),
+        }
+    } else {
+        state.report_limiter.check(ip, Instant::now())
+    };
+    if let Err(wait) = limited {
         let secs = wait.0.as_secs_f64().ceil().max(1.0) as u64;
         let mut e = Open311Error::new(
             format,

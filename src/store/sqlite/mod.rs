@@ -316,6 +316,10 @@ pub(crate) fn utc_from_secs(secs: i64) -> StoreResult<DateTime<Utc>> {
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {secs} out of range")))
 }
 
+/// One process on the file: the defaults (polling, the process's own submission limit, every job
+/// lock granted).
+impl super::Coordination for SqliteStore {}
+
 #[async_trait]
 impl DataStore for SqliteStore {
     async fn upsert_incidents(&self, batch: &[Incident]) -> StoreResult<WriteCounts> {
