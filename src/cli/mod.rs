@@ -5,6 +5,7 @@ pub mod export;
 pub mod hotspots;
 pub mod import;
 pub mod lighting;
+pub mod migrate;
 pub mod patrol;
 pub mod report;
 pub mod serve;
@@ -30,7 +31,8 @@ pub struct Cli {
     /// TOML configuration file (see lagesbild.example.toml).
     #[arg(long, global = true, env = "LAGESBILD_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Database file (SQLite); overrides the config file and LAGESBILD_DB.
+    /// Database: a SQLite file (the default, created when missing) or a PostgreSQL/PostGIS URL,
+    /// postgres://user@host:port/db; overrides the config file and LAGESBILD_DB.
     #[arg(long, global = true)]
     pub db: Option<String>,
     #[command(subcommand)]
@@ -66,6 +68,20 @@ pub enum Command {
     Report {
         #[command(subcommand)]
         command: report::ReportCommand,
+    },
+    /// Copy a SQLite file into PostgreSQL/PostGIS: every table, ids kept, counts verified, in
+    /// one transaction. The global --db is not used.
+    Migrate {
+        /// The SQLite file to copy.
+        #[arg(long)]
+        from: String,
+        /// The target, postgres://user@host:port/database.
+        #[arg(long)]
+        to: String,
+        /// Truncate a target that already holds rows and copy over it (in the same
+        /// transaction); without it a non-empty target is refused.
+        #[arg(long)]
+        force: bool,
     },
     /// Manage API tokens for coordinators, police and admins.
     Token {
@@ -146,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(&cfg, *args).await?,
         Command::PatrolPlan(args) => patrol::run(&cfg, *args).await?,
         Command::Report { command } => report::run(&cfg, command).await?,
+        Command::Migrate { from, to, force } => migrate::run(&from, &to, force).await?,
         Command::Token { command } => {
             let store = crate::store::open(&cfg.db).await?;
             match command {
