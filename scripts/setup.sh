@@ -25,6 +25,8 @@ if ((browser)); then
   # starts a throwaway cluster; no system service is used).
   [[ -x /usr/lib/postgresql/15/bin/initdb ]] || need+=(postgresql)
   [[ -f /usr/share/postgresql/15/extension/postgis.control ]] || need+=(postgresql-15-postgis-3)
+  # The example load balancer in deploy/nginx.conf is run in front of two replicas in a test.
+  [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
 fi
 
 if ((${#need[@]})); then

@@ -5,6 +5,7 @@
 //! the synchronous Open311 tests.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod reports;
 
 use std::collections::HashMap;
