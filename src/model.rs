@@ -142,29 +142,38 @@ impl Incident {
     /// The first and last local dates the time may fall on: one for an exact time, an hour or
     /// a date, the month's for a month, and those a window touches.
     pub fn local_days(&self) -> (NaiveDate, NaiveDate) {
-        let d = crate::time::local_date(&self.occurred_at);
-        match self.time_precision {
-            TimePrecision::Month => {
-                let first = d.with_day(1).unwrap_or(d);
-                let last = (first + chrono::Months::new(1)).pred_opt().unwrap_or(first);
-                (first, last)
-            }
-            TimePrecision::Window => match self.occurred_to {
-                // The end is exclusive: a window to midnight stays on its dates.
-                Some(to) => (
-                    d,
-                    crate::time::local_date(&(to - chrono::Duration::seconds(1))).max(d),
-                ),
-                None => (d, d),
-            },
-            _ => (d, d),
-        }
+        local_days(&self.occurred_at, self.time_precision, self.occurred_to)
     }
 
     /// The local date, when the time falls on one date.
     pub fn local_day(&self) -> Option<NaiveDate> {
         let (a, b) = self.local_days();
         (a == b).then_some(a)
+    }
+}
+
+/// [`Incident::local_days`] of a time known to `precision`, ending at `to` for a window.
+pub fn local_days(
+    at: &DateTime<FixedOffset>,
+    precision: TimePrecision,
+    to: Option<DateTime<FixedOffset>>,
+) -> (NaiveDate, NaiveDate) {
+    let d = crate::time::local_date(at);
+    match precision {
+        TimePrecision::Month => {
+            let first = d.with_day(1).unwrap_or(d);
+            let last = (first + chrono::Months::new(1)).pred_opt().unwrap_or(first);
+            (first, last)
+        }
+        TimePrecision::Window => match to {
+            // The end is exclusive: a window to midnight stays on its dates.
+            Some(to) => (
+                d,
+                crate::time::local_date(&(to - chrono::Duration::seconds(1))).max(d),
+            ),
+            None => (d, d),
+        },
+        _ => (d, d),
     }
 }
 

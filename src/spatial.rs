@@ -16,7 +16,12 @@ use geo::{BoundingRect, Closest, ClosestPoint, Contains, Line, Point};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
-use crate::model::{Area, BraStat, CitizenReport, Incident, Lamp, Walkway};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+use crate::category::CategoryGroup;
+use crate::model::{
+    Area, BraStat, CitizenReport, Incident, Lamp, LocationPrecision, TimePrecision, Walkway,
+};
 
 /// A point in an R-tree with the index of its item in the layer's vector.
 pub type IndexedPoint = GeomWithData<[f64; 2], usize>;
@@ -38,8 +43,160 @@ fn point_tree<T>(items: &[T], at: impl Fn(&T) -> Point<f64>) -> RTree<IndexedPoi
     )
 }
 
+/// An incident id as the source wrote it, held inline when it is short (as Polisen's and most
+/// registers' are), so that a million of them are no million small allocations.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum SourceId {
+    Inline {
+        len: u8,
+        bytes: [u8; SourceId::INLINE],
+    },
+    Heap(Box<str>),
+}
+
+impl SourceId {
+    const INLINE: usize = 22;
+
+    pub fn new(s: &str) -> Self {
+        if s.len() <= Self::INLINE {
+            let mut bytes = [0; Self::INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Self::Inline {
+                len: s.len() as u8,
+                bytes,
+            }
+        } else {
+            Self::Heap(s.into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `&str` whole: always UTF-8.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(s) => s,
+        }
+    }
+}
+
+impl From<&str> for SourceId {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl std::ops::Deref for SourceId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for SourceId {
+    fn eq(&self, o: &str) -> bool {
+        self.as_str() == o
+    }
+}
+
+impl PartialEq<&str> for SourceId {
+    fn eq(&self, o: &&str) -> bool {
+        self.as_str() == *o
+    }
+}
+
+/// One incident as the snapshot holds it: what the analyses and answers read, and no more.
+/// The strings that repeat (source, category, label) are shared between incidents; the place
+/// and the free text stay in the store, since no answer from the snapshot shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapIncident {
+    pub source: Arc<str>,
+    pub source_id: SourceId,
+    pub occurred_at: DateTime<FixedOffset>,
+    pub occurred_to: Option<DateTime<FixedOffset>>,
+    pub category: Arc<str>,
+    pub label: Arc<str>,
+    pub location: Point<f64>,
+    pub time_precision: TimePrecision,
+    pub group: CategoryGroup,
+    pub precision: LocationPrecision,
+}
+
+impl SnapIncident {
+    /// `inc` with its repeated strings taken from (or added to) `strings`.
+    pub fn new(inc: &Incident, strings: &mut Strings) -> Self {
+        Self {
+            source: strings.get(&inc.source),
+            source_id: SourceId::new(&inc.source_id),
+            occurred_at: inc.occurred_at,
+            occurred_to: inc.occurred_to,
+            category: strings.get(&inc.category),
+            label: strings.get(&inc.label),
+            location: inc.location,
+            time_precision: inc.time_precision,
+            group: inc.group,
+            precision: inc.precision,
+        }
+    }
+
+    /// One incident alone (tests, small callers); a layer shares strings between them.
+    pub fn of(inc: &Incident) -> Self {
+        Self::new(inc, &mut Strings::default())
+    }
+
+    pub fn occurred_utc(&self) -> DateTime<Utc> {
+        self.occurred_at.with_timezone(&Utc)
+    }
+
+    /// [`Incident::weekday_hour`].
+    pub fn weekday_hour(&self) -> Option<(usize, usize)> {
+        self.time_precision
+            .hour_known()
+            .then(|| crate::time::weekday_hour(&self.occurred_at))
+    }
+
+    /// [`Incident::local_days`].
+    pub fn local_days(&self) -> (NaiveDate, NaiveDate) {
+        crate::model::local_days(&self.occurred_at, self.time_precision, self.occurred_to)
+    }
+
+    /// [`Incident::local_day`].
+    pub fn local_day(&self) -> Option<NaiveDate> {
+        let (a, b) = self.local_days();
+        (a == b).then_some(a)
+    }
+}
+
+/// Strings held once however many incidents carry them.
+#[derive(Debug, Default)]
+pub struct Strings(std::collections::HashSet<Arc<str>>);
+
+impl Strings {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(a.clone());
+        a
+    }
+}
+
 pub struct IncidentLayer {
-    pub items: Vec<Incident>,
+    pub items: Vec<SnapIncident>,
     /// All incidents, whatever their precision: point methods must filter on precision.
     pub tree: RTree<IndexedPoint>,
     /// Each incident's local dates and hour (`times[i]` of `items[i]`), for the filters.
@@ -47,7 +204,22 @@ pub struct IncidentLayer {
 }
 
 impl IncidentLayer {
+    /// The layer over `items`, each dropped as soon as it is converted so that the loaded
+    /// incidents and the layer are not both whole in memory.
     pub fn new(items: Vec<Incident>) -> Self {
+        let mut strings = Strings::default();
+        let items: Vec<SnapIncident> = items
+            .into_iter()
+            .map(|i| SnapIncident::new(&i, &mut strings))
+            .collect();
+        Self::of_items(items)
+    }
+
+    pub fn empty() -> Self {
+        Self::of_items(Vec::new())
+    }
+
+    fn of_items(items: Vec<SnapIncident>) -> Self {
         use rayon::prelude::*;
         let (tree, times) = rayon::join(
             || point_tree(&items, |i| i.location),
@@ -200,7 +372,7 @@ impl Snapshot {
     pub fn empty() -> Self {
         Self {
             version: 0,
-            incidents: Arc::new(IncidentLayer::new(Vec::new())),
+            incidents: Arc::new(IncidentLayer::empty()),
             walkways: Arc::new(WalkwayLayer::new(Vec::new())),
             lamps: Arc::new(LampLayer::new(Vec::new())),
             reports: Arc::new(ReportLayer::new(Vec::new())),
@@ -221,24 +393,52 @@ impl Snapshot {
         bra: Vec<BraStat>,
         demo: bool,
     ) -> Self {
-        let (inc, rest) = rayon::join(
+        let (inc, snap) = rayon::join(
             || IncidentLayer::new(incidents),
             || {
-                (
-                    WalkwayLayer::new(walkways),
-                    LampLayer::new(lamps),
-                    ReportLayer::new(reports),
-                    AreaLayer::new(areas),
+                Self::build_with(
+                    IncidentLayer::empty(),
+                    walkways,
+                    lamps,
+                    reports,
+                    areas,
+                    bra,
+                    demo,
+                )
+            },
+        );
+        Snapshot {
+            incidents: Arc::new(inc),
+            ..snap
+        }
+    }
+
+    /// [`Self::build`] around an incident layer built already.
+    pub fn build_with(
+        incidents: IncidentLayer,
+        walkways: Vec<Walkway>,
+        lamps: Vec<Lamp>,
+        reports: Vec<CitizenReport>,
+        areas: Vec<Area>,
+        bra: Vec<BraStat>,
+        demo: bool,
+    ) -> Self {
+        let (walkways, (lamps, (reports, areas))) = rayon::join(
+            || WalkwayLayer::new(walkways),
+            || {
+                rayon::join(
+                    || LampLayer::new(lamps),
+                    || rayon::join(|| ReportLayer::new(reports), || AreaLayer::new(areas)),
                 )
             },
         );
         Snapshot {
             version: 0,
-            incidents: Arc::new(inc),
-            walkways: Arc::new(rest.0),
-            lamps: Arc::new(rest.1),
-            reports: Arc::new(rest.2),
-            areas: Arc::new(rest.3),
+            incidents: Arc::new(incidents),
+            walkways: Arc::new(walkways),
+            lamps: Arc::new(lamps),
+            reports: Arc::new(reports),
+            areas: Arc::new(areas),
             bra: Arc::new(bra),
             demo,
         }

@@ -25,8 +25,8 @@ use chrono::{Datelike, NaiveDate};
 use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Point, Polygon, Rect};
 
 use crate::category::CategoryGroup;
-use crate::model::{Incident, LocationPrecision};
-use crate::spatial::AreaLayer;
+use crate::model::LocationPrecision;
+use crate::spatial::{AreaLayer, SnapIncident};
 
 /// Why a filter parameter was refused; the message names the parameter and the value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -355,7 +355,7 @@ pub struct IncidentFilter {
 #[derive(Debug, Clone, Default)]
 pub struct Selection<'a> {
     /// Exact or street precision: these enter the point methods.
-    pub points: Vec<&'a Incident>,
+    pub points: Vec<&'a SnapIncident>,
     /// Passed the filters but known only to the municipality (placed on its centre).
     pub municipality_only: usize,
     /// Passed the filters but known only to the county.
@@ -397,15 +397,15 @@ impl Selection<'_> {
 /// zone conversion is the dearest part of a filter, and every request would repeat it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalTimes {
-    /// [`Incident::local_days`].
+    /// [`crate::model::Incident::local_days`].
     pub first: NaiveDate,
     pub last: NaiveDate,
-    /// [`Incident::weekday_hour`] (weekday from Monday = 0, hour 0–23).
+    /// [`crate::model::Incident::weekday_hour`] (weekday from Monday = 0, hour 0–23).
     pub weekday_hour: Option<(u8, u8)>,
 }
 
 impl LocalTimes {
-    pub fn of(inc: &Incident) -> Self {
+    pub fn of(inc: &SnapIncident) -> Self {
         let (first, last) = inc.local_days();
         Self {
             first,
@@ -414,7 +414,7 @@ impl LocalTimes {
         }
     }
 
-    /// The local date, when the time falls on one date ([`Incident::local_day`]).
+    /// The local date, when the time falls on one date ([`crate::model::Incident::local_day`]).
     pub fn day(&self) -> Option<NaiveDate> {
         (self.first == self.last).then_some(self.first)
     }
@@ -422,12 +422,12 @@ impl LocalTimes {
 
 impl IncidentFilter {
     /// Whether an incident passes every filter except the area (which needs a point location).
-    pub fn passes_attributes(&self, inc: &Incident) -> bool {
+    pub fn passes_attributes(&self, inc: &SnapIncident) -> bool {
         self.passes_with(inc, &LocalTimes::of(inc))
     }
 
     /// [`Self::passes_attributes`] with the incident's local times already worked out.
-    pub fn passes_with(&self, inc: &Incident, times: &LocalTimes) -> bool {
+    pub fn passes_with(&self, inc: &SnapIncident, times: &LocalTimes) -> bool {
         match (&self.categories, &self.groups) {
             (None, None) => {
                 if !inc.group.is_crime() {
@@ -436,7 +436,7 @@ impl IncidentFilter {
             }
             (cats, groups) => {
                 if let Some(c) = cats
-                    && !c.contains(&inc.category)
+                    && !c.contains(&*inc.category)
                 {
                     return false;
                 }
@@ -474,7 +474,7 @@ impl IncidentFilter {
 
     /// Splits `incidents` into point-level ones that pass, the ones known only to a
     /// municipality or county that pass, and the rest.
-    pub fn select<'a>(&self, incidents: &'a [Incident]) -> Selection<'a> {
+    pub fn select<'a>(&self, incidents: &'a [SnapIncident]) -> Selection<'a> {
         self.select_from(incidents.iter().map(|i| (i, LocalTimes::of(i))))
     }
 
@@ -485,7 +485,7 @@ impl IncidentFilter {
 
     fn select_from<'a>(
         &self,
-        incidents: impl Iterator<Item = (&'a Incident, LocalTimes)>,
+        incidents: impl Iterator<Item = (&'a SnapIncident, LocalTimes)>,
     ) -> Selection<'a> {
         let mut sel = Selection::default();
         for (inc, times) in incidents {
@@ -533,10 +533,10 @@ mod tests {
         cat: &str,
         group: CategoryGroup,
         p: LocationPrecision,
-    ) -> Incident {
-        Incident {
+    ) -> SnapIncident {
+        SnapIncident {
             source: "test".into(),
-            source_id: id.into(),
+            source_id: crate::spatial::SourceId::new(id),
             occurred_at: DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
             time_precision: Default::default(),
             occurred_to: None,
@@ -545,8 +545,6 @@ mod tests {
             label: cat.into(),
             location: Point::new(674_000.0, 6_593_000.0),
             precision: p,
-            place: None,
-            summary: None,
         }
     }
 

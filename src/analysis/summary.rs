@@ -16,8 +16,9 @@ use chrono::NaiveDate;
 
 use crate::analysis::filter::{AreaFilter, IncidentFilter};
 use crate::category::CategoryGroup;
-use crate::model::{CitizenReport, Incident, LocationPrecision, ReportStatus};
+use crate::model::{CitizenReport, LocationPrecision, ReportStatus};
 use crate::spatial::AreaLayer;
+use crate::spatial::SnapIncident;
 
 /// Incidents of one period, counted.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,7 +33,7 @@ pub struct PeriodCounts {
 
 /// Counts the incidents `filter` selects (see the module documentation for the rules).
 pub fn count_period(
-    incidents: &[Incident],
+    incidents: &[SnapIncident],
     filter: &IncidentFilter,
     areas: &AreaLayer,
 ) -> PeriodCounts {
@@ -174,10 +175,10 @@ mod tests {
         x: f64,
         y: f64,
         p: LocationPrecision,
-    ) -> Incident {
-        Incident {
+    ) -> SnapIncident {
+        SnapIncident {
             source: "t".into(),
-            source_id: id.into(),
+            source_id: crate::spatial::SourceId::new(id),
             occurred_at: DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
             time_precision: Default::default(),
             occurred_to: None,
@@ -186,8 +187,6 @@ mod tests {
             label: "x".into(),
             location: Point::new(x, y),
             precision: p,
-            place: None,
-            summary: None,
         }
     }
 

@@ -32,7 +32,8 @@ use crate::analysis::cancel::Cancel;
 use crate::analysis::lighting::{LightState, LightingResult};
 use crate::analysis::privacy::PublicRules;
 use crate::crs;
-use crate::model::{Incident, Role};
+use crate::model::Role;
+use crate::spatial::SnapIncident;
 use crate::spatial::Snapshot;
 
 /// A WGS84 position, longitude first.
@@ -977,7 +978,7 @@ pub fn incidents(snap: &Snapshot, viewer: &Viewer) -> ServiceResult<Vec<Item>> {
     if !viewer.sees_points() {
         return Err(ServiceError::Forbidden("police"));
     }
-    let mut chosen: Vec<&Incident> = snap
+    let mut chosen: Vec<&SnapIncident> = snap
         .incidents
         .items
         .iter()
@@ -990,14 +991,14 @@ pub fn incidents(snap: &Snapshot, viewer: &Viewer) -> ServiceResult<Vec<Item>> {
         .zip(pts)
         .map(|(i, p)| {
             let props = IncidentProps {
-                source: i.source.clone(),
-                source_id: i.source_id.clone(),
+                source: i.source.to_string(),
+                source_id: i.source_id.to_string(),
                 time: i.occurred_at.to_rfc3339(),
                 time_precision: i.time_precision.as_str(),
                 time_to: i.occurred_to.map(|t| t.to_rfc3339()),
-                category: i.category.clone(),
+                category: i.category.to_string(),
                 group: i.group.as_str(),
-                label: i.label.clone(),
+                label: i.label.to_string(),
                 precision: i.precision.as_str(),
             };
             let from = i.occurred_at.with_timezone(&Utc);

@@ -8,22 +8,27 @@
 use std::sync::Arc;
 
 use super::{Store, StoreResult};
-use crate::spatial::{LampLayer, ReportLayer, Snapshot, Spatial};
+use crate::spatial::{IncidentLayer, LampLayer, ReportLayer, Snapshot, Spatial};
 
 impl Snapshot {
     /// Reads everything from the store and builds every tree.
     pub async fn load(store: &dyn Store) -> StoreResult<Self> {
+        // The incidents become their compact layer before anything else is loaded: the store's
+        // rows and strings are then freed whole, and nothing loaded later lies between them
+        // to keep their pages in the process. Building the layer's tree over a million points
+        // takes a few hundred milliseconds: off the async workers.
         let incidents = store.load_incidents().await?;
+        let incidents = tokio::task::spawn_blocking(move || IncidentLayer::new(incidents))
+            .await
+            .expect("building the incident layer panicked");
         let walkways = store.load_walkways().await?;
         let lamps = store.load_lamps().await?;
         let reports = store.load_reports().await?;
         let areas = store.load_areas().await?;
         let bra = store.load_bra().await?;
         let demo = store.get_meta("demo").await?.as_deref() == Some("true");
-        // Bulk loading a million points takes a few hundred milliseconds: keep it off the
-        // async workers.
         let snap = tokio::task::spawn_blocking(move || {
-            Snapshot::build(incidents, walkways, lamps, reports, areas, bra, demo)
+            Snapshot::build_with(incidents, walkways, lamps, reports, areas, bra, demo)
         })
         .await
         .expect("snapshot building panicked");

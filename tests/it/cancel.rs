@@ -14,6 +14,7 @@ use lagesbild::analysis::hotspot::kde::{self, KdeParams};
 use lagesbild::analysis::hotspot::{self, dbscan};
 use lagesbild::analysis::lighting::{self, LightingInputs, LightingParams, whatif};
 use lagesbild::model::{Incident, LocationPrecision};
+use lagesbild::spatial::SnapIncident;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -241,8 +242,8 @@ fn dbscan_and_clusters_stop_when_cancelled_and_are_unchanged_otherwise() {
         dbscan::dbscan_with(&pts, 0.0, 2, &cancelled()).unwrap_err(),
         Cancelled
     );
-    let incs = incidents(&pts);
-    let refs: Vec<&Incident> = incs.iter().collect();
+    let incs: Vec<SnapIncident> = incidents(&pts).iter().map(SnapIncident::of).collect();
+    let refs: Vec<&SnapIncident> = incs.iter().collect();
     assert_eq!(
         hotspot::clusters_with(&refs, 30.0, 5, &cancelled()).unwrap_err(),
         Cancelled
@@ -297,8 +298,8 @@ fn comparisons_stop_when_cancelled_and_are_unchanged_otherwise() {
             .unwrap()
     );
     let outline = |pts: &[[f64; 2]], seed: u64| -> Vec<ClusterOutline> {
-        let incs = incidents(pts);
-        let refs: Vec<&Incident> = incs.iter().collect();
+        let incs: Vec<SnapIncident> = incidents(pts).iter().map(SnapIncident::of).collect();
+        let refs: Vec<&SnapIncident> = incs.iter().collect();
         hotspot::clusters(&refs, 30.0, 5)
             .into_iter()
             .map(|c| ClusterOutline {

@@ -10,6 +10,7 @@ use lagesbild::analysis::hotspot::grid::{CellId, Grid, GridKind};
 use lagesbild::analysis::hotspot::kde::{self, KdeParams};
 use lagesbild::analysis::hotspot::{self, clusters};
 use lagesbild::model::{CategoryGroup, Incident, LocationPrecision, Role};
+use lagesbild::spatial::SnapIncident;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -220,6 +221,7 @@ fn planted() -> (Vec<Incident>, Vec<[f64; 2]>, Vec<BTreeSet<String>>) {
 #[test]
 fn planted_clusters_are_found_with_the_right_members() {
     let (incs, centres, members) = planted();
+    let incs = snap_incidents(&incs);
     let sel = IncidentFilter::default().select(&incs);
     let found = clusters(&sel.points, 30.0, 8);
     assert_eq!(found.len(), 3, "exactly the planted clusters");
@@ -231,7 +233,7 @@ fn planted_clusters_are_found_with_the_right_members() {
         let got: BTreeSet<String> = cl
             .members
             .iter()
-            .map(|&i| sel.points[i].source_id.clone())
+            .map(|&i| sel.points[i].source_id.to_string())
             .collect();
         assert_eq!(&got, want);
         assert_eq!(cl.count(), 60);
@@ -382,6 +384,7 @@ fn events_on_a_municipality_centre_make_no_cluster_and_no_hot_cell() {
         ];
         incs.push(incident(i, p, friday_night(i), LocationPrecision::Street));
     }
+    let incs = snap_incidents(&incs);
     let sel = IncidentFilter::default().select(&incs);
     assert_eq!(sel.municipality_only, 300);
     assert_eq!(sel.points.len(), 400);
@@ -411,7 +414,7 @@ fn events_on_a_municipality_centre_make_no_cluster_and_no_hot_cell() {
         "no cell holds the centre's 300 events"
     );
     // Had they been treated as points, they would be the top hotspot.
-    let naive: Vec<&Incident> = incs.iter().collect();
+    let naive: Vec<&SnapIncident> = incs.iter().collect();
     assert!(clusters(&naive, 30.0, 5)[0].count() >= 300);
 }
 
@@ -435,6 +438,11 @@ fn top_hotspots_summarise_the_largest_clusters() {
         (17.9..18.2).contains(&lon) && (59.3..59.6).contains(&lat),
         "{lon} {lat}"
     );
+}
+
+/// The incidents as a snapshot holds them.
+fn snap_incidents(incs: &[Incident]) -> Vec<SnapIncident> {
+    incs.iter().map(SnapIncident::of).collect()
 }
 
 fn snapshot_of(incs: Vec<Incident>) -> lagesbild::spatial::Snapshot {

@@ -114,7 +114,7 @@ async fn lagesbild_counts_add_up_to_the_incidents() {
 
     // Count the crime incidents of the period directly from the snapshot.
     let snap = d.state.spatial.load();
-    let in_period = |i: &&lagesbild::model::Incident| {
+    let in_period = |i: &&lagesbild::spatial::SnapIncident| {
         let day = lagesbild::time::local_date(&i.occurred_at);
         i.group.is_crime() && day >= from && day <= to
     };
@@ -147,7 +147,7 @@ async fn lagesbild_counts_add_up_to_the_incidents() {
 
     // The previous period, counted the same way, and the demo's planted change: the Näsbyparken
     // hotspot is new this year, so its district grew.
-    let in_previous = |i: &&lagesbild::model::Incident| {
+    let in_previous = |i: &&lagesbild::spatial::SnapIncident| {
         let day = lagesbild::time::local_date(&i.occurred_at);
         i.group.is_crime() && day >= pf && day <= pt
     };

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::analysis::cancel::{Cancel, Cancelled};
 use crate::analysis::filter::IncidentFilter;
-use crate::model::Incident;
+use crate::spatial::SnapIncident;
 use crate::spatial::Snapshot;
 
 use profile::{Peak, Profile};
@@ -75,15 +75,15 @@ impl Cluster {
 }
 
 /// The stable id of a set of incidents.
-pub fn cluster_id<'a>(members: impl IntoIterator<Item = &'a Incident>) -> String {
+pub fn cluster_id<'a>(members: impl IntoIterator<Item = &'a SnapIncident>) -> String {
     // The keys `source:source_id`, sorted as those strings would be, without building them.
-    fn key(i: &Incident) -> impl Iterator<Item = u8> + '_ {
+    fn key(i: &SnapIncident) -> impl Iterator<Item = u8> + '_ {
         i.source
             .bytes()
             .chain(std::iter::once(b':'))
             .chain(i.source_id.bytes())
     }
-    let mut keys: Vec<&Incident> = members.into_iter().collect();
+    let mut keys: Vec<&SnapIncident> = members.into_iter().collect();
     // Members mostly share one source: then the ids decide, compared as bytes like the strings.
     keys.sort_unstable_by(|a, b| {
         if a.source == b.source {
@@ -103,13 +103,13 @@ pub fn cluster_id<'a>(members: impl IntoIterator<Item = &'a Incident>) -> String
 }
 
 /// DBSCAN clusters of `incidents` (which should be point-level), largest first.
-pub fn clusters(incidents: &[&Incident], eps: f64, min_points: usize) -> Vec<Cluster> {
+pub fn clusters(incidents: &[&SnapIncident], eps: f64, min_points: usize) -> Vec<Cluster> {
     clusters_with(incidents, eps, min_points, &Cancel::never()).expect("never cancelled")
 }
 
 /// [`clusters`], stopping with [`Cancelled`] soon after `cancel` is tripped.
 pub fn clusters_with(
-    incidents: &[&Incident],
+    incidents: &[&SnapIncident],
     eps: f64,
     min_points: usize,
     cancel: &Cancel,
@@ -130,7 +130,7 @@ pub fn clusters_with(
         .filter(|m| !m.is_empty())
         .map(|members| -> Result<Cluster, Cancelled> {
             cancel.check()?;
-            let incs: Vec<&Incident> = members.iter().map(|&i| incidents[i]).collect();
+            let incs: Vec<&SnapIncident> = members.iter().map(|&i| incidents[i]).collect();
             let mut categories: BTreeMap<&str, usize> = BTreeMap::new();
             let mut first = NaiveDate::MAX;
             let mut last = NaiveDate::MIN;
@@ -138,7 +138,7 @@ pub fn clusters_with(
             let (mut uncertain_weight, mut without_hour) = (0.0, 0);
             let (mut sx, mut sy) = (0.0, 0.0);
             for inc in &incs {
-                *categories.entry(inc.category.as_str()).or_insert(0) += 1;
+                *categories.entry(&*inc.category).or_insert(0) += 1;
                 let (a, b) = inc.local_days();
                 first = first.min(a);
                 last = last.max(b);
@@ -278,10 +278,10 @@ mod tests {
         );
     }
 
-    fn inc(id: usize, x: f64, y: f64, at: &str) -> Incident {
-        Incident {
+    fn inc(id: usize, x: f64, y: f64, at: &str) -> SnapIncident {
+        SnapIncident {
             source: "t".into(),
-            source_id: id.to_string(),
+            source_id: crate::spatial::SourceId::new(&id.to_string()),
             occurred_at: DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
             time_precision: Default::default(),
             occurred_to: None,
@@ -290,8 +290,6 @@ mod tests {
             label: "x".into(),
             location: Point::new(x, y),
             precision: LocationPrecision::Exact,
-            place: None,
-            summary: None,
         }
     }
 
@@ -308,7 +306,7 @@ mod tests {
             ));
         }
         incs.push(inc(99, 5000.0, 5000.0, "2026-03-01T12:00:00+01:00"));
-        let refs: Vec<&Incident> = incs.iter().collect();
+        let refs: Vec<&SnapIncident> = incs.iter().collect();
         let cs = clusters(&refs, 30.0, 5);
         assert_eq!(cs.len(), 1);
         let c = &cs[0];
@@ -318,7 +316,7 @@ mod tests {
         // All at Friday 22:30 local: the window is trimmed to the hour that holds them.
         assert_eq!(c.peak.as_ref().unwrap().text, "fre 22–23");
         // Reversed input order gives the same id.
-        let rev: Vec<&Incident> = incs.iter().rev().collect();
+        let rev: Vec<&SnapIncident> = incs.iter().rev().collect();
         assert_eq!(clusters(&rev, 30.0, 5)[0].id, c.id);
     }
 
@@ -340,7 +338,7 @@ mod tests {
             i.time_precision = p;
             incs.push(i);
         }
-        let refs: Vec<&Incident> = incs.iter().collect();
+        let refs: Vec<&SnapIncident> = incs.iter().collect();
         let cs = clusters(&refs, 30.0, 5);
         assert_eq!(cs.len(), 1);
         let c = &cs[0];

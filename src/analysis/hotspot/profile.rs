@@ -29,7 +29,8 @@
 use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use serde::Serialize;
 
-use crate::model::{Incident, TimePrecision};
+use crate::model::TimePrecision;
+use crate::spatial::SnapIncident;
 
 use crate::time::WEEKDAYS_SV;
 
@@ -151,7 +152,7 @@ impl Profile {
     /// Adds an incident by its time precision (see the module's words). Returns the weight it
     /// added from an uncertain time (a window), 0 for an exact time or hour, and `None` when it
     /// has no hour to add (a date, a month).
-    pub fn add_incident(&mut self, inc: &Incident) -> Option<f64> {
+    pub fn add_incident(&mut self, inc: &SnapIncident) -> Option<f64> {
         match inc.time_precision {
             TimePrecision::Exact | TimePrecision::Hour => {
                 self.add(&inc.occurred_at);

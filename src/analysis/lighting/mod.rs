@@ -34,7 +34,8 @@ use rstar::RTree;
 use serde::Serialize;
 
 use crate::analysis::cancel::{Cancel, Cancelled};
-use crate::model::{Area, CitizenReport, Incident, Lamp, LitTag, Walkway};
+use crate::model::{Area, CitizenReport, Lamp, LitTag, Walkway};
+use crate::spatial::SnapIncident;
 use crate::spatial::{IndexedPoint, IndexedSegment, Snapshot};
 
 pub use en13201::{ClassPlan, PClass};
@@ -76,7 +77,7 @@ pub struct LightingInputs<'a> {
     pub lamp_tree: &'a RTree<IndexedPoint>,
     pub reports: &'a [CitizenReport],
     pub report_tree: &'a RTree<IndexedPoint>,
-    pub incidents: &'a [Incident],
+    pub incidents: &'a [SnapIncident],
     pub incident_tree: &'a RTree<IndexedPoint>,
     /// Named areas, to tell stretches through parks.
     pub areas: &'a [Area],

@@ -26,9 +26,9 @@ use crate::analysis::hotspot::gistar::{self, StudyArea};
 use crate::analysis::hotspot::grid::Grid;
 use crate::analysis::limits::{self, WorkLimits};
 use crate::analysis::privacy::{PublicRefusal, PublicRules};
-use crate::model::Incident;
 use crate::service::geojson::{Feature, FeatureCollection, Geometry, round_to};
 use crate::service::{ServiceError, ServiceResult, Viewer};
+use crate::spatial::SnapIncident;
 use crate::spatial::Snapshot;
 
 // ---------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ fn time_args(params: &MethodParams) -> ServiceResult<TimeArgs> {
 }
 
 /// The first and last local date of the events.
-fn span(events: &[&Incident]) -> Option<(NaiveDate, NaiveDate)> {
+fn span(events: &[&SnapIncident]) -> Option<(NaiveDate, NaiveDate)> {
     events
         .iter()
         .map(|i| i.local_days())
@@ -205,7 +205,7 @@ fn span(events: &[&Incident]) -> Option<(NaiveDate, NaiveDate)> {
 /// may hold only some of their days (a register that starts on the 4th) and would read as a
 /// cold step; and where in its month an event falls must not change a public answer, so the
 /// span depends on the events' months alone.
-fn public_span(events: &[&Incident]) -> Option<(NaiveDate, NaiveDate)> {
+fn public_span(events: &[&SnapIncident]) -> Option<(NaiveDate, NaiveDate)> {
     let (a, b) = span(events)?;
     let first = a.with_day(1)?.checked_add_months(Months::new(1))?;
     let today = crate::time::local_date(&chrono::Utc::now());
@@ -258,7 +258,7 @@ fn steps_of(
 
 /// Each event's position and step, and how many fell outside the steps or across two.
 fn place(
-    events: &[&Incident],
+    events: &[&SnapIncident],
     steps: &Steps,
     keep: impl Fn([f64; 2]) -> bool,
 ) -> (Vec<([f64; 2], usize)>, EhsaLeftOut) {
@@ -449,7 +449,7 @@ pub fn public(
     // Without a period, the steps are the months of the snapshot's point-level events but
     // their first and last (as the public grid covers the public extent: fixed by the data as
     // a whole, not by the query).
-    let all: Vec<&Incident> = snap
+    let all: Vec<&SnapIncident> = snap
         .incidents
         .items
         .iter()

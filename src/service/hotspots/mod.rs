@@ -27,7 +27,6 @@ use crate::analysis::hotspot::profile::round4;
 use crate::analysis::hotspot::{self, Cluster, DEFAULT_EPS, DEFAULT_MIN_POINTS};
 use crate::analysis::limits::{self, WorkLimits};
 use crate::crs;
-use crate::model::Incident;
 use crate::spatial::Snapshot;
 
 // ---------------------------------------------------------------------------------------------
@@ -1192,7 +1191,7 @@ pub fn incidents(
         in_range("limit", params.limit, 1, MAX_INCIDENT_LIMIT)?.unwrap_or(DEFAULT_INCIDENT_LIMIT);
     let f = filter.filter(snap, true)?;
     let sel = f.select_in(&snap.incidents);
-    let mut chosen: Vec<&Incident> = sel.points.clone();
+    let mut chosen: Vec<&crate::spatial::SnapIncident> = sel.points.clone();
     if all {
         chosen.extend(
             snap.incidents
@@ -1212,14 +1211,14 @@ pub fn incidents(
             Feature::new(
                 Geometry::Point(p),
                 IncidentProps {
-                    source: i.source.clone(),
-                    source_id: i.source_id.clone(),
+                    source: i.source.to_string(),
+                    source_id: i.source_id.to_string(),
                     time: i.occurred_at.to_rfc3339(),
                     time_precision: i.time_precision.as_str(),
                     time_to: i.occurred_to.map(|t| t.to_rfc3339()),
-                    category: i.category.clone(),
+                    category: i.category.to_string(),
                     group: i.group.as_str(),
-                    label: i.label.clone(),
+                    label: i.label.to_string(),
                     precision: i.precision.as_str(),
                 },
             )
