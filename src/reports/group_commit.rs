@@ -14,7 +14,10 @@ use tokio::sync::{Mutex, Notify, oneshot};
 use crate::store::reports::{Created, NewReport};
 use crate::store::{Store, StoreError, StoreResult};
 
-type Reply = oneshot::Sender<Result<Created, String>>;
+/// A failed commit as every waiter gets it: whether the database was unreachable (the
+/// submission may be repeated shortly: 503) and what went wrong.
+type Failure = (bool, String);
+type Reply = oneshot::Sender<Result<Created, Failure>>;
 
 #[derive(Default)]
 pub struct GroupCommit {
@@ -46,10 +49,9 @@ impl GroupCommit {
                     let store = store.clone();
                     let stored =
                         tokio::spawn(async move { store.create_reports(&reports).await }).await;
-                    match stored
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| r.map_err(|e| e.to_string()))
-                    {
+                    match stored.map_err(|e| (false, e.to_string())).and_then(|r| {
+                        r.map_err(|e| (matches!(e, StoreError::Unavailable { .. }), e.to_string()))
+                    }) {
                         Ok(results) => {
                             for (reply, r) in replies.into_iter().zip(results) {
                                 let _ = reply.send(Ok(r));
@@ -69,7 +71,11 @@ impl GroupCommit {
                 r = &mut rx => {
                     return match r {
                         Ok(Ok(c)) => Ok(c),
-                        Ok(Err(msg)) => Err(StoreError::Conflict(format!("report not stored: {msg}"))),
+                        Ok(Err((true, msg))) => Err(StoreError::Unavailable {
+                            op: "storing reports",
+                            cause: msg.into(),
+                        }),
+                        Ok(Err((false, msg))) => Err(StoreError::Conflict(format!("report not stored: {msg}"))),
                         Err(_) => Err(StoreError::Conflict("report not stored: the committing request was cancelled".into())),
                     };
                 }

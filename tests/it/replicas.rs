@@ -475,3 +475,275 @@ fn nginx_example_balances_two_replicas() {
     let _ = lb.kill();
     let _ = lb.wait();
 }
+
+/// A PostgreSQL cluster of this test's own (the shared one serves the other tests), so that it
+/// can be stopped and started: data folder, port, and how to run pg_ctl.
+struct OwnCluster {
+    dir: tempfile::TempDir,
+    port: u16,
+    bin: String,
+    user: String,
+}
+
+impl OwnCluster {
+    fn pg_ctl(&self, args: &[&str]) {
+        let data = self.dir.path().join("data");
+        let mut cmd = if self.user.is_empty() {
+            Command::new(format!("{}/pg_ctl", self.bin))
+        } else {
+            let mut c = Command::new("runuser");
+            c.args(["-u", &self.user, "--", &format!("{}/pg_ctl", self.bin)]);
+            c
+        };
+        let out = cmd
+            .arg("-D")
+            .arg(&data)
+            .args(["-w", "-t", "60", "-l"])
+            .arg(self.dir.path().join("server.log"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        self.pg_ctl(&["-o", &opts, "start"]);
+    }
+
+    fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]);
+    }
+
+    fn new() -> Option<Self> {
+        let bin = std::env::var("LAGESBILD_TEST_PG_BIN").ok()?;
+        let user = std::env::var("LAGESBILD_TEST_PG_USER").unwrap_or_default();
+        let dir = tempfile::Builder::new()
+            .prefix("lb-pg-own")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        if !user.is_empty() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            let chown = Command::new("chown")
+                .arg(format!("{user}:{user}"))
+                .arg(dir.path())
+                .arg(&data)
+                .status()
+                .unwrap();
+            assert!(chown.success());
+        }
+        let mut initdb = if user.is_empty() {
+            Command::new(format!("{bin}/initdb"))
+        } else {
+            let mut c = Command::new("runuser");
+            c.args(["-u", &user, "--", &format!("{bin}/initdb")]);
+            c
+        };
+        let out = initdb
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let c = Self {
+            dir,
+            port: free_port(),
+            bin,
+            user,
+        };
+        c.start();
+        let psql = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(c.url("postgres"))
+            .args(["-c", "CREATE DATABASE lb", "-c", ""])
+            .output()
+            .unwrap();
+        assert!(
+            psql.status.success(),
+            "{}",
+            String::from_utf8_lossy(&psql.stderr)
+        );
+        let ext = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(c.url("lb"))
+            .args(["-c", "CREATE EXTENSION postgis"])
+            .output()
+            .unwrap();
+        assert!(
+            ext.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ext.stderr)
+        );
+        Some(c)
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let pg_ctl = format!("{}/pg_ctl", self.bin);
+        let mut cmd = if self.user.is_empty() {
+            Command::new(&pg_ctl)
+        } else {
+            let mut c = Command::new("runuser");
+            c.args(["-u", &self.user, "--", &pg_ctl]);
+            c
+        };
+        let _ = cmd
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// PostgreSQL stopped and started under a burst of submissions: while it is down a submission
+/// gets 503 with Retry-After and the spec's error body within the client's patience (never a
+/// hang, never an acknowledgement without a commit); afterwards the same server goes on taking
+/// reports without a restart, and every acknowledged one is stored.
+#[test]
+fn postgres_restart_under_a_burst_gives_503_and_loses_nothing() {
+    if std::env::var("LAGESBILD_TEST_PG").is_err() {
+        // Same rule as support::pg: skip without the test cluster, unless required.
+        assert!(std::env::var("LAGESBILD_TEST_PG_REQUIRED").as_deref() != Ok("1"));
+        return;
+    }
+    let cluster = OwnCluster::new().expect("LAGESBILD_TEST_PG_BIN is set with LAGESBILD_TEST_PG");
+    let db = cluster.url("lb");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path());
+    let server = start(&db, &config, 0);
+
+    #[derive(Debug, Default)]
+    struct Seen {
+        acked: BTreeMap<String, String>,
+        unavailable: usize,
+        acked_after_restart: usize,
+    }
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let restarted = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..8)
+        .map(|c| {
+            let (seen, stop, restarted, base) = (
+                seen.clone(),
+                stop.clone(),
+                restarted.clone(),
+                server.base.clone(),
+            );
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    let text = format!("omstart-test klient {c} nummer {n}");
+                    let long = format!("{:.6}", 18.06 + n as f64 * 1e-5);
+                    let t0 = Instant::now();
+                    let mut r = agent
+                        .post(format!("{base}/open311/v2/requests.json"))
+                        .send_form([
+                            ("service_code", "dark_path"),
+                            ("lat", "59.4440"),
+                            ("long", long.as_str()),
+                            ("description", text.as_str()),
+                        ])
+                        .expect("the server answers within 10 s, whatever the database does");
+                    let status = r.status().as_u16();
+                    let retry = r.headers().get("retry-after").is_some();
+                    let body = r.body_mut().read_to_string().unwrap_or_default();
+                    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    let mut s = seen.lock().unwrap();
+                    match status {
+                        200 => {
+                            let id = v[0]["service_request_id"].as_str().unwrap().to_string();
+                            s.acked.insert(id, text);
+                            if restarted.load(Ordering::SeqCst) {
+                                s.acked_after_restart += 1;
+                            }
+                        }
+                        503 => {
+                            assert!(retry, "503 without Retry-After: {body}");
+                            assert_eq!(v[0]["code"], 503, "the spec's error body: {body}");
+                            assert!(v[0]["description"].as_str().is_some(), "{body}");
+                            s.unavailable += 1;
+                            drop(s);
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        other => panic!("status {other} after {:?}: {body}", t0.elapsed()),
+                    }
+                }
+            })
+        })
+        .collect();
+    let wait_for = |what: &str, ok: &dyn Fn(&Seen) -> bool| {
+        let t0 = Instant::now();
+        while !ok(&seen.lock().unwrap()) {
+            assert!(t0.elapsed() < Duration::from_secs(60), "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for("100 reports before the stop", &|s| s.acked.len() >= 100);
+    cluster.stop();
+    wait_for("503 while the database is down", &|s| s.unavailable >= 8);
+    cluster.start();
+    restarted.store(true, Ordering::SeqCst);
+    wait_for("reports taken again after the restart", &|s| {
+        s.acked_after_restart >= 100
+    });
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let seen = Arc::try_unwrap(seen).unwrap().into_inner().unwrap();
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-tA",
+            "-d",
+            &db,
+            "-c",
+            "SELECT id || '|' || description FROM reports",
+        ])
+        .output()
+        .unwrap();
+    let stored: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .map(|(i, d)| (i.to_string(), d.to_string()))
+        .collect();
+    for (id, text) in &seen.acked {
+        assert_eq!(stored.get(id), Some(text), "acknowledged report {id}");
+    }
+    eprintln!(
+        "{} acknowledged, {} answered 503 while PostgreSQL was down",
+        seen.acked.len(),
+        seen.unavailable
+    );
+}

@@ -16,15 +16,17 @@ use lagesbild::store::{Store, StoredToken, WriteCounts};
 
 use crate::support::pg;
 
-/// A fresh store of each backend, named for the log, with what keeps it alive.
-async fn backends(test: &str) -> Vec<(&'static str, Arc<dyn Store>, Box<dyn std::any::Any>)> {
+/// A backend's name for the messages, the store, and what keeps its file or database alive.
+type Backend = (&'static str, Arc<dyn Store>, Box<dyn std::any::Any>);
+
+/// A fresh store of each backend.
+async fn backends(test: &str) -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("store.sqlite");
     let sqlite = lagesbild::store::open(file.to_str().unwrap())
         .await
         .unwrap();
-    let mut out: Vec<(&'static str, Arc<dyn Store>, Box<dyn std::any::Any>)> =
-        vec![("sqlite", sqlite, Box::new(dir))];
+    let mut out: Vec<Backend> = vec![("sqlite", sqlite, Box::new(dir))];
     if let Some(db) = pg::database(test) {
         let store = lagesbild::store::open(&db.url).await.unwrap();
         out.push(("postgres", store, Box::new(db)));

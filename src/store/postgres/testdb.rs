@@ -26,17 +26,6 @@ pub(crate) struct TestDb {
 }
 
 impl TestDb {
-    /// The database's name.
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Options to connect to the test's database, for tests that need a second connection or a
-    /// second store on the same data.
-    pub(crate) fn connect_options(&self) -> PgConnectOptions {
-        self.opts.clone()
-    }
-
     /// A second store on the same database (as a second server process would open it).
     pub(crate) async fn open_again(&self) -> PgStore {
         PgStore::open_with(self.opts.clone())
