@@ -6,7 +6,13 @@
 //! The reference is what one would write first: the same rows stored with one INSERT statement
 //! per row inside one transaction (parsing and PROJ excluded, so the comparison flatters it).
 //!
+//! Through `scripts/with-postgres.sh` the same CSV goes into PostgreSQL/PostGIS too, beside
+//! `psql \copy` of the same rows into the same table.
+//!
 //! Run: `cargo bench --bench import` (N=… to change the row count).
+
+#[path = "../tests/it/support/pg.rs"]
+mod pg;
 
 use std::io::Write;
 use std::path::Path;
@@ -67,8 +73,8 @@ fn write_csv(path: &Path, n: usize) {
     }
 }
 
-async fn import_csv(db: &Path, csv: &Path) -> (f64, u64, u64) {
-    let store = lagesbild::store::open(db.to_str().unwrap()).await.unwrap();
+async fn import_csv(db: &str, csv: &Path) -> (f64, u64, u64) {
+    let store = lagesbild::store::open(db).await.unwrap();
     let opts = incidents_csv::IncidentCsvOptions {
         path: csv.to_path_buf(),
         source: "bench".into(),
@@ -127,6 +133,64 @@ async fn naive_inserts(db: &Path, n: usize) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
+/// The same CSV into PostgreSQL/PostGIS through the importer (new rows, then the same file again:
+/// all unchanged), beside `psql \copy` of the very rows it stored into the same table of a fresh
+/// database: the fastest way a user has to load them by hand, with no parsing of the source and
+/// no PROJ.
+fn postgres(rt: &tokio::runtime::Runtime, csv: &Path, n: usize, runs: usize) {
+    println!("  PostgreSQL/PostGIS (same CSV, same run):");
+    let cols = "source, source_id, occurred_at, utc_offset_s, time_precision, category, \
+        category_group, label, geom, location_precision";
+    let dump = csv.with_extension("copy");
+    let mut best = f64::INFINITY;
+    let mut best_again = f64::INFINITY;
+    for run in 0..runs {
+        let db = pg::database("bench_import").expect("a cluster");
+        let (secs, imported, peak_kb) = rt.block_on(import_csv(&db.url, csv));
+        assert_eq!(imported as usize, n);
+        assert_eq!(db.query("SELECT count(*) FROM incidents"), n.to_string());
+        let (again, _, _) = rt.block_on(import_csv(&db.url, csv));
+        println!(
+            "    run {run}: new rows {secs:.2} s, {:.0} rows/s, peak RSS {:.0} MB; \
+             the same file again (all unchanged) {again:.2} s, {:.0} rows/s",
+            n as f64 / secs,
+            peak_kb as f64 / 1024.0,
+            n as f64 / again
+        );
+        best = best.min(secs);
+        best_again = best_again.min(again);
+        if run == 0 {
+            db.query(&format!(
+                "\\copy incidents ({cols}) TO '{}'",
+                dump.display()
+            ));
+        }
+    }
+    let mut best_copy = f64::INFINITY;
+    for _ in 0..runs {
+        let db = pg::database("bench_copy").expect("a cluster");
+        // The schema, as the importer's first open makes it.
+        rt.block_on(lagesbild::store::open(&db.url)).unwrap();
+        let t = Instant::now();
+        db.query(&format!(
+            "\\copy incidents ({cols}) FROM '{}'",
+            dump.display()
+        ));
+        best_copy = best_copy.min(t.elapsed().as_secs_f64());
+        assert_eq!(db.query("SELECT count(*) FROM incidents"), n.to_string());
+    }
+    let _ = std::fs::remove_file(&dump);
+    let (ours, copy) = (n as f64 / best, n as f64 / best_copy);
+    println!(
+        "    best: {ours:.0} rows/s end to end (CSV, PROJ, checks, COPY), again {:.0} rows/s",
+        n as f64 / best_again
+    );
+    println!(
+        "    reference, psql \\copy of the stored rows into the same table: {copy:.0} rows/s; ratio {:.2}×",
+        ours / copy
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` runs this too, at a small size.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -146,7 +210,7 @@ fn main() {
     let mut best = f64::INFINITY;
     for run in 0..if quick { 1 } else { 3 } {
         let db = dir.path().join(format!("run{run}.sqlite"));
-        let (secs, imported, peak_kb) = rt.block_on(import_csv(&db, &csv));
+        let (secs, imported, peak_kb) = rt.block_on(import_csv(db.to_str().unwrap(), &csv));
         assert_eq!(imported as usize, n);
         best = best.min(secs);
         println!(
@@ -164,6 +228,12 @@ fn main() {
         "  reference, one INSERT per row (store only, {naive_n} rows): {naive:.0} rows/s; ratio {:.1}×",
         ours / naive
     );
+
+    if std::env::var_os("LAGESBILD_TEST_PG").is_some() {
+        postgres(&rt, &csv, n, if quick { 1 } else { 3 });
+    } else {
+        println!("  PostgreSQL: skipped (run through scripts/with-postgres.sh)");
+    }
 
     let pbf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/helsinki_center.osm.pbf");
     let db = dir.path().join("osm.sqlite");

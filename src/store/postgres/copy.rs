@@ -18,7 +18,13 @@ pub(crate) struct CopyBuf {
     /// A field longer than a COPY field can be (the message says which); reported by
     /// [`CopyBuf::check`] so that the writers stay infallible.
     too_long: Option<usize>,
+    /// Geometries are written as PostGIS's own binary form (EWKB carrying this SRID), for a
+    /// `COPY` straight into a geometry column; `None` writes plain WKB into a `bytea` column.
+    srid: Option<u32>,
 }
+
+/// The EWKB flag saying that an SRID follows the geometry type.
+const EWKB_SRID_FLAG: u32 = 0x2000_0000;
 
 impl CopyBuf {
     /// A buffer that starts with the stream's header.
@@ -30,6 +36,16 @@ impl CopyBuf {
         Self {
             buf,
             too_long: None,
+            srid: None,
+        }
+    }
+
+    /// A buffer whose geometries go into `geometry` columns of SRID `srid` (EWKB), not into
+    /// `bytea` (WKB).
+    pub(crate) fn for_geometry_columns(capacity: usize, srid: u32) -> Self {
+        Self {
+            srid: Some(srid),
+            ..Self::new(capacity)
         }
     }
 
@@ -115,6 +131,32 @@ impl CopyBuf {
             }
         }
         Ok(())
+    }
+
+    /// A geometry written by `write` as little-endian WKB: a `bytea` field as it is, or, for a
+    /// geometry column, EWKB (the type word gets the SRID flag and the SRID follows it).
+    pub(crate) fn geometry(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let srid = self.srid;
+        self.bytes_with(|out| {
+            let at = out.len();
+            write(out)?;
+            if let Some(srid) = srid {
+                if out.len() < at + 5 || out[at] != 1 {
+                    return Err(StoreError::Corrupt(
+                        "a geometry was not little-endian WKB".into(),
+                    ));
+                }
+                let mut ty = [0u8; 4];
+                ty.copy_from_slice(&out[at + 1..at + 5]);
+                let ty = u32::from_le_bytes(ty) | EWKB_SRID_FLAG;
+                out[at + 1..at + 5].copy_from_slice(&ty.to_le_bytes());
+                out.splice(at + 5..at + 5, srid.to_le_bytes());
+            }
+            Ok(())
+        })
     }
 
     pub(crate) fn i32(&mut self, v: i32) {

@@ -14,11 +14,13 @@ mod reports;
 pub(crate) mod testdb;
 mod wkb;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::TryStreamExt;
+use sqlx::PgConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
@@ -89,6 +91,12 @@ pub struct PgStore {
     /// What the connection that `LISTEN`s for other processes' commits has heard (see
     /// `coord.rs`), started on the first wait.
     feed: tokio::sync::OnceCell<std::sync::Arc<coord::Feed>>,
+    /// Per imported table (`Table::slot`): the last batch met keys already stored, so the next
+    /// one goes through the staging table rather than trying a straight `COPY` first.
+    expect_conflicts: [AtomicBool; 5],
+    /// This store's connections' `application_name`, "lagesbild <random id>": the change
+    /// notifications name it, so that the server can tell its own commits from the others'.
+    origin: String,
 }
 
 impl PgStore {
@@ -102,11 +110,12 @@ impl PgStore {
 
     /// Connects with `opts` and brings the schema up to date.
     pub async fn open_with(opts: PgConnectOptions) -> StoreResult<Self> {
+        let origin = format!("lagesbild {:016x}", rand::random::<u64>());
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(opts.application_name("lagesbild"))
+            .connect_with(opts.application_name(&origin))
             .await
             .op("connecting to PostgreSQL")?;
         sqlx::migrate!("./migrations/postgres")
@@ -116,6 +125,8 @@ impl PgStore {
         Ok(Self {
             pool,
             feed: tokio::sync::OnceCell::new(),
+            expect_conflicts: Default::default(),
+            origin,
         })
     }
 
@@ -141,6 +152,8 @@ const CARDINALITY_VIOLATION: &str = "21000";
 struct Table {
     /// The target table.
     name: &'static str,
+    /// Its place in [`PgStore::expect_conflicts`].
+    slot: usize,
     /// The staging table's columns: `ord bigint` (the row's place in the batch) first, then one
     /// per field the encoder writes, in its order.
     stage_columns: &'static str,
@@ -196,6 +209,7 @@ impl Table {
 }
 
 const INCIDENTS: Table = Table {
+    slot: 0,
     name: "incidents",
     stage_columns: "ord bigint, source text, source_id text, occurred_at timestamptz, \
         utc_offset_s integer, time_precision text, occurred_to timestamptz, category text, \
@@ -222,6 +236,7 @@ const INCIDENTS: Table = Table {
 };
 
 const WALKWAYS: Table = Table {
+    slot: 1,
     name: "walkways",
     stage_columns: "ord bigint, id bigint, kind text, lit text, name text, geom bytea",
     key: "id",
@@ -231,6 +246,7 @@ const WALKWAYS: Table = Table {
 };
 
 const LAMPS: Table = Table {
+    slot: 2,
     name: "lamps",
     stage_columns: "ord bigint, id text, geom bytea, height_m double precision, \
         lumen double precision, watt double precision, status text, source text, reference text",
@@ -249,6 +265,7 @@ const LAMPS: Table = Table {
 };
 
 const AREAS: Table = Table {
+    slot: 3,
     name: "areas",
     stage_columns: "ord bigint, source text, name text, geom bytea",
     key: "source, name",
@@ -258,6 +275,7 @@ const AREAS: Table = Table {
 };
 
 const BRA: Table = Table {
+    slot: 4,
     name: "bra_stats",
     stage_columns: "ord bigint, year integer, municipality text, count bigint, \
         per_100k double precision",
@@ -271,11 +289,71 @@ fn is_cardinality_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some(CARDINALITY_VIOLATION))
 }
 
+/// Counts a change of the imported data, in the transaction that makes it.
+async fn bump_data_version(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'data_version'")
+        .execute(conn)
+        .await
+        .op("counting the data version")?;
+    Ok(())
+}
+
+/// Streams `batch` through `statement` (a `COPY … FROM STDIN (FORMAT binary)`) in chunks of
+/// [`COPY_CHUNK`], each row numbered first when `ord`. A row that cannot be encoded aborts the
+/// `COPY` and is the outer error; what the server says of the rows is the inner result (the rows
+/// copied), so that the caller can tell a key already stored from other failures.
+async fn copy_rows<T>(
+    conn: &mut PgConnection,
+    statement: &str,
+    mut buf: CopyBuf,
+    batch: &[T],
+    fields: i16,
+    ord: bool,
+    encode: &impl Fn(&mut CopyBuf, &T) -> StoreResult<()>,
+) -> StoreResult<Result<u64, sqlx::Error>> {
+    let mut copy = match conn.copy_in_raw(statement).await {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    for (i, row) in batch.iter().enumerate() {
+        if ord {
+            buf.row(fields + 1);
+            buf.i64(i as i64);
+        } else {
+            buf.row(fields);
+        }
+        if let Err(e) = encode(&mut buf, row).and_then(|()| buf.check()) {
+            copy.abort("a row could not be encoded")
+                .await
+                .op("aborting the COPY of a batch")?;
+            return Err(e);
+        }
+        if buf.len() >= COPY_CHUNK {
+            if let Err(e) = copy.send(buf.chunk()).await {
+                return Ok(Err(e));
+            }
+            buf.clear();
+        }
+    }
+    buf.trailer();
+    if let Err(e) = copy.send(buf.chunk()).await {
+        return Ok(Err(e));
+    }
+    drop(buf);
+    Ok(copy.finish().await)
+}
+
 impl PgStore {
-    /// Writes `batch` into `table` in one transaction: the rows are streamed into a temporary
-    /// staging table with binary `COPY` (`encode` writes one row's fields after `ord`, in
-    /// `stage_columns` order, `fields` of them), then one `INSERT … SELECT … ON CONFLICT DO
-    /// UPDATE … WHERE … IS DISTINCT FROM …` moves them all, so that unchanged rows cost no write.
+    /// Writes `batch` into `table` in one transaction (`encode` writes one row's fields, in
+    /// `stage_columns` order after `ord`, `fields` of them).
+    ///
+    /// While the batches of a table bring only new keys, each one is copied straight into the
+    /// table with binary `COPY`, which is what `psql \copy` does and the fastest way in. When a
+    /// batch holds a key already stored (or one key twice), that `COPY` fails on the unique key;
+    /// it is rolled back to a savepoint, and the batch goes the general way: `COPY` into a
+    /// temporary staging table, then one `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE … IS
+    /// DISTINCT FROM …`, so that unchanged rows cost no write. The store then stays on the
+    /// general way for that table until a batch inserts nothing but new rows again.
     ///
     /// A key that occurs more than once in the batch cannot be upserted by one statement;
     /// then the rows are applied in rounds (every key's first occurrence, then every second…),
@@ -292,6 +370,45 @@ impl PgStore {
             return Ok(counts);
         }
         let mut tx = self.pool.begin().await.op("starting a write transaction")?;
+        let expect_conflicts = &self.expect_conflicts[table.slot];
+        if !expect_conflicts.load(Ordering::Relaxed) {
+            sqlx::raw_sql("SAVEPOINT lagesbild_direct")
+                .execute(&mut *tx)
+                .await
+                .op("writing a batch")?;
+            let copied = copy_rows(
+                &mut tx,
+                &format!(
+                    "COPY {} ({}, {}) FROM STDIN (FORMAT binary)",
+                    table.name,
+                    table.key_columns.join(", "),
+                    table.value_columns.join(", ")
+                ),
+                CopyBuf::for_geometry_columns(COPY_CHUNK + COPY_CHUNK / 4, 3006),
+                batch,
+                fields,
+                false,
+                &encode,
+            )
+            .await?;
+            match copied {
+                Ok(n) => {
+                    counts.inserted = n;
+                    bump_data_version(&mut tx).await?;
+                    tx.commit().await.op("committing a batch")?;
+                    return Ok(counts);
+                }
+                Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                    sqlx::raw_sql("ROLLBACK TO SAVEPOINT lagesbild_direct")
+                        .execute(&mut *tx)
+                        .await
+                        .op("writing a batch")?;
+                    expect_conflicts.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e).op("copying a batch"),
+            }
+        }
+
         sqlx::raw_sql(AssertSqlSafe(format!(
             "CREATE TEMPORARY TABLE {STAGE} ({}) ON COMMIT DROP",
             table.stage_columns
@@ -299,35 +416,17 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .op("creating the staging table")?;
-
-        let mut copy = tx
-            .copy_in_raw(&format!("COPY {STAGE} FROM STDIN (FORMAT binary)"))
-            .await
-            .op("starting the COPY of a batch")?;
-        let mut buf = CopyBuf::new(COPY_CHUNK + COPY_CHUNK / 4);
-        let mut encoded = Ok(());
-        for (ord, row) in batch.iter().enumerate() {
-            buf.row(fields + 1);
-            buf.i64(ord as i64);
-            encoded = encode(&mut buf, row).and_then(|()| buf.check());
-            if encoded.is_err() {
-                break;
-            }
-            if buf.len() >= COPY_CHUNK {
-                copy.send(buf.chunk()).await.op("sending a batch")?;
-                buf.clear();
-            }
-        }
-        if let Err(e) = encoded {
-            copy.abort("a row could not be encoded")
-                .await
-                .op("aborting the COPY of a batch")?;
-            return Err(e);
-        }
-        buf.trailer();
-        copy.send(buf.chunk()).await.op("sending a batch")?;
-        drop(buf);
-        copy.finish().await.op("copying a batch")?;
+        copy_rows(
+            &mut tx,
+            &format!("COPY {STAGE} FROM STDIN (FORMAT binary)"),
+            CopyBuf::new(COPY_CHUNK + COPY_CHUNK / 4),
+            batch,
+            fields,
+            true,
+            &encode,
+        )
+        .await?
+        .op("copying a batch")?;
 
         sqlx::raw_sql("SAVEPOINT lagesbild_upsert")
             .execute(&mut *tx)
@@ -350,14 +449,12 @@ impl PgStore {
         counts.updated = (touched - inserted) as u64;
         counts.unchanged = batch.len() as u64 - (touched as u64).min(batch.len() as u64);
         if touched > 0 {
-            sqlx::query(
-                "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'data_version'",
-            )
-            .execute(&mut *tx)
-            .await
-            .op("counting the data version")?;
+            bump_data_version(&mut tx).await?;
         }
         tx.commit().await.op("committing a batch")?;
+        if counts.inserted == batch.len() as u64 {
+            expect_conflicts.store(false, Ordering::Relaxed);
+        }
         Ok(counts)
     }
 
@@ -474,7 +571,7 @@ impl DataStore for PgStore {
             b.text(&i.category);
             b.text(i.group.as_str());
             b.text(&i.label);
-            b.bytes_with(|out| {
+            b.geometry(|out| {
                 wkb::point(out, i.location);
                 Ok(())
             })?;
@@ -492,7 +589,7 @@ impl DataStore for PgStore {
             b.text(&w.kind);
             b.opt_text(w.lit.as_deref());
             b.opt_text(w.name.as_deref());
-            b.bytes_with(|out| wkb::linestring(out, &w.geometry))
+            b.geometry(|out| wkb::linestring(out, &w.geometry))
         })
         .await
     }
@@ -500,7 +597,7 @@ impl DataStore for PgStore {
     async fn upsert_lamps(&self, batch: &[Lamp]) -> StoreResult<WriteCounts> {
         self.upsert_staged(&LAMPS, batch, 8, |b, l| {
             b.text(&l.id);
-            b.bytes_with(|out| {
+            b.geometry(|out| {
                 wkb::point(out, l.location);
                 Ok(())
             })?;
@@ -519,7 +616,7 @@ impl DataStore for PgStore {
         self.upsert_staged(&AREAS, batch, 3, |b, a| {
             b.text(&a.source);
             b.text(&a.name);
-            b.bytes_with(|out| wkb::multipolygon(out, &a.geometry))
+            b.geometry(|out| wkb::multipolygon(out, &a.geometry))
         })
         .await
     }
@@ -535,17 +632,20 @@ impl DataStore for PgStore {
         .await
     }
 
-    async fn load_incidents(&self) -> StoreResult<Vec<Incident>> {
-        load_all(
-            &self.pool,
+    async fn for_each_incident(
+        &self,
+        each: &mut (dyn FnMut(Incident) -> StoreResult<()> + Send),
+    ) -> StoreResult<()> {
+        let mut rows = sqlx::query(
             "SELECT source, source_id, occurred_at, utc_offset_s, time_precision, occurred_to, \
              category, category_group, label, ST_AsBinary(geom) AS geom, location_precision, \
              place, summary FROM incidents ORDER BY id",
-            "loading incidents",
-            "SELECT count(*) FROM incidents",
-            incident_from_row,
         )
-        .await
+        .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.op("loading incidents")? {
+            each(incident_from_row(&r)?)?;
+        }
+        Ok(())
     }
 
     async fn load_walkways(&self) -> StoreResult<Vec<Walkway>> {
