@@ -243,14 +243,26 @@ async fn watch_store(state: AppState) {
                 Err(e) => tracing::warn!(error = %e, "cannot read data version"),
             }
         }
+        // Reports go through the one report publisher, so that it keeps merging into a layer it
+        // knows rather than reading every report after each of another replica's commits.
+        let publisher = &state.report_publisher;
         if changed.measures {
             if let Err(e) = state.spatial.reload_lamps(state.store.as_ref()).await {
                 tracing::error!(error = %e, "reloading lamps and reports after a measure failed");
             }
-        } else if changed.reports
-            && let Err(e) = state.spatial.reload_reports(state.store.as_ref()).await
+        } else if changed.reports {
+            if let Err(e) = publisher
+                .after_commit_reload(&state.spatial, state.store.as_ref())
+                .await
+            {
+                tracing::error!(error = %e, "reloading reports failed");
+            }
+        } else if !changed.report_ids.is_empty()
+            && let Err(e) = publisher
+                .after_foreign_change(&state.spatial, state.store.as_ref(), &changed.report_ids)
+                .await
         {
-            tracing::error!(error = %e, "reloading reports failed");
+            tracing::error!(error = %e, "reading reports changed elsewhere failed");
         }
     }
 }

@@ -88,6 +88,27 @@ impl ReportPublisher {
             .await
     }
 
+    /// Call when another process changed the reports of `ids`: reads them and merges them
+    /// into the layer as this process's own commits are, instead of reading every report.
+    /// Returns once they are published; a report no longer stored makes the layer be read
+    /// whole.
+    pub async fn after_foreign_change(
+        &self,
+        spatial: &Spatial,
+        store: &dyn Store,
+        ids: &[i64],
+    ) -> StoreResult<()> {
+        let mut wanted = ids.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let changed = store.get_reports(&wanted).await?;
+        if changed.len() != wanted.len() {
+            return self.after_commit_reload(spatial, store).await;
+        }
+        self.wait_for_publish(spatial, store, |q| q.changed.extend(changed))
+            .await
+    }
+
     /// Call after a commit that changed reports besides one in hand (a merge also moves the
     /// reports merged into the merged one); returns once a snapshot with the report layer read
     /// from the store is published.

@@ -15,14 +15,18 @@ use super::StoreResult;
 use crate::reports::rate_limit::RetryAfter;
 
 /// What woke [`Coordination::wait_for_change`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changed {
     /// Nothing was heard within the wait: the caller should look at the versions itself.
     pub timed_out: bool,
     /// Imported data (incidents, walkways, lamps, areas, BRÅ) changed.
     pub data: bool,
-    /// Citizen reports changed (new, moderated, merged, purged).
+    /// Citizen reports changed (new, moderated, merged, purged), which ones not said: read
+    /// them all.
     pub reports: bool,
+    /// These citizen reports changed (by id, in the order heard, maybe repeated): read only
+    /// them, unless `reports` says to read all.
+    pub report_ids: Vec<i64>,
     /// The åtgärdsplan changed (measures may change lamps).
     pub measures: bool,
     /// API tokens changed (created, revoked).
@@ -34,6 +38,7 @@ impl Changed {
         timed_out: true,
         data: false,
         reports: false,
+        report_ids: Vec::new(),
         measures: false,
         tokens: false,
     };

@@ -100,6 +100,19 @@ pub trait ReportStore: Send + Sync {
 
     async fn get_report(&self, id: i64) -> StoreResult<Option<CitizenReport>>;
 
+    /// The reports of `ids` that exist (any order, each once), whatever their state: what the
+    /// snapshot needs after another process changed them.
+    async fn get_reports(&self, ids: &[i64]) -> StoreResult<Vec<CitizenReport>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.get_report(id).await?);
+        }
+        Ok(out)
+    }
+
     /// Reports matching the filter, newest first.
     async fn list_reports(&self, filter: &ReportFilter) -> StoreResult<Vec<CitizenReport>>;
 

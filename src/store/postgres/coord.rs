@@ -24,11 +24,37 @@ const IDLE_BUCKET: &str = "2 minutes";
 const SWEEP_EVERY: u64 = 1_000;
 static SUBMISSIONS: AtomicU64 = AtomicU64::new(0);
 
-fn note(changed: &mut Changed, payload: &str) {
-    match payload {
+/// More report ids than this heard before the server asks: it reads every report instead.
+const MAX_REPORT_IDS: usize = 10_000;
+
+/// Adds what `payload` says changed to `changed`: "<kind> <origin>", or "report <id> <origin>"
+/// for one report (see `0007_notify_origin.sql`). Report and measure changes from this very
+/// store (`own`, its application name) are skipped: the server published them in memory
+/// before it answered.
+fn note(changed: &mut Changed, payload: &str, own: &str) {
+    let (kind, rest) = payload.split_once(' ').unwrap_or((payload, ""));
+    if kind == "report" {
+        let (id, origin) = rest.split_once(' ').unwrap_or((rest, ""));
+        match id.parse::<i64>() {
+            Ok(_) if origin == own => {}
+            Ok(_) if changed.reports || changed.report_ids.len() >= MAX_REPORT_IDS => {
+                changed.reports = true;
+                changed.report_ids.clear();
+            }
+            Ok(id) => changed.report_ids.push(id),
+            Err(_) => changed.reports = true,
+        }
+        return;
+    }
+    let mine = rest == own;
+    match kind {
         "data" => changed.data = true,
-        "reports" => changed.reports = true,
-        "measures" => changed.measures = true,
+        "reports" if !mine => {
+            changed.reports = true;
+            changed.report_ids.clear();
+        }
+        "measures" if !mine => changed.measures = true,
+        "reports" | "measures" => {}
         "tokens" => changed.tokens = true,
         other => tracing::debug!(payload = other, "unknown change notification"),
     }
@@ -55,10 +81,10 @@ impl Feed {
 /// Owns the listening connection for the life of the process. A lost connection loses what was
 /// notified meanwhile, so it is reported as `timed_out` (look at the versions); `try_recv`
 /// reconnects on the next call, and a failing reconnect is retried every second.
-async fn listen(mut l: PgListener, feed: Arc<Feed>) {
+async fn listen(mut l: PgListener, feed: Arc<Feed>, own: String) {
     loop {
         match l.try_recv().await {
-            Ok(Some(n)) => feed.hear(|c| note(c, n.payload())),
+            Ok(Some(n)) => feed.hear(|c| note(c, n.payload(), &own)),
             Ok(None) => {
                 tracing::warn!("change listener lost its connection; reconnecting");
                 feed.hear(|c| c.timed_out = true);
@@ -88,7 +114,7 @@ impl Coordination for PgStore {
                     pending: std::sync::Mutex::new(Changed::TIMED_OUT),
                     wake: Notify::new(),
                 });
-                tokio::spawn(listen(l, feed.clone()));
+                tokio::spawn(listen(l, feed.clone(), self.origin.clone()));
                 StoreResult::Ok(feed)
             })
             .await?;
@@ -174,5 +200,65 @@ impl Coordination for PgStore {
             return Ok(None);
         }
         Ok(Some(JobLock::new(conn.detach())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heard(payloads: &[&str]) -> Changed {
+        let mut c = Changed::default();
+        for p in payloads {
+            note(&mut c, p, "lagesbild 00000000000000aa");
+        }
+        c
+    }
+
+    #[test]
+    fn own_report_and_measure_changes_are_skipped_and_the_rest_heard() {
+        let own = heard(&[
+            "reports lagesbild 00000000000000aa",
+            "measures lagesbild 00000000000000aa",
+        ]);
+        assert_eq!(own, Changed::default());
+        let other = heard(&[
+            "reports lagesbild 00000000000000bb",
+            "measures lagesbild 00000000000000bb",
+        ]);
+        assert!(other.reports && other.measures && !other.data && !other.tokens);
+        // Data and token changes are acted on whoever made them: a server reloads its data
+        // and forgets its token cache from what is stored.
+        let mine = heard(&[
+            "data lagesbild 00000000000000aa",
+            "tokens lagesbild 00000000000000aa",
+        ]);
+        assert!(mine.data && mine.tokens && !mine.reports);
+        // Payloads of the first migration's triggers (no origin) and from psql count as others'.
+        let old = heard(&["reports", "measures lagesbild"]);
+        assert!(old.reports && old.measures);
+    }
+
+    #[test]
+    fn single_reports_are_heard_by_id_until_there_are_too_many() {
+        let c = heard(&[
+            "report 7 lagesbild 00000000000000bb",
+            "report 8 lagesbild 00000000000000aa",
+            "report 9",
+            "report 7 lagesbild 00000000000000bb",
+        ]);
+        assert_eq!(c.report_ids, vec![7, 9, 7]);
+        assert!(!c.reports);
+        // A whole-table change (a TRUNCATE) makes the ids moot.
+        let c = heard(&["report 7 x", "reports x", "report 8 x"]);
+        assert!(c.reports && c.report_ids.is_empty());
+        let many: Vec<String> = (0..=MAX_REPORT_IDS)
+            .map(|i| format!("report {i} x"))
+            .collect();
+        let c = heard(&many.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(c.reports && c.report_ids.is_empty());
+        // Garbage says something changed, not what.
+        let c = heard(&["report seven x"]);
+        assert!(c.reports);
     }
 }

@@ -43,8 +43,18 @@ impl TestServer {
         cfg: impl FnOnce(&mut Config),
         seed: impl AsyncFnOnce(&dyn lagesbild::store::Store),
     ) -> Self {
+        Self::seeded_on(None, cfg, seed).await
+    }
+
+    /// [`TestServer::seeded`] over `db` (a PostgreSQL URL, say), or over a new SQLite file in a
+    /// temporary folder when `None`.
+    pub async fn seeded_on(
+        db: Option<String>,
+        cfg: impl FnOnce(&mut Config),
+        seed: impl AsyncFnOnce(&dyn lagesbild::store::Store),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("test.sqlite").to_str().unwrap().to_string();
+        let db = db.unwrap_or_else(|| dir.path().join("test.sqlite").to_str().unwrap().to_string());
         {
             let store = lagesbild::store::open(&db).await.unwrap();
             seed(store.as_ref()).await;

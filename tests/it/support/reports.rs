@@ -74,21 +74,33 @@ pub fn start(reports_per_minute: u32) -> Server {
 /// [`start`] with more of the configuration set by `adjust`: the shared test server over the
 /// fixture footway and lamp, on a runtime of its own.
 pub fn start_with(reports_per_minute: u32, adjust: impl FnOnce(&mut Config)) -> Server {
+    start_on(None, reports_per_minute, adjust, async |store| {
+        store.upsert_walkways(&[fixture_way()]).await.unwrap();
+        store.upsert_lamps(&[fixture_lamp()]).await.unwrap();
+    })
+}
+
+/// A server over `db` (a new SQLite file when `None`) that `seed` fills first, on a runtime of
+/// its own: each one is a replica with its own pool, snapshot and group commit.
+pub fn start_on(
+    db: Option<String>,
+    reports_per_minute: u32,
+    adjust: impl FnOnce(&mut Config),
+    seed: impl AsyncFnOnce(&dyn lagesbild::store::Store),
+) -> Server {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let srv = rt.block_on(super::TestServer::seeded(
+    let srv = rt.block_on(super::TestServer::seeded_on(
+        db,
         |cfg| {
             cfg.reports_per_minute = reports_per_minute;
             cfg.service_area = Some(AREA);
             adjust(cfg);
         },
-        async |store| {
-            store.upsert_walkways(&[fixture_way()]).await.unwrap();
-            store.upsert_lamps(&[fixture_lamp()]).await.unwrap();
-        },
+        seed,
     ));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
