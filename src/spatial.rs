@@ -207,12 +207,20 @@ impl IncidentLayer {
     /// The layer over `items`, each dropped as soon as it is converted so that the loaded
     /// incidents and the layer are not both whole in memory.
     pub fn new(items: Vec<Incident>) -> Self {
-        let mut strings = Strings::default();
-        let items: Vec<SnapIncident> = items
-            .into_iter()
-            .map(|i| SnapIncident::new(&i, &mut strings))
-            .collect();
-        Self::of_items(items)
+        let mut b = Self::builder(items.len());
+        for i in items {
+            b.push(&i);
+        }
+        b.build()
+    }
+
+    /// A layer built from incidents pushed one at a time (as a store streams them), room made
+    /// for `expected` of them.
+    pub fn builder(expected: usize) -> IncidentLayerBuilder {
+        IncidentLayerBuilder {
+            items: Vec::with_capacity(expected),
+            strings: Strings::default(),
+        }
     }
 
     pub fn empty() -> Self {
@@ -231,6 +239,22 @@ impl IncidentLayer {
             },
         );
         Self { items, tree, times }
+    }
+}
+
+/// See [`IncidentLayer::builder`].
+pub struct IncidentLayerBuilder {
+    items: Vec<SnapIncident>,
+    strings: Strings,
+}
+
+impl IncidentLayerBuilder {
+    pub fn push(&mut self, inc: &Incident) {
+        self.items.push(SnapIncident::new(inc, &mut self.strings));
+    }
+
+    pub fn build(self) -> IncidentLayer {
+        IncidentLayer::of_items(self.items)
     }
 }
 

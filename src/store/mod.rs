@@ -106,7 +106,23 @@ pub trait DataStore: Send + Sync {
     async fn upsert_areas(&self, batch: &[Area]) -> StoreResult<WriteCounts>;
     async fn upsert_bra(&self, batch: &[BraStat]) -> StoreResult<WriteCounts>;
 
-    async fn load_incidents(&self) -> StoreResult<Vec<Incident>>;
+    /// Every incident in the order stored, handed to `each` one at a time as it is read, so that
+    /// a million of them are never all in memory as rows and as incidents at once. An error
+    /// from `each` stops the reading and is returned.
+    async fn for_each_incident(
+        &self,
+        each: &mut (dyn FnMut(Incident) -> StoreResult<()> + Send),
+    ) -> StoreResult<()>;
+    /// Every incident, in the order stored.
+    async fn load_incidents(&self) -> StoreResult<Vec<Incident>> {
+        let mut all = Vec::new();
+        self.for_each_incident(&mut |i| {
+            all.push(i);
+            Ok(())
+        })
+        .await?;
+        Ok(all)
+    }
     async fn load_walkways(&self) -> StoreResult<Vec<Walkway>>;
     async fn load_lamps(&self) -> StoreResult<Vec<Lamp>>;
     async fn load_areas(&self) -> StoreResult<Vec<Area>>;

@@ -13,12 +13,18 @@ use crate::spatial::{IncidentLayer, LampLayer, ReportLayer, Snapshot, Spatial};
 impl Snapshot {
     /// Reads everything from the store and builds every tree.
     pub async fn load(store: &dyn Store) -> StoreResult<Self> {
-        // The incidents become their compact layer before anything else is loaded: the store's
-        // rows and strings are then freed whole, and nothing loaded later lies between them
-        // to keep their pages in the process. Building the layer's tree over a million points
-        // takes a few hundred milliseconds: off the async workers.
-        let incidents = store.load_incidents().await?;
-        let incidents = tokio::task::spawn_blocking(move || IncidentLayer::new(incidents))
+        // The incidents become their compact form one at a time as the store reads them, so
+        // that a million are never held as rows or as full incidents. Building the layer's tree
+        // and times over a million points takes a few hundred milliseconds: off the async
+        // workers.
+        let mut builder = IncidentLayer::builder(store.counts().await?.incidents as usize);
+        store
+            .for_each_incident(&mut |i| {
+                builder.push(&i);
+                Ok(())
+            })
+            .await?;
+        let incidents = tokio::task::spawn_blocking(move || builder.build())
             .await
             .expect("building the incident layer panicked");
         let walkways = store.load_walkways().await?;

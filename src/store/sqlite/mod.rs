@@ -13,8 +13,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use futures_util::TryStreamExt;
 use geo::{Coord, LineString, MultiPolygon, Point};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{DataCounts, DataStore, StoreError, StoreResult, StoredToken, TokenStore, WriteCounts};
@@ -320,6 +323,37 @@ pub(crate) fn utc_from_secs(secs: i64) -> StoreResult<DateTime<Utc>> {
 /// lock granted).
 impl super::Coordination for SqliteStore {}
 
+/// An incident as the `incidents` table holds it.
+fn incident_from_row(r: &SqliteRow) -> StoreResult<Incident> {
+    let secs: i64 = r.get(2);
+    let off: i32 = r.get(3);
+    let offset = FixedOffset::east_opt(off)
+        .ok_or_else(|| StoreError::Corrupt(format!("UTC offset {off} s")))?;
+    let grp: String = r.get(5);
+    let prec: String = r.get(9);
+    let tp: String = r.get(12);
+    let to: Option<i64> = r.get(13);
+    Ok(Incident {
+        source: r.get(0),
+        source_id: r.get(1),
+        occurred_at: utc_from_secs(secs)?.with_timezone(&offset),
+        time_precision: TimePrecision::parse(&tp)
+            .ok_or_else(|| StoreError::Corrupt(format!("time precision {tp:?}")))?,
+        occurred_to: to
+            .map(|t| utc_from_secs(t).map(|t| t.with_timezone(&offset)))
+            .transpose()?,
+        category: r.get(4),
+        group: CategoryGroup::parse(&grp)
+            .ok_or_else(|| StoreError::Corrupt(format!("category group {grp:?}")))?,
+        label: r.get(6),
+        location: Point::new(r.get(7), r.get(8)),
+        precision: LocationPrecision::parse(&prec)
+            .ok_or_else(|| StoreError::Corrupt(format!("precision {prec:?}")))?,
+        place: r.get(10),
+        summary: r.get(11),
+    })
+}
+
 #[async_trait]
 impl DataStore for SqliteStore {
     async fn upsert_incidents(&self, batch: &[Incident]) -> StoreResult<WriteCounts> {
@@ -476,44 +510,18 @@ impl DataStore for SqliteStore {
         .await
     }
 
-    async fn load_incidents(&self) -> StoreResult<Vec<Incident>> {
-        let rows = sqlx::query(
+    async fn for_each_incident(
+        &self,
+        each: &mut (dyn FnMut(Incident) -> StoreResult<()> + Send),
+    ) -> StoreResult<()> {
+        let mut rows = sqlx::query(
             "SELECT source, source_id, occurred_utc, utc_offset_s, category, grp, label, x, y, precision, place, summary, time_precision, occurred_to_utc FROM incidents ORDER BY id",
         )
-        .fetch_all(&self.pool)
-        .await
-        .op("loading incidents")?;
-        rows.iter()
-            .map(|r| {
-                let secs: i64 = r.get(2);
-                let off: i32 = r.get(3);
-                let offset = FixedOffset::east_opt(off)
-                    .ok_or_else(|| StoreError::Corrupt(format!("UTC offset {off} s")))?;
-                let grp: String = r.get(5);
-                let prec: String = r.get(9);
-                let tp: String = r.get(12);
-                let to: Option<i64> = r.get(13);
-                Ok(Incident {
-                    source: r.get(0),
-                    source_id: r.get(1),
-                    occurred_at: utc_from_secs(secs)?.with_timezone(&offset),
-                    time_precision: TimePrecision::parse(&tp)
-                        .ok_or_else(|| StoreError::Corrupt(format!("time precision {tp:?}")))?,
-                    occurred_to: to
-                        .map(|t| utc_from_secs(t).map(|t| t.with_timezone(&offset)))
-                        .transpose()?,
-                    category: r.get(4),
-                    group: CategoryGroup::parse(&grp)
-                        .ok_or_else(|| StoreError::Corrupt(format!("category group {grp:?}")))?,
-                    label: r.get(6),
-                    location: Point::new(r.get(7), r.get(8)),
-                    precision: LocationPrecision::parse(&prec)
-                        .ok_or_else(|| StoreError::Corrupt(format!("precision {prec:?}")))?,
-                    place: r.get(10),
-                    summary: r.get(11),
-                })
-            })
-            .collect()
+        .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.op("loading incidents")? {
+            each(incident_from_row(&r)?)?;
+        }
+        Ok(())
     }
 
     async fn load_walkways(&self) -> StoreResult<Vec<Walkway>> {
