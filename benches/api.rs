@@ -18,8 +18,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use support::{rss_mb, serve};
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, TimeZone};
@@ -55,42 +56,6 @@ fn incidents(pts: &[[f64; 2]]) -> Vec<Incident> {
             summary: None,
         })
         .collect()
-}
-
-/// `lagesbild serve` on 127.0.0.1:0 over `db`: the child, its address, and seconds to serving.
-fn serve(db: &str) -> (Child, String, f64) {
-    let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
-        .args(["--db", db, "serve", "--addr", "127.0.0.1:0"])
-        .env("NO_COLOR", "1")
-        .env("LAGESBILD_LOG", "info,sqlx=warn")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server stopped before serving")
-            .unwrap();
-        if let Some(rest) = line.split("serving Lägesbild at http://").nth(1) {
-            break rest.split('/').next().unwrap().to_string();
-        }
-    };
-    // Keep reading so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr, t.elapsed().as_secs_f64())
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn get(agent: &ureq::Agent, url: &str, token: &str) -> (Value, f64) {

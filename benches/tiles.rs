@@ -10,7 +10,8 @@
 //!   tile when first asked for (encoded) and again (from the answer cache), bytes as the
 //!   protobuf and gzipped (flate2 at level 6, what the server's compression layer sends);
 //! - the reference: the GeoJSON the map would otherwise fetch for a 1280 × 860 view at zoom 13
-//!   (`/api/v1/walkways?bbox=…`), against the tiles of the same view.
+//!   (`/api/v1/walkways?bbox=…`), against the tiles of the same view;
+//! - what one replica holds in memory (the release server as a process) per 10 000 walkways.
 //!
 //! `cargo bench --bench tiles` runs the full size; `cargo test --benches` a 1/16 one.
 
@@ -18,7 +19,7 @@ mod support;
 
 use std::io::Write;
 use std::time::Instant;
-use support::get;
+use support::{get, rss_mb, serve};
 
 use geo::{Coord, LineString, Point};
 use lagesbild::config::Config;
@@ -121,11 +122,19 @@ fn main() {
     let (ways, lamps) = network(cells, lamps);
     let n_ways = ways.len();
     let n_lamps = lamps.len();
+    // The same walkways alone, and no data at all, for what a replica holds per walkway.
+    let ways_db = dir.path().join("ways.sqlite");
+    let empty_db = dir.path().join("empty.sqlite");
+    let (ways_db, empty_db) = (ways_db.to_str().unwrap(), empty_db.to_str().unwrap());
     let addr = rt.block_on(async {
         let store = lagesbild::store::open(&db).await.unwrap();
         store.upsert_walkways(&ways).await.unwrap();
         store.upsert_lamps(&lamps).await.unwrap();
         drop(store);
+        let store = lagesbild::store::open(ways_db).await.unwrap();
+        store.upsert_walkways(&ways).await.unwrap();
+        drop(store);
+        drop(lagesbild::store::open(empty_db).await.unwrap());
         let config = Config {
             db: db.clone(),
             addr: "127.0.0.1:0".into(),
@@ -258,4 +267,34 @@ fn main() {
             gzipped(&body) as f64 / gz as f64
         );
     }
+
+    // What one replica holds in memory: the release server (its allocator returns freed pages)
+    // over no data, over the walkways alone, and over walkways and lamps, after loading and after
+    // the lighting analysis.
+    let mut held = Vec::new();
+    for (what, file) in [
+        ("no data", empty_db),
+        ("the walkways alone", ways_db),
+        ("walkways and lamps", db.as_str()),
+    ] {
+        let (mut child, addr, _) = serve(file);
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let loaded = rss_mb(child.id());
+        get(&agent, &format!("http://{addr}/api/v1/lighting/stretches"));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let analysed = rss_mb(child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        println!(
+            "memory: a replica over {what}: {loaded:.0} MB resident after loading, {analysed:.0} MB after the lighting analysis"
+        );
+        held.push((loaded, analysed));
+    }
+    let per_10k = |mb: f64| mb / n_ways as f64 * 10_000.0;
+    println!(
+        "memory: per 10 000 walkways {:.1} MB loaded, {:.1} MB with their lighting analysis; {n_lamps} lamps add {:.0} MB",
+        per_10k(held[1].0 - held[0].0),
+        per_10k(held[1].1 - held[0].1),
+        held[2].0 - held[1].0
+    );
 }
