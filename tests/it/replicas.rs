@@ -485,17 +485,23 @@ struct OwnCluster {
     user: String,
 }
 
+/// `program` from PostgreSQL's `bin` folder, run as `user` when one is given (as root:
+/// PostgreSQL refuses to run as root).
+fn as_server_user(bin: &str, program: &str, user: &str) -> Command {
+    let path = format!("{bin}/{program}");
+    if user.is_empty() {
+        Command::new(path)
+    } else {
+        let mut c = Command::new("runuser");
+        c.args(["-u", user, "--", &path]);
+        c
+    }
+}
+
 impl OwnCluster {
     fn pg_ctl(&self, args: &[&str]) {
         let data = self.dir.path().join("data");
-        let mut cmd = if self.user.is_empty() {
-            Command::new(format!("{}/pg_ctl", self.bin))
-        } else {
-            let mut c = Command::new("runuser");
-            c.args(["-u", &self.user, "--", &format!("{}/pg_ctl", self.bin)]);
-            c
-        };
-        let out = cmd
+        let out = as_server_user(&self.bin, "pg_ctl", &self.user)
             .arg("-D")
             .arg(&data)
             .args(["-w", "-t", "60", "-l"])
@@ -543,14 +549,7 @@ impl OwnCluster {
                 .unwrap();
             assert!(chown.success());
         }
-        let mut initdb = if user.is_empty() {
-            Command::new(format!("{bin}/initdb"))
-        } else {
-            let mut c = Command::new("runuser");
-            c.args(["-u", &user, "--", &format!("{bin}/initdb")]);
-            c
-        };
-        let out = initdb
+        let out = as_server_user(&bin, "initdb", &user)
             .arg("-D")
             .arg(&data)
             .args([
@@ -575,28 +574,8 @@ impl OwnCluster {
             user,
         };
         c.start();
-        let psql = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(c.url("postgres"))
-            .args(["-c", "CREATE DATABASE lb", "-c", ""])
-            .output()
-            .unwrap();
-        assert!(
-            psql.status.success(),
-            "{}",
-            String::from_utf8_lossy(&psql.stderr)
-        );
-        let ext = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(c.url("lb"))
-            .args(["-c", "CREATE EXTENSION postgis"])
-            .output()
-            .unwrap();
-        assert!(
-            ext.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ext.stderr)
-        );
+        pg::psql(&c.url("postgres"), "CREATE DATABASE lb").unwrap();
+        pg::psql(&c.url("lb"), "CREATE EXTENSION postgis").unwrap();
         Some(c)
     }
 
@@ -608,15 +587,7 @@ impl OwnCluster {
 impl Drop for OwnCluster {
     fn drop(&mut self) {
         let data = self.dir.path().join("data");
-        let pg_ctl = format!("{}/pg_ctl", self.bin);
-        let mut cmd = if self.user.is_empty() {
-            Command::new(&pg_ctl)
-        } else {
-            let mut c = Command::new("runuser");
-            c.args(["-u", &self.user, "--", &pg_ctl]);
-            c
-        };
-        let _ = cmd
+        let _ = as_server_user(&self.bin, "pg_ctl", &self.user)
             .arg("-D")
             .arg(&data)
             .args(["-m", "immediate", "stop"])
@@ -722,22 +693,13 @@ fn postgres_restart_under_a_burst_gives_503_and_loses_nothing() {
         w.join().unwrap();
     }
     let seen = Arc::try_unwrap(seen).unwrap().into_inner().unwrap();
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-tA",
-            "-d",
-            &db,
-            "-c",
-            "SELECT id || '|' || description FROM reports",
-        ])
-        .output()
-        .unwrap();
-    let stored: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('|'))
-        .map(|(i, d)| (i.to_string(), d.to_string()))
-        .collect();
+    let stored: BTreeMap<String, String> =
+        pg::psql(&db, "SELECT id || '|' || description FROM reports")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('|'))
+            .map(|(i, d)| (i.to_string(), d.to_string()))
+            .collect();
     for (id, text) in &seen.acked {
         assert_eq!(stored.get(id), Some(text), "acknowledged report {id}");
     }

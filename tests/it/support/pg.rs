@@ -15,7 +15,8 @@ pub struct PgDb {
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-fn psql(admin: &str, sql: &str) -> Result<String, String> {
+/// One statement on the database at `url`: what it printed (unaligned), or psql's complaint.
+pub fn psql(url: &str, sql: &str) -> Result<String, String> {
     let out = Command::new("psql")
         .args([
             "-X",
@@ -24,7 +25,7 @@ fn psql(admin: &str, sql: &str) -> Result<String, String> {
             "-v",
             "ON_ERROR_STOP=1",
             "-d",
-            admin,
+            url,
             "-c",
             sql,
         ])
