@@ -32,7 +32,9 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -177,10 +179,37 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(limits)
+        // Large answers are gzipped at the fastest level, the rest at the default one (the
+        // outer layer leaves an answer the inner one encoded alone).
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Fastest)
+                .compress_when(DefaultPredicate::new().and(LargeAnswer)),
+        )
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(web::security_headers(&state.config))
         .with_state(state)
+}
+
+/// Answers from this size on are gzipped at level 1 rather than 6. On an 11.7 MB Gi\* answer
+/// level 6 took 185 ms and level 1 51 ms, for 1.58 MB against 2.0 MB: the server's two cores
+/// are worth more than a quarter of the bytes. Tiles and small answers keep level 6, where the
+/// time is a millisecond and the bytes go to phones.
+pub const LARGE_ANSWER_BYTES: u64 = 512 * 1024;
+
+/// An answer of at least [`LARGE_ANSWER_BYTES`], by its `Content-Length` or its body's size.
+#[derive(Debug, Clone, Copy)]
+pub struct LargeAnswer;
+
+impl Predicate for LargeAnswer {
+    fn should_compress<B: axum::body::HttpBody>(&self, response: &axum::http::Response<B>) -> bool {
+        let declared = response
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        declared.unwrap_or_else(|| response.body().size_hint().lower()) >= LARGE_ANSWER_BYTES
+    }
 }
 
 /// `Retry-After` when every analysis slot is taken.

@@ -150,3 +150,109 @@ async fn shutdown_finishes_and_returns() {
         "listener closed after shutdown"
     );
 }
+
+/// `GET path` over a bare connection asking for gzip: the headers (names in lower case) and the
+/// body as sent, chunked transfer undone but not decompressed (the test clients decompress).
+async fn gzip_get(addr: std::net::SocketAddr, path: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: test\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..end].to_vec()).unwrap();
+    let headers: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_lowercase(), v.to_string()))
+        .collect();
+    let mut rest = &raw[end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v == "chunked");
+    if !chunked {
+        return (headers, rest.to_vec());
+    }
+    let mut body = Vec::new();
+    loop {
+        let line = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line]).unwrap(), 16).unwrap();
+        rest = &rest[line + 2..];
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+    (headers, body)
+}
+
+/// Large answers are gzipped at level 1 (the gzip header's XFL byte says 4, "fastest"), small
+/// ones at the default level 6 (XFL 0); both decompress to the answer sent uncompressed.
+#[tokio::test]
+async fn large_answers_are_gzipped_fast_and_small_ones_tightly() {
+    use std::io::Read;
+    // 3 000 zigzag walkways of 40 vertices around Täby: well over the 512 KiB threshold.
+    let ways: Vec<lagesbild::model::Walkway> = (0..3_000)
+        .map(|i| {
+            let (x0, y0) = (
+                670_000.0 + (i % 60) as f64 * 100.0,
+                6_590_000.0 + (i / 60) as f64 * 100.0,
+            );
+            lagesbild::model::Walkway {
+                id: i,
+                geometry: geo::LineString::from(
+                    (0..40)
+                        .map(|k| (x0 + k as f64 * 2.0, y0 + (k % 2) as f64 * 3.0))
+                        .collect::<Vec<_>>(),
+                ),
+                kind: "footway".into(),
+                lit: Some("no".into()),
+                name: None,
+            }
+        })
+        .collect();
+    let srv = TestServer::seeded(
+        |_| {},
+        async |store| {
+            store.upsert_walkways(&ways).await.unwrap();
+        },
+    )
+    .await;
+    let big = "/api/v1/walkways?bbox=17.5,59.2,18.5,59.7";
+    let small = "/health";
+    for (path, xfl, at_least) in [
+        (big, 4u8, lagesbild::api::LARGE_ANSWER_BYTES),
+        (small, 0, 0),
+    ] {
+        let (headers, sent) = gzip_get(srv.addr, path).await;
+        let encoding = headers.iter().find(|(k, _)| k == "content-encoding");
+        assert_eq!(
+            encoding.map(|(_, v)| v.as_str()),
+            Some("gzip"),
+            "{path}: {headers:?}"
+        );
+        assert_eq!(&sent[..3], &[0x1f, 0x8b, 0x08], "{path}: a gzip stream");
+        assert_eq!(sent[8], xfl, "{path}: the gzip header's XFL byte");
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&sent[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert!(
+            plain.len() as u64 >= at_least,
+            "{path}: {} bytes",
+            plain.len()
+        );
+        let (status, direct) = get_json(srv.url(path), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&plain).unwrap(),
+            direct
+        );
+    }
+    srv.stop().await.unwrap();
+}
