@@ -35,7 +35,30 @@ pub struct Chunks {
 }
 
 impl std::io::Write for Chunks {
-    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // serde_json writes a token at a time: most writes fit the chunk being filled.
+        if self.current.capacity() != 0 && self.current.len() + buf.len() < CHUNK {
+            self.current.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        self.write_across(buf)
+    }
+
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.write(buf).map(|_| ())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Chunks {
+    /// A write that starts the first chunk or fills the current one.
+    #[cold]
+    fn write_across(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
         let n = buf.len();
         while !buf.is_empty() {
             if self.current.capacity() == 0 {
@@ -53,12 +76,6 @@ impl std::io::Write for Chunks {
         Ok(n)
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Chunks {
     pub fn finish(mut self) -> Vec<Bytes> {
         if !self.current.is_empty() {
             self.current.shrink_to_fit();
@@ -268,6 +285,23 @@ mod tests {
         let chunks = w.finish();
         assert_eq!(chunks.len(), 3);
         assert!(chunks[..2].iter().all(|c| c.len() == CHUNK));
+        assert_eq!(chunks.concat(), data);
+    }
+
+    #[test]
+    fn chunks_keep_every_byte_of_token_sized_writes() {
+        // serde_json's writes: a few bytes each, crossing chunk boundaries anywhere.
+        let mut w = Chunks::default();
+        let mut data = Vec::new();
+        let mut i = 0usize;
+        while data.len() < CHUNK * 3 + 17 {
+            let piece: Vec<u8> = (0..(i % 13)).map(|k| ((i * 31 + k) % 251) as u8).collect();
+            w.write_all(&piece).unwrap();
+            data.extend_from_slice(&piece);
+            i += 1;
+        }
+        let chunks = w.finish();
+        assert!(chunks[..3].iter().all(|c| c.len() == CHUNK));
         assert_eq!(chunks.concat(), data);
     }
 

@@ -141,6 +141,32 @@ impl Geometry {
         rings(p).map(Self::Polygon)
     }
 
+    /// EPSG:3006 polygons, transformed in one pass (a grid's cells: one PROJ call for all
+    /// their corners rather than one per cell).
+    pub fn polygons(ps: &[Polygon<f64>]) -> ServiceResult<Vec<Self>> {
+        let mut coords: Vec<(f64, f64)> = Vec::with_capacity(ps.len() * 6);
+        for p in ps {
+            for r in std::iter::once(p.exterior()).chain(p.interiors()) {
+                coords.extend(r.0.iter().map(|c| (c.x, c.y)));
+            }
+        }
+        crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut coords)
+            .map_err(ServiceError::internal)?;
+        let mut at = coords
+            .into_iter()
+            .map(|(lon, lat)| [crs::round7(lon), crs::round7(lat)]);
+        Ok(ps
+            .iter()
+            .map(|p| {
+                let rings = std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .map(|r| at.by_ref().take(r.0.len()).collect())
+                    .collect();
+                Self::Polygon(rings)
+            })
+            .collect())
+    }
+
     /// An EPSG:3006 multipolygon.
     pub fn multipolygon(m: &MultiPolygon<f64>) -> ServiceResult<Self> {
         m.iter()
@@ -196,6 +222,31 @@ pub fn round_to(v: f64, digits: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polygons_in_one_pass_are_the_polygons_one_by_one() {
+        use geo::{LineString, Polygon};
+        let square = |x: f64, y: f64, s: f64| {
+            LineString::from(vec![(x, y), (x + s, y), (x + s, y + s), (x, y + s), (x, y)])
+        };
+        let ps = vec![
+            Polygon::new(square(674_000.0, 6_593_500.0, 100.0), vec![]),
+            // One with a hole: its rings must not borrow each other's corners.
+            Polygon::new(
+                square(675_000.0, 6_594_000.0, 300.0),
+                vec![square(675_100.0, 6_594_100.0, 50.0)],
+            ),
+            Polygon::new(square(600_000.0, 6_500_000.0, 1_000.0), vec![]),
+        ];
+        let batch = Geometry::polygons(&ps).unwrap();
+        let single: Vec<Geometry> = ps.iter().map(|p| Geometry::polygon(p).unwrap()).collect();
+        assert_eq!(
+            serde_json::to_value(&batch).unwrap(),
+            serde_json::to_value(&single).unwrap()
+        );
+        assert!(matches!(&batch[1], Geometry::Polygon(r) if r.len() == 2 && r[1].len() == 5));
+        assert!(Geometry::polygons(&[]).unwrap().is_empty());
+    }
 
     #[test]
     fn geometry_serialises_as_rfc_7946() {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::public::PublicCommon;
-use super::{Common, MethodParams, in_range};
+use super::{Common, MethodParams, cell_features, in_range};
 use crate::analysis::cancel::Cancel;
 use crate::analysis::filter::{IncidentFilter, Selection};
 use crate::analysis::hotspot::ehsa::{
@@ -26,7 +26,7 @@ use crate::analysis::hotspot::gistar::{self, StudyArea};
 use crate::analysis::hotspot::grid::Grid;
 use crate::analysis::limits::{self, WorkLimits};
 use crate::analysis::privacy::{PublicRefusal, PublicRules};
-use crate::service::geojson::{Feature, FeatureCollection, Geometry, round_to};
+use crate::service::geojson::{Feature, FeatureCollection, round_to};
 use crate::service::{ServiceError, ServiceResult, Viewer};
 use crate::spatial::SnapIncident;
 use crate::spatial::Snapshot;
@@ -365,28 +365,24 @@ pub fn signed_in(
     };
     check_work(cube.cells.len() as f64, steps.len(), &grid, band, &limits)?;
     let res = ehsa::analyse(&grid, &cube, band, time.neighbourhood_steps, cancel)?;
-    let features = res
-        .locations
-        .iter()
-        .map(|l| {
-            let props = EhsaProps {
-                cell: [l.id.0, l.id.1],
-                category: l.category.as_str(),
-                label: l.category.label_sv(),
-                count: l.count as u64,
-                neighbours: l.neighbours,
-                hot_steps: l.history.iter().filter(|b| **b > 0).count(),
-                cold_steps: l.history.iter().filter(|b| **b < 0).count(),
-                history: history_text(&l.history),
-                mk_tau: round_to(l.trend.tau, 6),
-                mk_z: round_to(l.trend.z, 6),
-                mk_p: l.trend.p,
-                last_z: round_to(l.last_z, 6),
-                last_p: l.last_p,
-            };
-            Ok(Feature::new(Geometry::polygon(&grid.polygon(l.id))?, props))
-        })
-        .collect::<ServiceResult<Vec<_>>>()?;
+    let features = cell_features(&grid, &res.locations, |l| {
+        let props = EhsaProps {
+            cell: [l.id.0, l.id.1],
+            category: l.category.as_str(),
+            label: l.category.label_sv(),
+            count: l.count as u64,
+            neighbours: l.neighbours,
+            hot_steps: l.history.iter().filter(|b| **b > 0).count(),
+            cold_steps: l.history.iter().filter(|b| **b < 0).count(),
+            history: history_text(&l.history),
+            mk_tau: round_to(l.trend.tau, 6),
+            mk_z: round_to(l.trend.z, 6),
+            mk_p: l.trend.p,
+            last_z: round_to(l.last_z, 6),
+            last_p: l.last_p,
+        };
+        (l.id, props)
+    })?;
     let mut common = Common::new("ehsa", &sel, viewer, snap, f);
     common.included = events.len();
     let meta = EhsaMeta {
@@ -481,19 +477,15 @@ pub fn public(
     let cube = Cube::count(&grid, &events, steps.len(), Some(&pg.study), cancel)?
         .ok_or_else(|| ServiceError::Invalid("the public grid has too many cells".into()))?;
     let res = ehsa::analyse(&grid, &cube, pg.band, time.neighbourhood_steps, cancel)?;
-    let features = res
-        .locations
-        .iter()
-        .map(|l| {
-            let props = PublicEhsaProps {
-                cell: [l.id.0, l.id.1],
-                category: l.category.as_str(),
-                label: l.category.label_sv(),
-                count: rules.count(l.count as u64),
-            };
-            Ok(Feature::new(Geometry::polygon(&grid.polygon(l.id))?, props))
-        })
-        .collect::<ServiceResult<Vec<_>>>()?;
+    let features = cell_features(&grid, &res.locations, |l| {
+        let props = PublicEhsaProps {
+            cell: [l.id.0, l.id.1],
+            category: l.category.as_str(),
+            label: l.category.label_sv(),
+            count: rules.count(l.count as u64),
+        };
+        (l.id, props)
+    })?;
     let meta = PublicEhsaMeta {
         common: PublicCommon::of(&sel, "ehsa", events.len(), rules, snap, filter),
         parameters: Some(PublicEhsaParameters {

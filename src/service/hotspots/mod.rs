@@ -21,7 +21,7 @@ use crate::analysis::cancel::Cancel;
 use crate::analysis::filter::{IncidentFilter, Selection, parse_period_bound};
 use crate::analysis::hotspot::compare::{self, ClusterOutline};
 use crate::analysis::hotspot::gistar::{self, GiStarParams, StudyArea};
-use crate::analysis::hotspot::grid::{Grid, GridKind};
+use crate::analysis::hotspot::grid::{CellId, Grid, GridKind};
 use crate::analysis::hotspot::kde::{self, DensityGrid, KdeParams};
 use crate::analysis::hotspot::profile::round4;
 use crate::analysis::hotspot::{self, Cluster, DEFAULT_EPS, DEFAULT_MIN_POINTS};
@@ -715,6 +715,30 @@ fn dbscan(
     Ok(FeatureCollection::new(features, meta))
 }
 
+/// Cells of `grid` as features, the properties from `props`: built in parallel, a few
+/// thousand cells at a time, each lot's corners transformed to WGS84 in one pass.
+pub(crate) fn cell_features<C: Sync, P: Send>(
+    grid: &Grid,
+    cells: &[C],
+    props: impl Fn(&C) -> (CellId, P) + Sync,
+) -> ServiceResult<Vec<Feature<P>>> {
+    use rayon::prelude::*;
+    let lots = cells
+        .par_chunks(2_048)
+        .map(|lot| {
+            let (ids, props): (Vec<CellId>, Vec<P>) = lot.iter().map(&props).unzip();
+            let outlines: Vec<_> = ids.iter().map(|&id| grid.polygon(id)).collect();
+            let geometries = Geometry::polygons(&outlines)?;
+            Ok(geometries
+                .into_iter()
+                .zip(props)
+                .map(|(g, p)| Feature::new(g, p))
+                .collect::<Vec<_>>())
+        })
+        .collect::<ServiceResult<Vec<_>>>()?;
+    Ok(lots.into_iter().flatten().collect())
+}
+
 fn gistar(
     snap: &Snapshot,
     f: &IncidentFilter,
@@ -728,21 +752,17 @@ fn gistar(
     check_gistar_work(&pts, &params, area)?;
     let res = gistar::hot_spots_with(&pts, &params, area, cancel)?;
     let grid = Grid::new(params.grid, res.cell);
-    let features = res
-        .cells
-        .iter()
-        .map(|c| {
-            let props = GistarProps {
-                cell: [c.id.0, c.id.1],
-                count: c.count,
-                neighbours: c.neighbours,
-                z: round_to(c.z, 6),
-                p: c.p,
-                bin: c.bin,
-            };
-            Ok(Feature::new(Geometry::polygon(&grid.polygon(c.id))?, props))
-        })
-        .collect::<ServiceResult<Vec<_>>>()?;
+    let features = cell_features(&grid, &res.cells, |c| {
+        let props = GistarProps {
+            cell: [c.id.0, c.id.1],
+            count: c.count,
+            neighbours: c.neighbours,
+            z: round_to(c.z, 6),
+            p: c.p,
+            bin: c.bin,
+        };
+        (c.id, props)
+    })?;
     let (hot, cold) = hot_and_cold(&res.cells);
     let meta = GistarMeta {
         common: Common::new("gistar", &sel, viewer, snap, f),
@@ -1045,21 +1065,17 @@ pub fn compare(
             check_gistar_work(&pb, &params, area)?;
             let res = compare::compare_gistar_with(&pa, &pb, p.days(), &params, area, cancel)?;
             let grid = Grid::new(params.grid, res.cell);
-            let features = res
-                .cells
-                .iter()
-                .map(|c| {
-                    let props = CellChangeProps {
-                        cell: [c.id.0, c.id.1],
-                        count_a: c.count_a,
-                        count_b: c.count_b,
-                        bin_a: c.bin_a,
-                        bin_b: c.bin_b,
-                        change: c.change.as_str(),
-                    };
-                    Ok(Feature::new(Geometry::polygon(&grid.polygon(c.id))?, props))
-                })
-                .collect::<ServiceResult<Vec<_>>>()?;
+            let features = cell_features(&grid, &res.cells, |c| {
+                let props = CellChangeProps {
+                    cell: [c.id.0, c.id.1],
+                    count_a: c.count_a,
+                    count_b: c.count_b,
+                    bin_a: c.bin_a,
+                    bin_b: c.bin_b,
+                    change: c.change.as_str(),
+                };
+                (c.id, props)
+            })?;
             let meta = GistarCompareMeta {
                 common: CompareCommon::new("gistar", &sa, &sb, viewer, snap, &f),
                 parameters: GistarCompareParameters {

@@ -11,7 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    KdeCells, KdeParameters, MethodParams, Pair, Periods, hot_and_cold, in_range, raster_bounds,
+    KdeCells, KdeParameters, MethodParams, Pair, Periods, cell_features, hot_and_cold, in_range,
+    raster_bounds,
 };
 use crate::analysis::cancel::Cancel;
 use crate::analysis::filter::{IncidentFilter, Selection};
@@ -22,7 +23,7 @@ use crate::analysis::hotspot::kde::{self, DensityGrid, KdeParams};
 use crate::analysis::limits::{self, WorkLimits};
 use crate::analysis::privacy::{PublicRefusal, PublicRules, PublicStudyArea};
 use crate::service::filter::{FilterEcho, FilterParams};
-use crate::service::geojson::{CollectionType, Feature, FeatureCollection, Geometry, round_to};
+use crate::service::geojson::{CollectionType, Feature, FeatureCollection, round_to};
 use crate::service::{ServiceError, ServiceResult};
 use crate::spatial::Snapshot;
 
@@ -373,22 +374,15 @@ pub fn gistar(
     let (sel, pts) = pg.select(snap, &attributes_only(filter));
     let res = gistar::hot_spots_with(&pts, &pg.params(), Some(&pg.study), cancel)?;
     debug_assert!(res.study_area_used, "public_grid bounds the study cells");
-    let features = res
-        .cells
-        .iter()
-        .map(|c| {
-            let props = PublicGistarProps {
-                cell: [c.id.0, c.id.1],
-                count: rules.count(u64::from(c.count)),
-                neighbours: c.neighbours,
-                bin: c.bin,
-            };
-            Ok(Feature::new(
-                Geometry::polygon(&pg.grid.polygon(c.id))?,
-                props,
-            ))
-        })
-        .collect::<ServiceResult<Vec<_>>>()?;
+    let features = cell_features(&pg.grid, &res.cells, |c| {
+        let props = PublicGistarProps {
+            cell: [c.id.0, c.id.1],
+            count: rules.count(u64::from(c.count)),
+            neighbours: c.neighbours,
+            bin: c.bin,
+        };
+        (c.id, props)
+    })?;
     let (hot, cold) = hot_and_cold(&res.cells);
     let meta = PublicGistarMeta {
         common: PublicCommon::of(&sel, "gistar", pts.len(), rules, snap, filter),
@@ -662,29 +656,22 @@ pub fn compare(
         Some(&pg.study),
         cancel,
     )?;
-    let features = res
-        .cells
-        .iter()
-        .map(|c| {
-            let change = match (c.bin_a >= 2, c.bin_b >= 2) {
-                (false, true) => "new",
-                (true, false) => "gone",
-                _ => "same",
-            };
-            let props = PublicCellChangeProps {
-                cell: [c.id.0, c.id.1],
-                count_a: rules.count(u64::from(c.count_a)),
-                count_b: rules.count(u64::from(c.count_b)),
-                bin_a: c.bin_a,
-                bin_b: c.bin_b,
-                change,
-            };
-            Ok(Feature::new(
-                Geometry::polygon(&pg.grid.polygon(c.id))?,
-                props,
-            ))
-        })
-        .collect::<ServiceResult<Vec<_>>>()?;
+    let features = cell_features(&pg.grid, &res.cells, |c| {
+        let change = match (c.bin_a >= 2, c.bin_b >= 2) {
+            (false, true) => "new",
+            (true, false) => "gone",
+            _ => "same",
+        };
+        let props = PublicCellChangeProps {
+            cell: [c.id.0, c.id.1],
+            count_a: rules.count(u64::from(c.count_a)),
+            count_b: rules.count(u64::from(c.count_b)),
+            bin_a: c.bin_a,
+            bin_b: c.bin_b,
+            change,
+        };
+        (c.id, props)
+    })?;
     meta.included = Pair {
         a: rules.total(pa.len() as u64),
         b: rules.total(pb.len() as u64),
