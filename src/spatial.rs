@@ -18,6 +18,7 @@ use rstar::{AABB, RTree};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
+use crate::analysis::filter::LocalTimes;
 use crate::category::CategoryGroup;
 use crate::model::{
     Area, BraStat, CitizenReport, Incident, Lamp, LocationPrecision, TimePrecision, Walkway,
@@ -133,12 +134,17 @@ pub struct SnapIncident {
     pub time_precision: TimePrecision,
     pub group: CategoryGroup,
     pub precision: LocationPrecision,
+    /// The local dates and hour of `occurred_at`, `time_precision` and `occurred_to`, worked
+    /// out once when the incident is made (the time zone conversion is the dearest part of a
+    /// filter or a time profile); [`Self::retime`] after changing those.
+    pub(crate) times: LocalTimes,
 }
 
 impl SnapIncident {
     /// `inc` with its repeated strings taken from (or added to) `strings`.
     pub fn new(inc: &Incident, strings: &mut Strings) -> Self {
         Self {
+            times: LocalTimes::compute(&inc.occurred_at, inc.time_precision, inc.occurred_to),
             source: strings.get(&inc.source),
             source_id: SourceId::new(&inc.source_id),
             occurred_at: inc.occurred_at,
@@ -161,16 +167,27 @@ impl SnapIncident {
         self.occurred_at.with_timezone(&Utc)
     }
 
+    /// Works the local times out again after `occurred_at`, `time_precision` or
+    /// `occurred_to` changed.
+    pub fn retime(&mut self) {
+        self.times = LocalTimes::compute(&self.occurred_at, self.time_precision, self.occurred_to);
+    }
+
+    /// The local dates and hour, as worked out when the incident was made.
+    pub fn times(&self) -> LocalTimes {
+        self.times
+    }
+
     /// [`Incident::weekday_hour`].
     pub fn weekday_hour(&self) -> Option<(usize, usize)> {
-        self.time_precision
-            .hour_known()
-            .then(|| crate::time::weekday_hour(&self.occurred_at))
+        self.times
+            .weekday_hour
+            .map(|(d, h)| (usize::from(d), usize::from(h)))
     }
 
     /// [`Incident::local_days`].
     pub fn local_days(&self) -> (NaiveDate, NaiveDate) {
-        crate::model::local_days(&self.occurred_at, self.time_precision, self.occurred_to)
+        (self.times.first, self.times.last)
     }
 
     /// [`Incident::local_day`].
@@ -199,8 +216,6 @@ pub struct IncidentLayer {
     pub items: Vec<SnapIncident>,
     /// All incidents, whatever their precision: point methods must filter on precision.
     pub tree: RTree<IndexedPoint>,
-    /// Each incident's local dates and hour (`times[i]` of `items[i]`), for the filters.
-    pub times: Vec<crate::analysis::filter::LocalTimes>,
 }
 
 impl IncidentLayer {
@@ -228,17 +243,8 @@ impl IncidentLayer {
     }
 
     fn of_items(items: Vec<SnapIncident>) -> Self {
-        use rayon::prelude::*;
-        let (tree, times) = rayon::join(
-            || point_tree(&items, |i| i.location),
-            || {
-                items
-                    .par_iter()
-                    .map(crate::analysis::filter::LocalTimes::of)
-                    .collect()
-            },
-        );
-        Self { items, tree, times }
+        let tree = point_tree(&items, |i| i.location);
+        Self { items, tree }
     }
 }
 

@@ -21,11 +21,11 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Point, Polygon, Rect};
 
 use crate::category::CategoryGroup;
-use crate::model::LocationPrecision;
+use crate::model::{LocationPrecision, TimePrecision};
 use crate::spatial::{AreaLayer, SnapIncident};
 
 /// Why a filter parameter was refused; the message names the parameter and the value.
@@ -367,10 +367,12 @@ pub struct Selection<'a> {
 impl Selection<'_> {
     /// The point-level incidents' coordinates in EPSG:3006.
     pub fn coords(&self) -> Vec<[f64; 2]> {
-        self.points
-            .iter()
-            .map(|i| [i.location.x(), i.location.y()])
-            .collect()
+        use rayon::prelude::*;
+        let xy = |i: &&SnapIncident| [i.location.x(), i.location.y()];
+        if self.points.len() < 1 << 17 {
+            return self.points.iter().map(xy).collect();
+        }
+        self.points.par_iter().map(xy).collect()
     }
 
     /// Events that passed the filters but cannot be placed on the map.
@@ -405,13 +407,27 @@ pub struct LocalTimes {
 }
 
 impl LocalTimes {
-    pub fn of(inc: &SnapIncident) -> Self {
-        let (first, last) = inc.local_days();
+    /// The times of an incident at `at` known to `precision` (to `to`, for a window).
+    pub fn compute(
+        at: &DateTime<FixedOffset>,
+        precision: TimePrecision,
+        to: Option<DateTime<FixedOffset>>,
+    ) -> Self {
+        let (first, last) = crate::model::local_days(at, precision, to);
+        let weekday_hour = precision.hour_known().then(|| {
+            let (d, h) = crate::time::weekday_hour(at);
+            (d as u8, h as u8)
+        });
         Self {
             first,
             last,
-            weekday_hour: inc.weekday_hour().map(|(d, h)| (d as u8, h as u8)),
+            weekday_hour,
         }
+    }
+
+    /// `inc`'s, as the snapshot worked them out.
+    pub fn of(inc: &SnapIncident) -> Self {
+        inc.times()
     }
 
     /// The local date, when the time falls on one date ([`crate::model::Incident::local_day`]).
@@ -478,9 +494,31 @@ impl IncidentFilter {
         self.select_from(incidents.iter().map(|i| (i, LocalTimes::of(i))))
     }
 
-    /// [`Self::select`] over a snapshot's incidents, with the local times it holds.
+    /// [`Self::select`] over a snapshot's incidents, with the local times it holds: in
+    /// parallel lots over a large layer, the lots' points joined in the layer's order (so the
+    /// selection is the one a single pass makes).
     pub fn select_in<'a>(&self, layer: &'a crate::spatial::IncidentLayer) -> Selection<'a> {
-        self.select_from(layer.items.iter().zip(layer.times.iter().copied()))
+        use rayon::prelude::*;
+        const LOT: usize = 1 << 16;
+        if layer.items.len() < 2 * LOT {
+            return self.select(&layer.items);
+        }
+        let lots: Vec<Selection<'a>> = layer
+            .items
+            .par_chunks(LOT)
+            .map(|items| self.select(items))
+            .collect();
+        let mut sel = Selection {
+            points: Vec::with_capacity(lots.iter().map(|l| l.points.len()).sum()),
+            ..Selection::default()
+        };
+        for lot in lots {
+            sel.points.extend(lot.points);
+            sel.municipality_only += lot.municipality_only;
+            sel.county_only += lot.county_only;
+            sel.filtered_out += lot.filtered_out;
+        }
+        sel
     }
 
     fn select_from<'a>(
@@ -545,7 +583,73 @@ mod tests {
             label: cat.into(),
             location: Point::new(674_000.0, 6_593_000.0),
             precision: p,
+            times: LocalTimes::compute(
+                &DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
+                Default::default(),
+                None,
+            ),
         }
+    }
+
+    #[test]
+    fn a_large_layer_is_selected_in_lots_as_in_one_pass() {
+        // Over two lots' worth, so select_in splits; precisions, groups and dates mixed.
+        let precisions = [
+            LocationPrecision::Exact,
+            LocationPrecision::Street,
+            LocationPrecision::Municipality,
+            LocationPrecision::County,
+        ];
+        let groups = [
+            CategoryGroup::Violence,
+            CategoryGroup::Property,
+            CategoryGroup::Traffic,
+        ];
+        let mut b = crate::spatial::IncidentLayer::builder(300_000);
+        for i in 0..300_000u32 {
+            let day = 1 + (i * 7919) % 28;
+            let inc = incident(
+                &i.to_string(),
+                &format!("2025-02-{day:02}T{:02}:00:00+01:00", i % 24),
+                "theft",
+                groups[(i as usize * 31) % 3],
+                precisions[(i as usize * 13) % 4],
+            );
+            b.push(&crate::model::Incident {
+                source: inc.source.to_string(),
+                source_id: i.to_string(),
+                occurred_at: inc.occurred_at,
+                time_precision: inc.time_precision,
+                occurred_to: None,
+                category: inc.category.to_string(),
+                group: inc.group,
+                label: inc.label.to_string(),
+                location: Point::new(674_000.0 + f64::from(i % 1000), 6_593_000.0),
+                precision: inc.precision,
+                place: None,
+                summary: None,
+            });
+        }
+        let layer = b.build();
+        let f = IncidentFilter {
+            from: NaiveDate::from_ymd_opt(2025, 2, 5),
+            to: NaiveDate::from_ymd_opt(2025, 2, 20),
+            ..IncidentFilter::default()
+        };
+        let lots = f.select_in(&layer);
+        let once = f.select(&layer.items);
+        assert!(lots.points.len() > 50_000 && lots.municipality_only > 0 && lots.county_only > 0);
+        assert_eq!(lots.points.len(), once.points.len());
+        assert!(
+            lots.points
+                .iter()
+                .zip(&once.points)
+                .all(|(a, b)| std::ptr::eq(*a, *b))
+        );
+        assert_eq!(
+            (lots.municipality_only, lots.county_only, lots.filtered_out),
+            (once.municipality_only, once.county_only, once.filtered_out)
+        );
     }
 
     #[test]
@@ -674,6 +778,7 @@ mod tests {
             );
             i.time_precision = p;
             i.occurred_to = to.map(|t| DateTime::parse_from_rfc3339(t).unwrap());
+            i.retime();
             i
         };
         // Friday 6 March 2026 (a date), February 2026 (a month), Friday 18:00 to Monday 07:00

@@ -261,11 +261,16 @@ pub fn dbscan(points: &[[f64; 2]], eps: f64, limits: &WorkLimits) -> Result<(), 
 /// cursors, one per neighbouring column, that only move forward: a sort and a linear pass. (A
 /// hash map of cells cost a quarter of a whole DBSCAN answer on 1M events.)
 pub fn dbscan_checks(points: &[[f64; 2]], eps: f64) -> f64 {
-    let mut keys: Vec<(i64, i64)> = points
-        .iter()
-        .map(|p| ((p[0] / eps).floor() as i64, (p[1] / eps).floor() as i64))
-        .collect();
-    keys.sort_unstable();
+    use rayon::prelude::*;
+    let key = |p: &[f64; 2]| ((p[0] / eps).floor() as i64, (p[1] / eps).floor() as i64);
+    let mut keys: Vec<(i64, i64)>;
+    if points.len() < 1 << 16 {
+        keys = points.iter().map(key).collect();
+        keys.sort_unstable();
+    } else {
+        keys = points.par_iter().map(key).collect();
+        keys.par_sort_unstable();
+    }
     let mut cells: Vec<((i64, i64), u64)> = Vec::new();
     for k in keys {
         match cells.last_mut() {

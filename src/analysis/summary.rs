@@ -187,6 +187,11 @@ mod tests {
             label: "x".into(),
             location: Point::new(x, y),
             precision: p,
+            times: crate::analysis::filter::LocalTimes::compute(
+                &DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
+                Default::default(),
+                None,
+            ),
         }
     }
 

@@ -290,6 +290,11 @@ mod tests {
             label: "x".into(),
             location: Point::new(x, y),
             precision: LocationPrecision::Exact,
+            times: crate::analysis::filter::LocalTimes::compute(
+                &DateTime::<FixedOffset>::parse_from_rfc3339(at).unwrap(),
+                Default::default(),
+                None,
+            ),
         }
     }
 

@@ -155,7 +155,11 @@ impl Profile {
     pub fn add_incident(&mut self, inc: &SnapIncident) -> Option<f64> {
         match inc.time_precision {
             TimePrecision::Exact | TimePrecision::Hour => {
-                self.add(&inc.occurred_at);
+                // The local weekday and hour the snapshot worked out: `add(&inc.occurred_at)`
+                // without a time zone conversion per incident and request.
+                if let Some((d, h)) = inc.weekday_hour() {
+                    self.0[d][h] += 1.0;
+                }
                 Some(0.0)
             }
             TimePrecision::Window => {
