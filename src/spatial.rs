@@ -138,6 +138,26 @@ pub struct SnapIncident {
     /// out once when the incident is made (the time zone conversion is the dearest part of a
     /// filter or a time profile); [`Self::retime`] after changing those.
     pub(crate) times: LocalTimes,
+    /// The incident's place (from 1) among its layer's incidents in the order of their
+    /// `source:source_id` keys, given when the layer is built; 0 outside a layer. Cluster ids
+    /// sort their members by it instead of comparing the strings.
+    pub(crate) key_rank: u32,
+}
+
+/// The order of incidents' `source:source_id` keys as strings, without building them.
+pub(crate) fn key_order(a: &SnapIncident, b: &SnapIncident) -> std::cmp::Ordering {
+    // Members mostly share one source: then the ids decide, compared as bytes like the strings.
+    if a.source == b.source {
+        return a.source_id.as_bytes().cmp(b.source_id.as_bytes());
+    }
+    let key = |i: &SnapIncident| -> Vec<u8> {
+        let mut k = Vec::with_capacity(i.source.len() + 1 + i.source_id.len());
+        k.extend_from_slice(i.source.as_bytes());
+        k.push(b':');
+        k.extend_from_slice(i.source_id.as_bytes());
+        k
+    };
+    key(a).cmp(&key(b))
 }
 
 impl SnapIncident {
@@ -145,6 +165,7 @@ impl SnapIncident {
     pub fn new(inc: &Incident, strings: &mut Strings) -> Self {
         Self {
             times: LocalTimes::compute(&inc.occurred_at, inc.time_precision, inc.occurred_to),
+            key_rank: 0,
             source: strings.get(&inc.source),
             source_id: SourceId::new(&inc.source_id),
             occurred_at: inc.occurred_at,
@@ -242,8 +263,21 @@ impl IncidentLayer {
         Self::of_items(Vec::new())
     }
 
-    fn of_items(items: Vec<SnapIncident>) -> Self {
-        let tree = point_tree(&items, |i| i.location);
+    fn of_items(mut items: Vec<SnapIncident>) -> Self {
+        use rayon::prelude::*;
+        let (tree, order) = rayon::join(
+            || point_tree(&items, |i| i.location),
+            || {
+                let mut order: Vec<u32> = (0..items.len() as u32).collect();
+                order.par_sort_unstable_by(|&a, &b| {
+                    key_order(&items[a as usize], &items[b as usize])
+                });
+                order
+            },
+        );
+        for (rank, i) in order.into_iter().enumerate() {
+            items[i as usize].key_rank = rank as u32 + 1;
+        }
         Self { items, tree }
     }
 }

@@ -588,6 +588,7 @@ mod tests {
                 Default::default(),
                 None,
             ),
+            key_rank: 0,
         }
     }
 

@@ -192,6 +192,7 @@ mod tests {
                 Default::default(),
                 None,
             ),
+            key_rank: 0,
         }
     }
 

@@ -76,30 +76,22 @@ impl Cluster {
 
 /// The stable id of a set of incidents.
 pub fn cluster_id<'a>(members: impl IntoIterator<Item = &'a SnapIncident>) -> String {
-    // The keys `source:source_id`, sorted as those strings would be, without building them.
-    fn key(i: &SnapIncident) -> impl Iterator<Item = u8> + '_ {
-        i.source
-            .bytes()
-            .chain(std::iter::once(b':'))
-            .chain(i.source_id.bytes())
-    }
     let mut keys: Vec<&SnapIncident> = members.into_iter().collect();
-    // Members mostly share one source: then the ids decide, compared as bytes like the strings.
-    keys.sort_unstable_by(|a, b| {
-        if a.source == b.source {
-            a.source_id.as_bytes().cmp(b.source_id.as_bytes())
-        } else {
-            key(a).cmp(key(b))
-        }
-    });
-    let mut h = Sha256::new();
-    for k in &keys {
-        h.update(k.source.as_bytes());
-        h.update(b":");
-        h.update(k.source_id.as_bytes());
-        h.update(b"\n");
+    // The keys `source:source_id`, sorted as those strings would be: by the ranks the layer
+    // gave its incidents when all have one, else by the strings themselves.
+    if keys.iter().all(|k| k.key_rank > 0) {
+        keys.sort_unstable_by_key(|k| k.key_rank);
+    } else {
+        keys.sort_unstable_by(|a, b| crate::spatial::key_order(a, b));
     }
-    format!("c{}", &hex::encode(h.finalize())[..16])
+    let mut text = Vec::with_capacity(keys.len() * 16);
+    for k in &keys {
+        text.extend_from_slice(k.source.as_bytes());
+        text.push(b':');
+        text.extend_from_slice(k.source_id.as_bytes());
+        text.push(b'\n');
+    }
+    format!("c{}", &hex::encode(Sha256::digest(&text))[..16])
 }
 
 /// DBSCAN clusters of `incidents` (which should be point-level), largest first.
@@ -276,6 +268,41 @@ mod tests {
             want,
             "order of members does not matter"
         );
+        // In a layer the members carry ranks in key order and are sorted by them: the same id.
+        let mut b = crate::spatial::IncidentLayer::builder(members.len());
+        for m in members.iter().rev() {
+            b.push(&crate::model::Incident {
+                source: m.source.to_string(),
+                source_id: m.source_id.to_string(),
+                occurred_at: m.occurred_at,
+                time_precision: m.time_precision,
+                occurred_to: None,
+                category: m.category.to_string(),
+                group: m.group,
+                label: m.label.to_string(),
+                location: m.location,
+                precision: m.precision,
+                place: None,
+                summary: None,
+            });
+        }
+        let layer = b.build();
+        assert!(layer.items.iter().all(|i| i.key_rank > 0));
+        assert_eq!(cluster_id(layer.items.iter()), want);
+        assert_eq!(cluster_id(layer.items.iter().rev().take(3)), {
+            let mut k: Vec<String> = layer
+                .items
+                .iter()
+                .rev()
+                .take(3)
+                .map(|i| format!("{}:{}\n", i.source, i.source_id))
+                .collect();
+            k.sort();
+            format!(
+                "c{}",
+                &hex::encode(Sha256::digest(k.concat().as_bytes()))[..16]
+            )
+        });
     }
 
     fn inc(id: usize, x: f64, y: f64, at: &str) -> SnapIncident {
@@ -295,6 +322,7 @@ mod tests {
                 Default::default(),
                 None,
             ),
+            key_rank: 0,
         }
     }
 
