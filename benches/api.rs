@@ -5,7 +5,8 @@
 //! token.
 //!
 //! Printed:
-//! - the server's start (snapshot load) and its RSS after loading, and after the requests;
+//! - the server's start (snapshot load), its RSS after loading and its peak while loading, and
+//!   its RSS after the requests;
 //! - DBSCAN eps 30 m, min 20, three uncached requests (eps 30, 30.001, 30.002) beside
 //!   `geo::Dbscan` on the same points (cluster counts checked equal);
 //! - Gi\* 100 m cells, 300 m band, three uncached requests (band 300, 300.001, 300.002) beside
@@ -18,7 +19,7 @@
 
 mod support;
 
-use support::{rss_mb, serve};
+use support::{peak_rss_mb, rss_mb, serve};
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -119,8 +120,9 @@ fn main() {
     let (mut child, addr, started) = serve(&db);
     std::thread::sleep(Duration::from_millis(500));
     println!(
-        "api: server serving after {started:.2} s; RSS {:.0} MB with {n} incidents loaded",
-        rss_mb(child.id())
+        "api: server serving after {started:.2} s; RSS {:.0} MB with {n} incidents loaded (peak while loading {:.0} MB)",
+        rss_mb(child.id()),
+        peak_rss_mb(child.id())
     );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(600)))
