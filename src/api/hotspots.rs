@@ -179,6 +179,7 @@ async fn kde_png(
             body: vec![Bytes::from(o.png)],
             content_type: "image/png",
             bounds: Some(bounds),
+            gzip: None,
         })
     })
     .await

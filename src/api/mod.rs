@@ -179,8 +179,10 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(limits)
+        .layer(axum::middleware::from_fn(send_pre_gzipped))
         // Large answers are gzipped at the fastest level, the rest at the default one (the
-        // outer layer leaves an answer the inner one encoded alone).
+        // outer layer leaves an answer the inner one encoded alone), unless the answer came
+        // gzipped from the cache.
         .layer(
             CompressionLayer::new()
                 .quality(CompressionLevel::Fastest)
@@ -210,6 +212,50 @@ impl Predicate for LargeAnswer {
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         declared.unwrap_or_else(|| response.body().size_hint().lower()) >= LARGE_ANSWER_BYTES
     }
+}
+
+/// Whether `Accept-Encoding` takes gzip: `gzip` or `*` listed without `q=0`.
+pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+/// Sends a cached answer's gzipped copy ([`cache::Gzipped`], gzipped once when it was
+/// computed) to a client that accepts gzip; the compression layers leave it as it is.
+async fn send_pre_gzipped(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let gzip = accepts_gzip(req.headers());
+    let mut resp = next.run(req).await;
+    let Some(gz) = resp.extensions_mut().remove::<cache::Gzipped>() else {
+        return resp;
+    };
+    if !gzip || resp.headers().contains_key(header::CONTENT_ENCODING) {
+        return resp;
+    }
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(gz.len()));
+    h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    *resp.body_mut() = axum::body::Body::from_stream(futures_util::stream::iter(
+        gz.0.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    resp
 }
 
 /// `Retry-After` when every analysis slot is taken.
@@ -332,4 +378,31 @@ async fn health(State(state): State<AppState>, caller: auth::Caller) -> ApiResul
         snapshot: snap.version,
         loaded,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        let takes = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(
+                axum::http::header::ACCEPT_ENCODING,
+                axum::http::HeaderValue::from_str(v).unwrap(),
+            );
+            accepts_gzip(&h)
+        };
+        assert!(takes("gzip"));
+        assert!(takes("gzip, deflate, br"));
+        assert!(takes("br;q=1.0, GZIP;q=0.5"));
+        assert!(takes("*"));
+        assert!(!takes("gzip;q=0"));
+        assert!(!takes("gzip; q=0.0, br"));
+        assert!(!takes("identity"));
+        assert!(!takes("br, deflate"));
+        assert!(!takes(""));
+        assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
+    }
 }

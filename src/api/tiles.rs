@@ -134,6 +134,7 @@ async fn tile(
                 },
                 content_type: MVT,
                 bounds: None,
+                gzip: None,
             });
             state.cache.put(key, c.clone());
             c
