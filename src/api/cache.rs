@@ -21,16 +21,17 @@ pub struct Cached {
     pub content_type: &'static str,
     pub bounds: Option<String>,
     /// For answers of at least [`super::LARGE_ANSWER_BYTES`]: the body gzipped
-    /// ([`gzip_parallel`]) in the background after it is first sent, then sent as it is
-    /// instead of compressing the answer again for every request the cache answers. (Gzipping
-    /// before the first answer would hold it back: the compression layer streams it instead.)
+    /// ([`gzip_parallel`]) in the background when the cache first answers with it, then sent
+    /// as it is instead of compressing the answer again for every later request. (Gzipping
+    /// before the first answer would hold it back, and most answers are asked for once: until
+    /// the copy exists, the compression layer streams the answer.)
     pub gzip: Option<Arc<LazyGzip>>,
 }
 
-/// A gzipped copy made once, by whichever answer finds it missing first.
+/// A gzipped copy made once, when an answer is sent for the second time.
 #[derive(Debug, Default)]
 pub struct LazyGzip {
-    started: std::sync::atomic::AtomicBool,
+    sent: std::sync::atomic::AtomicU32,
     done: std::sync::OnceLock<Gzipped>,
 }
 
@@ -245,10 +246,8 @@ impl Cached {
         if let Some(lazy) = &self.gzip {
             if let Some(gz) = lazy.done.get() {
                 r.extensions_mut().insert(gz.clone());
-            } else if let Ok(rt) = tokio::runtime::Handle::try_current()
-                && !lazy
-                    .started
-                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+            } else if lazy.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 1
+                && let Ok(rt) = tokio::runtime::Handle::try_current()
             {
                 let (lazy, body) = (lazy.clone(), self.body.clone());
                 rt.spawn_blocking(move || {
