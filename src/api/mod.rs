@@ -214,27 +214,35 @@ impl Predicate for LargeAnswer {
     }
 }
 
-/// Whether `Accept-Encoding` takes gzip: `gzip` or `*` listed without `q=0`.
+/// Whether `Accept-Encoding` takes gzip: `gzip` listed without `q=0`, or, when gzip is not
+/// named, `*` without `q=0`.
 pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
-    headers
+    let (mut gzip, mut any) = (None, None);
+    for item in headers
         .get_all(axum::http::header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or("");
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
+    {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("");
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if coding.eq_ignore_ascii_case("gzip") {
+            gzip = Some(!refused);
+        } else if coding == "*" {
+            any = Some(!refused);
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
-/// Sends a cached answer's gzipped copy ([`cache::Gzipped`], gzipped once when it was
-/// computed) to a client that accepts gzip; the compression layers leave it as it is.
+/// Sends a cached answer's gzipped copy ([`cache::Gzipped`], made once when the cache sent the
+/// answer a second time) to a client that accepts gzip; the compression layers leave it as it
+/// is.
 async fn send_pre_gzipped(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -400,6 +408,8 @@ mod tests {
         assert!(takes("*"));
         assert!(!takes("gzip;q=0"));
         assert!(!takes("gzip; q=0.0, br"));
+        assert!(!takes("*, gzip;q=0"), "gzip named and refused");
+        assert!(!takes("*;q=0"));
         assert!(!takes("identity"));
         assert!(!takes("br, deflate"));
         assert!(!takes(""));
