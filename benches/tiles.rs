@@ -8,7 +8,8 @@
 //!   and cached: issue 10's figure), then the first tile;
 //! - per layer and zoom, every tile over the network (a sample of 300 at zoom 16): time per
 //!   tile when first asked for (encoded) and again (from the answer cache), bytes as the
-//!   protobuf and gzipped (flate2 at level 6, what the server's compression layer sends);
+//!   protobuf and gzipped (flate2 at level 6, what the server's compression layer sends for
+//!   answers under 512 KiB; the reference below is gzipped the same way, to compare contents);
 //! - the reference: the GeoJSON the map would otherwise fetch for a 1280 × 860 view at zoom 13
 //!   (`/api/v1/walkways?bbox=…`), against the tiles of the same view;
 //! - what one replica holds in memory (the release server as a process) per 10 000 walkways.
