@@ -15,6 +15,8 @@
 //! - what one replica holds in memory (the release server as a process) per 10 000 walkways.
 //!
 //! `cargo bench --bench tiles` runs the full size; `cargo test --benches` a 1/16 one.
+//! `TILES_BENCH_DB=FILE` keeps the grid network's database in FILE (which must not exist yet),
+//! e.g. for `/usr/bin/time -v lagesbild --db FILE lighting --out stretches.geojson`.
 
 mod support;
 
@@ -113,12 +115,15 @@ fn main() {
     let cells = if full { 224 } else { 56 };
     let lamps = if full { 50_000 } else { 50_000 / 16 };
     let dir = tempfile::tempdir().unwrap();
-    let db = dir
-        .path()
-        .join("bench.sqlite")
-        .to_str()
-        .unwrap()
-        .to_string();
+    // TILES_BENCH_DB keeps the grid network's database (e.g. to run `lagesbild lighting` on it
+    // afterwards); the file must not exist yet.
+    let db = std::env::var("TILES_BENCH_DB").unwrap_or_else(|_| {
+        dir.path()
+            .join("bench.sqlite")
+            .to_str()
+            .unwrap()
+            .to_string()
+    });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (ways, lamps) = network(cells, lamps);
     let n_ways = ways.len();
