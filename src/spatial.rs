@@ -150,14 +150,13 @@ pub(crate) fn key_order(a: &SnapIncident, b: &SnapIncident) -> std::cmp::Orderin
     if a.source == b.source {
         return a.source_id.as_bytes().cmp(b.source_id.as_bytes());
     }
-    let key = |i: &SnapIncident| -> Vec<u8> {
-        let mut k = Vec::with_capacity(i.source.len() + 1 + i.source_id.len());
-        k.extend_from_slice(i.source.as_bytes());
-        k.push(b':');
-        k.extend_from_slice(i.source_id.as_bytes());
-        k
-    };
-    key(a).cmp(&key(b))
+    fn key(i: &SnapIncident) -> impl Iterator<Item = u8> + '_ {
+        i.source
+            .bytes()
+            .chain(std::iter::once(b':'))
+            .chain(i.source_id.bytes())
+    }
+    key(a).cmp(key(b))
 }
 
 impl SnapIncident {
