@@ -6,7 +6,20 @@
 //! meanwhile form the next batch. Under load the cost of a transaction is spread over many
 //! reports; alone, a submission commits at once. A report is still acknowledged only after the
 //! transaction holding it is committed.
+//!
+//! The commit and the handing out of its results run in a task of their own, which also holds
+//! the "a commit is running" lock: a submission whose client hangs up (or whose request times
+//! out) while it is the one committing neither cancels the others' commit half-way nor leaves
+//! them without an answer, and no second commit starts beside the first.
+//!
+//! When the database is out of reach, a commit fails only after the pool's wait for a
+//! connection, and a submission queued behind it would wait that long again for its own batch.
+//! So a batch that fails as unavailable fails the submissions queued meanwhile with it: each of
+//! them is answered "unavailable, try again" (503) within one wait rather than two or more.
+//!
+//! [`ReportStore::create_reports`]: crate::store::reports::ReportStore::create_reports
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, Notify, oneshot};
@@ -14,58 +27,122 @@ use tokio::sync::{Mutex, Notify, oneshot};
 use crate::store::reports::{Created, NewReport};
 use crate::store::{Store, StoreError, StoreResult};
 
-/// A failed commit as every waiter gets it: whether the database was unreachable (the
-/// submission may be repeated shortly: 503) and what went wrong.
-type Failure = (bool, String);
-type Reply = oneshot::Sender<Result<Created, Failure>>;
-
-#[derive(Default)]
-pub struct GroupCommit {
-    queue: std::sync::Mutex<Vec<(NewReport, Reply)>>,
-    running: Mutex<()>,
-    finished: Notify,
-}
+/// The group commit of citizen reports.
+pub type GroupCommit = Batcher<NewReport, Created>;
 
 impl GroupCommit {
     /// Stores `report` (or finds the one it repeats) and returns after the commit.
     pub async fn submit(&self, store: &Arc<dyn Store>, report: NewReport) -> StoreResult<Created> {
+        let store = store.clone();
+        self.submit_with(report, move |reports| async move {
+            store.create_reports(&reports).await
+        })
+        .await
+    }
+}
+
+/// A failed commit as every waiter gets it: whether the database was unreachable (the
+/// submission may be repeated shortly: 503) and what went wrong.
+type Failure = (bool, String);
+type Reply<R> = oneshot::Sender<Result<R, Failure>>;
+
+/// Items committed together: `commit` gets a batch and answers one result per item, in order.
+pub struct Batcher<T, R> {
+    inner: Arc<Inner<T, R>>,
+}
+
+struct Inner<T, R> {
+    queue: std::sync::Mutex<Vec<(T, Reply<R>)>>,
+    running: Arc<Mutex<()>>,
+    finished: Notify,
+}
+
+impl<T, R> Default for Batcher<T, R> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                queue: std::sync::Mutex::new(Vec::new()),
+                running: Arc::new(Mutex::new(())),
+                finished: Notify::new(),
+            }),
+        }
+    }
+}
+
+impl<T, R> Inner<T, R> {
+    fn take_queue(&self) -> Vec<(T, Reply<R>)> {
+        std::mem::take(&mut *self.queue.lock().expect("group commit queue poisoned"))
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// Queues `item` and returns its result once the batch holding it is committed (or failed).
+    pub async fn submit_with<F, Fut>(&self, item: T, commit: F) -> StoreResult<R>
+    where
+        F: FnOnce(Vec<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = StoreResult<Vec<R>>> + Send + 'static,
+    {
         let (tx, mut rx) = oneshot::channel();
-        self.queue
+        self.inner
+            .queue
             .lock()
             .expect("group commit queue poisoned")
-            .push((report, tx));
+            .push((item, tx));
+        let mut commit = Some(commit);
         loop {
-            let finished = self.finished.notified();
+            let finished = self.inner.finished.notified();
             tokio::pin!(finished);
             finished.as_mut().enable();
-            if let Ok(guard) = self.running.try_lock() {
-                let batch =
-                    std::mem::take(&mut *self.queue.lock().expect("group commit queue poisoned"));
-                if !batch.is_empty() {
-                    let (reports, replies): (Vec<NewReport>, Vec<Reply>) =
-                        batch.into_iter().unzip();
-                    // In a task of its own: a client that hangs up must not cancel the commit
-                    // of the others' reports half-way.
-                    let store = store.clone();
-                    let stored =
-                        tokio::spawn(async move { store.create_reports(&reports).await }).await;
-                    match stored.map_err(|e| (false, e.to_string())).and_then(|r| {
-                        r.map_err(|e| (matches!(e, StoreError::Unavailable { .. }), e.to_string()))
-                    }) {
-                        Ok(results) => {
-                            for (reply, r) in replies.into_iter().zip(results) {
-                                let _ = reply.send(Ok(r));
+            if let Ok(guard) = self.inner.running.clone().try_lock_owned() {
+                let batch = self.inner.take_queue();
+                if batch.is_empty() {
+                    // Another commit took this submission's report: its result is on its way.
+                    drop(guard);
+                } else if let Some(commit) = commit.take() {
+                    let inner = self.inner.clone();
+                    tokio::spawn(async move {
+                        let (items, replies): (Vec<T>, Vec<Reply<R>>) = batch.into_iter().unzip();
+                        let n = items.len();
+                        let stored = match commit(items).await {
+                            Ok(results) if results.len() == n => Ok(results),
+                            Ok(results) => Err((
+                                false,
+                                format!("{} results for a batch of {n}", results.len()),
+                            )),
+                            Err(e) => {
+                                Err((matches!(e, StoreError::Unavailable { .. }), e.to_string()))
+                            }
+                        };
+                        match stored {
+                            Ok(results) => {
+                                for (reply, r) in replies.into_iter().zip(results) {
+                                    let _ = reply.send(Ok(r));
+                                }
+                            }
+                            Err(failure) => {
+                                let unavailable = failure.0;
+                                for reply in replies {
+                                    let _ = reply.send(Err(failure.clone()));
+                                }
+                                if unavailable {
+                                    // Queued while the database was found out of reach: they
+                                    // would only wait for the same refusal.
+                                    for (_, reply) in inner.take_queue() {
+                                        let _ = reply.send(Err(failure.clone()));
+                                    }
+                                }
                             }
                         }
-                        Err(msg) => {
-                            for reply in replies {
-                                let _ = reply.send(Err(msg.clone()));
-                            }
-                        }
-                    }
+                        drop(guard);
+                        inner.finished.notify_waiters();
+                    });
+                } else {
+                    // This submission already committed one batch, so its own report has left
+                    // the queue (in that batch or an earlier one); the reports queued now are
+                    // others', whose submissions are woken to commit them.
+                    drop(guard);
+                    self.inner.finished.notify_waiters();
                 }
-                drop(guard);
-                self.finished.notify_waiters();
             }
             tokio::select! {
                 r = &mut rx => {
@@ -76,11 +153,105 @@ impl GroupCommit {
                             cause: msg.into(),
                         }),
                         Ok(Err((false, msg))) => Err(StoreError::Conflict(format!("report not stored: {msg}"))),
-                        Err(_) => Err(StoreError::Conflict("report not stored: the committing request was cancelled".into())),
+                        Err(_) => Err(StoreError::Conflict("report not stored: the commit holding it ended without an answer".into())),
                     };
                 }
                 _ = &mut finished => {}
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable {
+            op: "storing reports",
+            cause: "connection refused".into(),
+        }
+    }
+
+    /// A batch that fails because the database is out of reach answers the submissions queued
+    /// behind it as well, within that one wait: none of them starts a second wait of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unreachable_database_fails_the_queue_within_one_wait() {
+        let batcher = Arc::new(Batcher::<u32, u32>::default());
+        let commits = Arc::new(AtomicUsize::new(0));
+        let wait = Duration::from_millis(300);
+        let t0 = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..5u32 {
+            let (b, commits) = (batcher.clone(), commits.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = b
+                    .submit_with(i, move |_items| async move {
+                        commits.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(wait).await;
+                        Err::<Vec<u32>, _>(unavailable())
+                    })
+                    .await;
+                (r, t0.elapsed())
+            }));
+            // The first submission's commit is running when the others queue.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for t in tasks {
+            let (r, took) = t.await.unwrap();
+            assert!(matches!(r, Err(StoreError::Unavailable { .. })), "{r:?}");
+            assert!(
+                took < wait + wait / 2,
+                "answered after {took:?}, more than one wait of {wait:?}"
+            );
+        }
+        assert_eq!(commits.load(Ordering::SeqCst), 1, "one commit tried");
+    }
+
+    /// A submission whose request is dropped while its commit runs (the client hung up, the
+    /// request timed out) does not take the other submissions' answers with it, whichever of the
+    /// two submissions is the one committing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_submission_leaves_its_batch_committed_and_answered() {
+        for drop_first in [true, false] {
+            let batcher = Arc::new(Batcher::<u32, u32>::default());
+            let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let commit = |seen: Arc<std::sync::Mutex<Vec<Vec<u32>>>>, ms| {
+                move |items: Vec<u32>| async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    seen.lock().unwrap().push(items.clone());
+                    Ok(items.iter().map(|i| i * 10).collect())
+                }
+            };
+            // A slow first commit, so that the next two queue and are committed together.
+            let first = {
+                let (b, c) = (batcher.clone(), commit(seen.clone(), 150));
+                tokio::spawn(async move { b.submit_with(1, c).await })
+            };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let a = {
+                let (b, c) = (batcher.clone(), commit(seen.clone(), 300));
+                tokio::spawn(async move { b.submit_with(2, c).await })
+            };
+            let b = {
+                let (bt, c) = (batcher.clone(), commit(seen.clone(), 300));
+                tokio::spawn(async move { bt.submit_with(3, c).await })
+            };
+            assert_eq!(first.await.unwrap().unwrap(), 10);
+            // The batch of 2 and 3 is committing now; drop one of its submissions.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let (gone, kept, expect) = if drop_first { (a, b, 30) } else { (b, a, 20) };
+            gone.abort();
+            assert_eq!(kept.await.unwrap().unwrap(), expect);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let seen = seen.lock().unwrap().clone();
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            let mut second = seen[1].clone();
+            second.sort();
+            assert_eq!(second, vec![2, 3], "both committed, in one batch");
         }
     }
 }
