@@ -22,7 +22,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, Notify, oneshot};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
 
 use crate::store::reports::{Created, NewReport};
 use crate::store::{Store, StoreError, StoreResult};
@@ -75,6 +75,29 @@ impl<T, R> Inner<T, R> {
     }
 }
 
+/// The "a commit is running" lock: released, and the waiting submissions woken, when it is
+/// dropped, also by a commit that panics.
+struct Running<T, R> {
+    inner: Arc<Inner<T, R>>,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl<T, R> Running<T, R> {
+    fn new(inner: &Arc<Inner<T, R>>, guard: OwnedMutexGuard<()>) -> Self {
+        Self {
+            inner: inner.clone(),
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<T, R> Drop for Running<T, R> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.inner.finished.notify_waiters();
+    }
+}
+
 impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     /// Queues `item` and returns its result once the batch holding it is committed (or failed).
     pub async fn submit_with<F, Fut>(&self, item: T, commit: F) -> StoreResult<R>
@@ -93,13 +116,23 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
             let finished = self.inner.finished.notified();
             tokio::pin!(finished);
             finished.as_mut().enable();
-            if let Ok(guard) = self.inner.running.clone().try_lock_owned() {
+            // A submission commits at most one batch: after it, its own report has left the
+            // queue (in that batch or an earlier one), and the reports queued now are others',
+            // whose submissions are woken when this commit ends and commit them.
+            let guard = match commit.is_some() {
+                true => self.inner.running.clone().try_lock_owned().ok(),
+                false => None,
+            };
+            if let Some(guard) = guard {
                 let batch = self.inner.take_queue();
                 if batch.is_empty() {
                     // Another commit took this submission's report: its result is on its way.
-                    drop(guard);
-                } else if let Some(commit) = commit.take() {
+                    // A submission that tried the lock meanwhile is waiting to be woken.
+                    drop(Running::new(&self.inner, guard));
+                } else {
+                    let commit = commit.take().expect("checked above");
                     let inner = self.inner.clone();
+                    let running = Running::new(&self.inner, guard);
                     tokio::spawn(async move {
                         let (items, replies): (Vec<T>, Vec<Reply<R>>) = batch.into_iter().unzip();
                         let n = items.len();
@@ -133,15 +166,8 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                                 }
                             }
                         }
-                        drop(guard);
-                        inner.finished.notify_waiters();
+                        drop(running);
                     });
-                } else {
-                    // This submission already committed one batch, so its own report has left
-                    // the queue (in that batch or an earlier one); the reports queued now are
-                    // others', whose submissions are woken to commit them.
-                    drop(guard);
-                    self.inner.finished.notify_waiters();
                 }
             }
             tokio::select! {
@@ -253,5 +279,52 @@ mod tests {
             second.sort();
             assert_eq!(second, vec![2, 3], "both committed, in one batch");
         }
+    }
+
+    /// Many submissions at once, each committing whatever is queued when it finds no commit
+    /// running: every one gets its own result, every item is committed exactly once, and they
+    /// share commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_submissions_each_get_their_own_result_once() {
+        let batcher = Arc::new(Batcher::<u32, u32>::default());
+        let committed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let commits = Arc::new(AtomicUsize::new(0));
+        let clients: Vec<_> = (0..64u32)
+            .map(|c| {
+                let (b, committed, commits) = (batcher.clone(), committed.clone(), commits.clone());
+                tokio::spawn(async move {
+                    for n in 0..50u32 {
+                        let item = c * 1000 + n;
+                        let (committed, commits) = (committed.clone(), commits.clone());
+                        let r = tokio::time::timeout(
+                            Duration::from_secs(10),
+                            b.submit_with(item, move |items: Vec<u32>| async move {
+                                commits.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(3)).await;
+                                committed.lock().unwrap().extend(items.iter().copied());
+                                Ok(items.iter().map(|i| i + 1).collect())
+                            }),
+                        )
+                        .await
+                        .expect("answered, never left waiting");
+                        assert_eq!(r.unwrap(), item + 1);
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.await.unwrap();
+        }
+        let mut committed = committed.lock().unwrap().clone();
+        committed.sort();
+        let expected: Vec<u32> = (0..64u32)
+            .flat_map(|c| (0..50).map(move |n| c * 1000 + n))
+            .collect();
+        assert_eq!(committed, expected, "each item committed once");
+        let commits = commits.load(Ordering::SeqCst);
+        assert!(
+            commits < 3200,
+            "{commits} commits for 3200 items: none shared"
+        );
     }
 }
