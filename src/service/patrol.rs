@@ -243,9 +243,10 @@ pub fn plan_with_hulls(
     let (filter, period) = filter.summary(snap, today)?;
     let (eps, min_points, limit) = params.resolved()?;
     let sel = filter.select_in(&snap.incidents);
-    let clusters = hotspot::clusters_with(&sel.points, eps, min_points, cancel)?;
+    let pts = sel.coords();
+    let clusters = hotspot::clusters_of(&sel.points, &pts, eps, min_points, cancel)?;
     let area = filter.area.as_ref().map(|a| a as &dyn gistar::StudyArea);
-    let gi = gistar::hot_spots_with(&sel.coords(), &GiStarParams::default(), area, cancel)?;
+    let gi = gistar::hot_spots_with(&pts, &GiStarParams::default(), area, cancel)?;
     let ranked = patrol::rank_hotspots(&clusters, &gi, limit);
     let hulls: Vec<Polygon<f64>> = ranked.iter().map(|h| h.cluster.hull.clone()).collect();
     let hotspots = ranked

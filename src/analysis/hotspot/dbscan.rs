@@ -28,8 +28,10 @@
 //! Instead of one R-tree query per point, the points are bucketed (counting sort, O(n)) into
 //! square cells of side `s = ε/√2·(1 − 10⁻⁶)`, whose diagonal is just under ε. Then
 //! 1. a cell holding at least `min_points` points makes them all core without measuring a
-//!    distance; otherwise each point counts neighbours in the 5 × 5 cells around its own, and
-//!    stops as soon as it has `min_points` (in parallel with rayon);
+//!    distance, and one whose 5 × 5 block of cells holds fewer than `min_points` in all has no
+//!    core point (the sparse background is settled by counts); otherwise each point counts
+//!    neighbours in the 5 × 5 cells around its own, and stops as soon as it has `min_points`
+//!    (in parallel with rayon, a few thousand cells per task);
 //! 2. all cores in one cell are within ε of each other, so connectivity is a union-find over
 //!    *cells*: two neighbouring cells are joined when any pair of their cores is within ε, a
 //!    test skipped once the cells are already joined (the grid DBSCAN of Gunawan, *A faster
@@ -214,6 +216,10 @@ type Buckets = (
     Vec<u32>,
 );
 
+/// Cells handled together by one parallel task: a few hundred tasks for a million points, each
+/// writing one vector rather than one per cell.
+const CELL_LOT: usize = 2048;
+
 fn grid_dbscan(
     points: &[[f64; 2]],
     finite: &[usize],
@@ -329,43 +335,69 @@ fn grid_dbscan(
         }
     };
 
-    // 1. Core points.
+    // 1. Core points, cell by cell in lots of consecutive cells (whose points are consecutive
+    // in `xs`). A cell whose 5 × 5 block holds fewer than `min_points` points in all has no
+    // core point, whatever the distances: in the sparse background most points are settled by
+    // the cell counts alone.
     cancel.check()?;
-    let core_chunks: Vec<Vec<bool>> = (0..cells)
-        .into_par_iter()
-        .map_init(Vec::new, |nbrs, c| -> Result<Vec<bool>, Cancelled> {
-            cancel.check()?;
-            let (a, b) = cell_ranges[c];
-            let here = (b - a) as usize;
-            if here >= min_points {
-                return Ok(vec![true; here]);
-            }
-            neighbour_cells(c, nbrs);
-            (a..b)
-                .map(|k| {
+    let lots: Vec<(usize, usize)> = (0..cells)
+        .step_by(CELL_LOT)
+        .map(|a| (a, (a + CELL_LOT).min(cells)))
+        .collect();
+    let core_lots: Vec<Vec<bool>> = lots
+        .par_iter()
+        .map_init(
+            Vec::new,
+            |nbrs, &(c0, c1)| -> Result<Vec<bool>, Cancelled> {
+                cancel.check()?;
+                let (first, _) = cell_ranges[c0];
+                let (_, last) = cell_ranges[c1 - 1];
+                let mut out = Vec::with_capacity((last - first) as usize);
+                for c in c0..c1 {
+                    let (a, b) = cell_ranges[c];
+                    let here = (b - a) as usize;
+                    if here >= min_points {
+                        out.resize(out.len() + here, true);
+                        continue;
+                    }
+                    neighbour_cells(c, nbrs);
+                    let block: usize = nbrs
+                        .iter()
+                        .map(|&nc| {
+                            let (na, nb) = cell_ranges[nc as usize];
+                            (nb - na) as usize
+                        })
+                        .sum();
+                    if block < min_points {
+                        out.resize(out.len() + here, false);
+                        continue;
+                    }
                     cancel.check()?;
-                    let p = xs[k as usize];
-                    let mut count = here;
-                    for &nc in nbrs.iter() {
-                        if nc as usize == c {
-                            continue;
-                        }
-                        let (na, nb) = cell_ranges[nc as usize];
-                        for q in &xs[na as usize..nb as usize] {
-                            if within(p, *q, eps2) {
-                                count += 1;
+                    out.extend((a..b).map(|k| {
+                        let p = xs[k as usize];
+                        let mut count = here;
+                        for &nc in nbrs.iter() {
+                            if nc as usize == c {
+                                continue;
+                            }
+                            let (na, nb) = cell_ranges[nc as usize];
+                            for q in &xs[na as usize..nb as usize] {
+                                if within(p, *q, eps2) {
+                                    count += 1;
+                                }
+                            }
+                            if count >= min_points {
+                                return true;
                             }
                         }
-                        if count >= min_points {
-                            return Ok(true);
-                        }
-                    }
-                    Ok(count >= min_points)
-                })
-                .collect()
-        })
+                        count >= min_points
+                    }));
+                }
+                Ok(out)
+            },
+        )
         .collect::<Result<_, Cancelled>>()?;
-    let is_core: Vec<bool> = core_chunks.into_iter().flatten().collect();
+    let is_core: Vec<bool> = core_lots.concat();
     let cell_has_core: Vec<bool> = cell_ranges
         .iter()
         .map(|&(a, b)| is_core[a as usize..b as usize].iter().any(|&c| c))
@@ -413,32 +445,35 @@ fn grid_dbscan(
     // 3. Labels: cores take their cell's cluster, border points the lowest cluster among the
     // cores within eps.
     cancel.check()?;
-    let label_chunks: Vec<Vec<Option<usize>>> = (0..cells)
-        .into_par_iter()
+    let label_lots: Vec<Vec<Option<usize>>> = lots
+        .par_iter()
         .map_init(
             Vec::new,
-            |nbrs, c| -> Result<Vec<Option<usize>>, Cancelled> {
+            |nbrs, &(c0, c1)| -> Result<Vec<Option<usize>>, Cancelled> {
                 cancel.check()?;
-                let (a, b) = cell_ranges[c];
-                let own = cluster_of_root[root[c] as usize];
-                let mut looked = false;
-                (a..b)
-                    .map(|k| {
+                let (first, _) = cell_ranges[c0];
+                let (_, last) = cell_ranges[c1 - 1];
+                let mut out = Vec::with_capacity((last - first) as usize);
+                for c in c0..c1 {
+                    let (a, b) = cell_ranges[c];
+                    let own = cluster_of_root[root[c] as usize];
+                    let mut looked = false;
+                    for k in a..b {
                         if is_core[k as usize] {
-                            return Ok(Some(own as usize));
+                            out.push(Some(own as usize));
+                            continue;
                         }
-                        cancel.check()?;
                         if !looked {
+                            cancel.check()?;
                             neighbour_cells(c, nbrs);
+                            // Only the cells with cores matter to a border point.
+                            nbrs.retain(|&nc| cell_has_core[nc as usize]);
                             looked = true;
                         }
                         let p = xs[k as usize];
                         let mut best = u32::MAX;
                         for &nc in nbrs.iter() {
                             let nc = nc as usize;
-                            if !cell_has_core[nc] {
-                                continue;
-                            }
                             let cid = cluster_of_root[root[nc] as usize];
                             if cid >= best {
                                 continue;
@@ -450,16 +485,17 @@ fn grid_dbscan(
                                 best = cid;
                             }
                         }
-                        Ok((best != u32::MAX).then_some(best as usize))
-                    })
-                    .collect()
+                        out.push((best != u32::MAX).then_some(best as usize));
+                    }
+                }
+                Ok(out)
             },
         )
         .collect::<Result<_, Cancelled>>()?;
 
     let mut labels = vec![None; n];
     let mut core = vec![false; n];
-    for (k, l) in label_chunks.into_iter().flatten().enumerate() {
+    for (k, l) in label_lots.into_iter().flatten().enumerate() {
         labels[orig[k]] = l;
         core[orig[k]] = is_core[k];
     }

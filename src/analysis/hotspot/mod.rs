@@ -110,7 +110,20 @@ pub fn clusters_with(
         .iter()
         .map(|i| [i.location.x(), i.location.y()])
         .collect();
-    let labels = dbscan::dbscan_with(&pts, eps, min_points, cancel)?;
+    clusters_of(incidents, &pts, eps, min_points, cancel)
+}
+
+/// [`clusters_with`] when the caller has the incidents' coordinates already (`pts[i]` is
+/// `incidents[i]`'s location, as [`crate::analysis::filter::Selection::coords`] gives them).
+pub fn clusters_of(
+    incidents: &[&SnapIncident],
+    pts: &[[f64; 2]],
+    eps: f64,
+    min_points: usize,
+    cancel: &Cancel,
+) -> Result<Vec<Cluster>, Cancelled> {
+    assert_eq!(incidents.len(), pts.len(), "one coordinate per incident");
+    let labels = dbscan::dbscan_with(pts, eps, min_points, cancel)?;
     let mut groups: Vec<Vec<usize>> = vec![Vec::new(); labels.clusters];
     for (i, l) in labels.labels.iter().enumerate() {
         if let Some(c) = l {

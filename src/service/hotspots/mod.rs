@@ -697,8 +697,9 @@ fn dbscan(
     cancel: &Cancel,
 ) -> ServiceResult<DbscanAnswer> {
     let sel = f.select_in(&snap.incidents);
-    limits::dbscan(&sel.coords(), args.eps, &WorkLimits::for_role(true))?;
-    let clusters = hotspot::clusters_with(&sel.points, args.eps, args.min_points, cancel)?;
+    let pts = sel.coords();
+    limits::dbscan(&pts, args.eps, &WorkLimits::for_role(true))?;
+    let clusters = hotspot::clusters_of(&sel.points, &pts, args.eps, args.min_points, cancel)?;
     let features = clusters
         .iter()
         .map(cluster_feature)
@@ -1097,8 +1098,9 @@ pub fn compare(
         Method::Dbscan => {
             let args = params.dbscan()?;
             let signed_in = WorkLimits::for_role(true);
-            limits::dbscan(&sa.coords(), args.eps, &signed_in)?;
-            limits::dbscan(&sb.coords(), args.eps, &signed_in)?;
+            let (pa, pb) = (sa.coords(), sb.coords());
+            limits::dbscan(&pa, args.eps, &signed_in)?;
+            limits::dbscan(&pb, args.eps, &signed_in)?;
             let outline = |c: &Cluster| ClusterOutline {
                 id: c.id.clone(),
                 hull: c.hull.clone(),
@@ -1106,12 +1108,12 @@ pub fn compare(
                 centre: c.centre,
             };
             let ca: Vec<ClusterOutline> =
-                hotspot::clusters_with(&sa.points, args.eps, args.min_points, cancel)?
+                hotspot::clusters_of(&sa.points, &pa, args.eps, args.min_points, cancel)?
                     .iter()
                     .map(outline)
                     .collect();
             let cb: Vec<ClusterOutline> =
-                hotspot::clusters_with(&sb.points, args.eps, args.min_points, cancel)?
+                hotspot::clusters_of(&sb.points, &pb, args.eps, args.min_points, cancel)?
                     .iter()
                     .map(outline)
                     .collect();
