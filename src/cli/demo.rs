@@ -140,13 +140,13 @@ async fn seed_plan(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> any
 /// The demo's visible police: fictitious reported visits to the hotspots of the current patrol
 /// plan over the last 120 days, in two of every three occurrences of each plan window (2–4
 /// hours), of 12 and 14 minutes in turn at 40, 140, … minutes into the window (so those
-/// occurrences meet the Koper dose of a visit at least every two hours), at the centroid of the
-/// hotspot's hull. The visits are an idempotent upsert.
+/// occurrences meet the Koper dose of a visit at least every two hours), at a point inside the
+/// hotspot's hull (its centroid can lie outside a concave one). The visits are an idempotent upsert.
 async fn seed_patrol(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
     use crate::analysis::cancel::Cancel;
     use crate::analysis::dosage::{WindowSpec, occurrences};
     use crate::store::patrol::{PatrolVisit, VisitPlace};
-    use geo::Centroid;
+    use geo::InteriorPoint;
 
     let today = crate::time::local_date(&now);
     let cfg = Config::default();
@@ -164,7 +164,9 @@ async fn seed_patrol(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> a
     let from = today - chrono::Duration::days(120);
     let mut visits = Vec::new();
     for (h, hull) in plan.hotspots.iter().zip(&hulls) {
-        let Some(c) = hull.centroid() else { continue };
+        let Some(c) = hull.interior_point() else {
+            continue;
+        };
         for w in &h.windows {
             let spec = WindowSpec {
                 weekday: w.weekday,
