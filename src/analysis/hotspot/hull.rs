@@ -19,7 +19,7 @@
 
 use std::collections::BinaryHeap;
 
-use geo::{Area, ConvexHull, Coord, LineString, MultiPoint, Point, Polygon};
+use geo::{Area, ConvexHull, Coord, Intersects, LineString, MultiPoint, Point, Polygon};
 use spade::{DelaunayTriangulation, Point2, Triangulation};
 
 /// A polygon (EPSG:3006) around `points`.
@@ -36,9 +36,129 @@ pub fn cluster_hull(points: &[[f64; 2]], eps: f64) -> Polygon<f64> {
     if convex.unsigned_area() < 1e-6 * radius * radius {
         return padded(&distinct, radius);
     }
-    match chi_shape(&distinct, eps.max(1.0)) {
-        Some(p) if p.exterior().0.len() >= 4 && p.unsigned_area() > 0.0 => p,
+    let usable = |p: &Polygon<f64>| p.exterior().0.len() >= 4 && p.unsigned_area() > 0.0;
+    let max_edge = eps.max(1.0);
+    let thinned = Thinned::new(&distinct, max_edge / 2.0);
+    if let Some(t) = &thinned
+        && let Some(p) = chi_shape(&t.kept, max_edge)
+        && usable(&p)
+        && t.all_inside(&p)
+    {
+        return p;
+    }
+    match chi_shape(&distinct, max_edge) {
+        Some(p) if usable(&p) => p,
         _ => convex,
+    }
+}
+
+/// A dense cluster with its inside thinned out, for the triangulation: on a grid of `side`
+/// (half the longest edge kept), a cell whose eight neighbours all hold points is *inner*, and
+/// only its first point is kept; every point of the other cells is kept. The digging stops
+/// at the edge of a dense cluster, before it reaches the thinned inside: on hotspots like the
+/// bench's, 40 % of the points give the same outline in half the time. (A grid of the whole
+/// longest edge thinned so far that the digging reached inside.)
+///
+/// Whether the dropped points are inside the outline of the kept ones is checked
+/// ([`Thinned::all_inside`]), not assumed; when one is not, the outline is drawn from them all.
+struct Thinned {
+    kept: Vec<[f64; 2]>,
+    /// The dropped points, each with its cell.
+    dropped: Vec<([f64; 2], usize)>,
+    origin: [f64; 2],
+    side: f64,
+    cols: usize,
+    rows: usize,
+}
+
+impl Thinned {
+    /// `None` when nothing would be dropped, or the grid would hold far more cells than points.
+    fn new(points: &[[f64; 2]], side: f64) -> Option<Self> {
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for p in points {
+            x0 = x0.min(p[0]);
+            y0 = y0.min(p[1]);
+            x1 = x1.max(p[0]);
+            y1 = y1.max(p[1]);
+        }
+        let cols = ((x1 - x0) / side).floor() + 1.0;
+        let rows = ((y1 - y0) / side).floor() + 1.0;
+        if points.len() < 64 || !(side > 0.0) || !(cols * rows <= 4.0 * points.len() as f64) {
+            return None;
+        }
+        let mut t = Self {
+            kept: Vec::new(),
+            dropped: Vec::new(),
+            origin: [x0, y0],
+            side,
+            cols: cols as usize,
+            rows: rows as usize,
+        };
+        let cells: Vec<usize> = points.iter().map(|p| t.cell(*p)).collect();
+        let mut count = vec![0u32; t.cols * t.rows];
+        for &c in &cells {
+            count[c] += 1;
+        }
+        let inner = |c: usize| {
+            let (i, j) = (c % t.cols, c / t.cols);
+            i > 0
+                && j > 0
+                && i + 1 < t.cols
+                && j + 1 < t.rows
+                && (j - 1..=j + 1).all(|jj| (i - 1..=i + 1).all(|ii| count[jj * t.cols + ii] > 0))
+        };
+        let mut first_taken = vec![false; t.cols * t.rows];
+        let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+        for (p, &c) in points.iter().zip(&cells) {
+            if inner(c) && std::mem::replace(&mut first_taken[c], true) {
+                dropped.push((*p, c));
+            } else {
+                kept.push(*p);
+            }
+        }
+        if dropped.is_empty() {
+            return None;
+        }
+        (t.kept, t.dropped) = (kept, dropped);
+        Some(t)
+    }
+
+    fn cell(&self, p: [f64; 2]) -> usize {
+        let i = (((p[0] - self.origin[0]) / self.side).floor() as usize).min(self.cols - 1);
+        let j = (((p[1] - self.origin[1]) / self.side).floor() as usize).min(self.rows - 1);
+        j * self.cols + i
+    }
+
+    /// Whether every dropped point is inside `outline` (the χ-shape of the kept points) or on
+    /// it. A cell the outline does not pass through lies wholly on one side of it, and its
+    /// kept first point is a corner of a remaining triangle, so inside: its dropped points are
+    /// inside too. Only the dropped points of the cells the outline passes through (marked
+    /// with their neighbours, from points along each edge half a cell apart) are tested one by
+    /// one.
+    fn all_inside(&self, outline: &Polygon<f64>) -> bool {
+        let mut crossed = vec![false; self.cols * self.rows];
+        let (cols, rows) = (self.cols as i64, self.rows as i64);
+        for line in outline.exterior().lines() {
+            let (a, b) = (line.start, line.end);
+            let steps = ((b.x - a.x).hypot(b.y - a.y) / (self.side / 2.0))
+                .ceil()
+                .max(1.0);
+            for k in 0..=steps as usize {
+                let f = k as f64 / steps;
+                let x = a.x + (b.x - a.x) * f;
+                let y = a.y + (b.y - a.y) * f;
+                let i = ((x - self.origin[0]) / self.side).floor() as i64;
+                let j = ((y - self.origin[1]) / self.side).floor() as i64;
+                for jj in (j - 1).max(0)..=(j + 1).min(rows - 1) {
+                    for ii in (i - 1).max(0)..=(i + 1).min(cols - 1) {
+                        crossed[(jj * cols + ii) as usize] = true;
+                    }
+                }
+            }
+        }
+        self.dropped
+            .iter()
+            .all(|&(p, c)| !crossed[c] || outline.intersects(&Coord { x: p[0], y: p[1] }))
     }
 }
 
@@ -268,5 +388,53 @@ mod tests {
             .collect();
         let hull = cluster_hull(&pts, 30.0);
         assert!((hull.unsigned_area() - 3600.0).abs() < 1e-6);
+    }
+
+    /// A hotspot like the bench's (2 000 points, σ = 80 m, eps 30): more than half of it is
+    /// thinned out, and the outline drawn from the rest is the one drawn from all the points
+    /// (within half a per cent of area; on these seeds the same).
+    #[test]
+    fn a_thinned_hotspot_keeps_its_outline() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let g = Normal::new(0.0, 80.0).unwrap();
+        let mut left_out = false;
+        for _ in 0..5 {
+            let mut pts: Vec<[f64; 2]> = (0..2000)
+                .map(|_| [g.sample(&mut rng), g.sample(&mut rng)])
+                .collect();
+            pts.sort_unstable_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+            pts.dedup();
+            let t = Thinned::new(&pts, 15.0).expect("a dense cluster is thinned");
+            assert!(
+                t.kept.len() < pts.len() / 2,
+                "{} of {} kept",
+                t.kept.len(),
+                pts.len()
+            );
+            // The cell-wise check says what testing every dropped point says, also on a grid so
+            // coarse (the whole eps) that the digging reaches inside and leaves points out.
+            for side in [15.0, 30.0] {
+                let t = Thinned::new(&pts, side).unwrap();
+                let outline = chi_shape(&t.kept, 30.0).unwrap();
+                let every = t
+                    .dropped
+                    .iter()
+                    .all(|(p, _)| outline.intersects(&Coord { x: p[0], y: p[1] }));
+                assert_eq!(t.all_inside(&outline), every, "side {side}");
+                left_out |= !every;
+            }
+            let full = chi_shape(&pts, 30.0).unwrap().unsigned_area();
+            let thinned = cluster_hull(&pts, 30.0).unsigned_area();
+            assert!(
+                (thinned - full).abs() < 0.005 * full,
+                "thinned {thinned:.0} m², from all points {full:.0} m²"
+            );
+        }
+        assert!(
+            left_out,
+            "the coarse grid left a point out, and the check saw it"
+        );
     }
 }
