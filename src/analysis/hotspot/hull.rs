@@ -83,7 +83,9 @@ impl Thinned {
         }
         let cols = ((x1 - x0) / side).floor() + 1.0;
         let rows = ((y1 - y0) / side).floor() + 1.0;
-        if points.len() < 64 || !(side > 0.0) || !(cols * rows <= 4.0 * points.len() as f64) {
+        // False for a NaN side or extent as well.
+        let fits = side > 0.0 && cols * rows <= 4.0 * points.len() as f64;
+        if points.len() < 64 || !fits {
             return None;
         }
         let mut t = Self {
