@@ -264,21 +264,14 @@ pub fn dbscan(points: &[[f64; 2]], eps: f64, limits: &WorkLimits) -> Result<(), 
 /// column, that only move forward. (A hash map of cells cost a quarter of a whole DBSCAN answer
 /// on 1M events, the sort a tenth.)
 pub fn dbscan_checks(points: &[[f64; 2]], eps: f64) -> f64 {
-    if points.is_empty() {
+    let Some((lo, hi)) = extent(points) else {
         return 0.0;
-    }
-    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for p in points {
-        x0 = x0.min(p[0]);
-        y0 = y0.min(p[1]);
-        x1 = x1.max(p[0]);
-        y1 = y1.max(p[1]);
-    }
-    let ncols = (x1 / eps).floor() - (x0 / eps).floor() + 1.0;
-    let nrows = (y1 / eps).floor() - (y0 / eps).floor() + 1.0;
+    };
+    let ncols = (hi[0] / eps).floor() - (lo[0] / eps).floor() + 1.0;
+    let nrows = (hi[1] / eps).floor() - (lo[1] / eps).floor() + 1.0;
     let slots = ncols * nrows;
     if slots.is_finite() && slots >= 1.0 && slots <= (4.0 * points.len() as f64).max(65_536.0) {
-        dense_checks(points, eps, [x0, y0], ncols as usize, nrows as usize)
+        dense_checks(points, eps, lo, ncols as usize, nrows as usize)
     } else {
         sparse_checks(points, eps)
     }

@@ -344,15 +344,15 @@ fn grid_dbscan(
         .step_by(CELL_LOT)
         .map(|a| (a, (a + CELL_LOT).min(cells)))
         .collect();
+    // The points of the cells `c0..c1`, consecutive in `xs`.
+    let lot_points = |c0: usize, c1: usize| (cell_ranges[c1 - 1].1 - cell_ranges[c0].0) as usize;
     let core_lots: Vec<Vec<bool>> = lots
         .par_iter()
         .map_init(
             Vec::new,
             |nbrs, &(c0, c1)| -> Result<Vec<bool>, Cancelled> {
                 cancel.check()?;
-                let (first, _) = cell_ranges[c0];
-                let (_, last) = cell_ranges[c1 - 1];
-                let mut out = Vec::with_capacity((last - first) as usize);
+                let mut out = Vec::with_capacity(lot_points(c0, c1));
                 for c in c0..c1 {
                     let (a, b) = cell_ranges[c];
                     let here = (b - a) as usize;
@@ -451,9 +451,7 @@ fn grid_dbscan(
             Vec::new,
             |nbrs, &(c0, c1)| -> Result<Vec<Option<usize>>, Cancelled> {
                 cancel.check()?;
-                let (first, _) = cell_ranges[c0];
-                let (_, last) = cell_ranges[c1 - 1];
-                let mut out = Vec::with_capacity((last - first) as usize);
+                let mut out = Vec::with_capacity(lot_points(c0, c1));
                 for c in c0..c1 {
                     let (a, b) = cell_ranges[c];
                     let own = cluster_of_root[root[c] as usize];

@@ -74,15 +74,9 @@ struct Thinned {
 impl Thinned {
     /// `None` when nothing would be dropped, or the grid would hold far more cells than points.
     fn new(points: &[[f64; 2]], side: f64) -> Option<Self> {
-        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        for p in points {
-            x0 = x0.min(p[0]);
-            y0 = y0.min(p[1]);
-            x1 = x1.max(p[0]);
-            y1 = y1.max(p[1]);
-        }
-        let cols = ((x1 - x0) / side).floor() + 1.0;
-        let rows = ((y1 - y0) / side).floor() + 1.0;
+        let (lo, hi) = crate::analysis::limits::extent(points)?;
+        let cols = ((hi[0] - lo[0]) / side).floor() + 1.0;
+        let rows = ((hi[1] - lo[1]) / side).floor() + 1.0;
         // False for a NaN side or extent as well.
         let fits = side > 0.0 && cols * rows <= 4.0 * points.len() as f64;
         if points.len() < 64 || !fits {
@@ -91,7 +85,7 @@ impl Thinned {
         let mut t = Self {
             kept: Vec::new(),
             dropped: Vec::new(),
-            origin: [x0, y0],
+            origin: lo,
             side,
             cols: cols as usize,
             rows: rows as usize,
