@@ -31,7 +31,9 @@
 //!    distance, and one whose 5 × 5 block of cells holds fewer than `min_points` in all has no
 //!    core point (the sparse background is settled by counts); otherwise each point counts
 //!    neighbours in the 5 × 5 cells around its own, and stops as soon as it has `min_points`
-//!    (in parallel with rayon, a few thousand cells per task);
+//!    (in parallel with rayon, a few thousand cells per task). Cells are numbered row by row
+//!    and their points stored in that order, so a row of five cells is one slice of points:
+//!    a block is five slices, found from a per-slot count of the cells before each slot;
 //! 2. all cores in one cell are within ε of each other, so connectivity is a union-find over
 //!    *cells*: two neighbouring cells are joined when any pair of their cores is within ε, a
 //!    test skipped once the cells are already joined (the grid DBSCAN of Gunawan, *A faster
@@ -67,43 +69,14 @@ pub fn dbscan(points: &[[f64; 2]], eps: f64, min_points: usize) -> DbscanLabels 
 }
 
 /// [`dbscan`], stopping with [`Cancelled`] soon after `cancel` is tripped (it looks once per
-/// cell and per point counted).
+/// cell, and once per point where a cell's block is crowded).
 pub fn dbscan_with(
     points: &[[f64; 2]],
     eps: f64,
     min_points: usize,
     cancel: &Cancel,
 ) -> Result<DbscanLabels, Cancelled> {
-    cancel.check()?;
-    let n = points.len();
-    let noise = || DbscanLabels {
-        labels: vec![None; n],
-        core: vec![false; n],
-        clusters: 0,
-    };
-    if n == 0 || min_points == 0 || min_points > n || !eps.is_finite() || eps < 0.0 {
-        return Ok(noise());
-    }
-    let finite: Vec<usize> = (0..n)
-        .filter(|&i| points[i][0].is_finite() && points[i][1].is_finite())
-        .collect();
-    if finite.is_empty() {
-        return Ok(noise());
-    }
-    let (mut minx, mut miny, mut maxx, mut maxy) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for &i in &finite {
-        let [x, y] = points[i];
-        minx = minx.min(x);
-        miny = miny.min(y);
-        maxx = maxx.max(x);
-        maxy = maxy.max(y);
-    }
-    let extent = (maxx - minx).max(maxy - miny);
-    if eps > 0.0 && extent / eps < 1e8 {
-        grid_dbscan(points, &finite, eps, min_points, [minx, miny], cancel)
-    } else {
-        tree_dbscan(points, &finite, eps, min_points, cancel)
-    }
+    labelled_with(points, eps, min_points, cancel).map(|l| l.into_labels(points.len()))
 }
 
 /// Union-find with path halving and union by size.
@@ -175,331 +148,425 @@ fn number_clusters(
     (id, order.len())
 }
 
-/// Where each non-empty cell's points lie in the cell-sorted arrays.
-enum CellIndex {
-    /// One slot per cell of the bounding grid.
-    Dense { nx: i64, ny: i64, start: Vec<u32> },
-    /// Sorted keys of the non-empty cells (for sparse, wide extents).
-    Sparse { keys: Vec<u64>, nx: i64, ny: i64 },
+/// The value of [`Labelled::label`] for noise.
+const NOISE: u32 = u32::MAX;
+
+/// DBSCAN's result in the order the kernel works in, before it is put back in input order:
+/// the `k`-th point of that order is input point `orig[k]`. Input points not listed (the
+/// non-finite ones) are noise.
+pub(crate) struct Labelled {
+    orig: Vec<u32>,
+    /// The cluster of the `k`-th point, or [`NOISE`].
+    label: Vec<u32>,
+    core: Vec<bool>,
+    clusters: usize,
 }
 
-impl CellIndex {
-    /// The non-empty cell at `(cx, cy)` as an index into the cell list, if any.
-    #[inline]
-    fn lookup(&self, cx: i64, cy: i64, cell_of_slot: &[u32]) -> Option<u32> {
-        match self {
-            CellIndex::Dense { nx, ny, start } => {
-                if cx < 0 || cy < 0 || cx >= *nx || cy >= *ny {
-                    return None;
-                }
-                let slot = (cy * nx + cx) as usize;
-                (start[slot] != start[slot + 1]).then(|| cell_of_slot[slot])
-            }
-            CellIndex::Sparse { keys, nx, ny } => {
-                if cx < 0 || cy < 0 || cx >= *nx || cy >= *ny {
-                    return None;
-                }
-                let key = (cy * nx + cx) as u64;
-                keys.binary_search(&key).ok().map(|i| i as u32)
+impl Labelled {
+    fn noise() -> Self {
+        Self {
+            orig: Vec::new(),
+            label: Vec::new(),
+            core: Vec::new(),
+            clusters: 0,
+        }
+    }
+
+    /// The labels in input order, for `n` input points.
+    fn into_labels(self, n: usize) -> DbscanLabels {
+        let mut labels = vec![None; n];
+        let mut core = vec![false; n];
+        for ((&i, &l), &c) in self.orig.iter().zip(&self.label).zip(&self.core) {
+            labels[i as usize] = (l != NOISE).then_some(l as usize);
+            core[i as usize] = c;
+        }
+        DbscanLabels {
+            labels,
+            core,
+            clusters: self.clusters,
+        }
+    }
+
+    /// Each cluster's members (input indices, ascending) and how many of them are core
+    /// points, in cluster order: what [`DbscanLabels`] says, without a vector per input point.
+    pub(crate) fn clusters(&self) -> Vec<(Vec<usize>, usize)> {
+        let mut out: Vec<(Vec<usize>, usize)> = vec![(Vec::new(), 0); self.clusters];
+        for ((&i, &l), &c) in self.orig.iter().zip(&self.label).zip(&self.core) {
+            if l != NOISE {
+                let (members, cores) = &mut out[l as usize];
+                members.push(i as usize);
+                *cores += usize::from(c);
             }
         }
+        out.par_iter_mut()
+            .for_each(|(members, _)| members.sort_unstable());
+        out
     }
 }
 
-/// The bucketed points: the cell index, the point order (cell by cell), each non-empty cell's
-/// range in that order and its grid address, and (dense grids) the cell of each grid slot.
-type Buckets = (
-    CellIndex,
-    Vec<u32>,
-    Vec<(u32, u32)>,
-    Vec<(i64, i64)>,
-    Vec<u32>,
-);
+/// DBSCAN's labels in the kernel's order (see [`Labelled`]); [`dbscan_with`] is this put back
+/// in input order.
+pub(crate) fn labelled_with(
+    points: &[[f64; 2]],
+    eps: f64,
+    min_points: usize,
+    cancel: &Cancel,
+) -> Result<Labelled, Cancelled> {
+    cancel.check()?;
+    let n = points.len();
+    assert!(u32::try_from(n).is_ok(), "at most 2³² points");
+    if n == 0 || min_points == 0 || min_points > n || !eps.is_finite() || eps < 0.0 {
+        return Ok(Labelled::noise());
+    }
+    let finite: Vec<u32> = (0..n as u32)
+        .filter(|&i| points[i as usize][0].is_finite() && points[i as usize][1].is_finite())
+        .collect();
+    if finite.is_empty() {
+        return Ok(Labelled::noise());
+    }
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for &i in &finite {
+        let [x, y] = points[i as usize];
+        lo = [lo[0].min(x), lo[1].min(y)];
+        hi = [hi[0].max(x), hi[1].max(y)];
+    }
+    let extent = (hi[0] - lo[0]).max(hi[1] - lo[1]);
+    if eps > 0.0 && extent / eps < 1e8 {
+        grid_dbscan(points, &finite, eps, min_points, lo, hi, cancel)
+    } else {
+        tree_dbscan(points, &finite, eps, min_points, cancel)
+    }
+}
+
+/// A run of consecutive cells, or of consecutive points in cell order: `start..end`.
+type Run = (u32, u32);
+
+/// Where a row's non-empty cells are among all of them.
+enum RowIndex {
+    /// Per slot of the bounding grid (row-major), how many non-empty cells come before it;
+    /// one more entry at the end.
+    Dense(Vec<u32>),
+    /// The slot of each non-empty cell, ascending (for sparse, wide extents).
+    Sparse(Vec<u64>),
+}
+
+/// The non-empty cells of the grid in row-major order, and where their points lie.
+struct Cells {
+    nx: i64,
+    ny: i64,
+    /// The grid column and row of each non-empty cell.
+    xy: Vec<(i64, i64)>,
+    /// Cell `c`'s points are `start[c]..start[c + 1]` in cell order; one more entry at the end.
+    start: Vec<u32>,
+    rows: RowIndex,
+}
+
+impl Cells {
+    fn len(&self) -> usize {
+        self.xy.len()
+    }
+
+    /// The non-empty cells in columns `x0..=x1` of row `y`, clipped to the grid.
+    #[inline]
+    fn row(&self, y: i64, x0: i64, x1: i64) -> Run {
+        let (x0, x1) = (x0.max(0), x1.min(self.nx - 1));
+        if y < 0 || y >= self.ny || x0 > x1 {
+            return (0, 0);
+        }
+        let (s0, s1) = ((y * self.nx + x0) as usize, (y * self.nx + x1) as usize + 1);
+        match &self.rows {
+            RowIndex::Dense(before) => (before[s0], before[s1]),
+            RowIndex::Sparse(slots) => (
+                slots.partition_point(|&s| s < s0 as u64) as u32,
+                slots.partition_point(|&s| s < s1 as u64) as u32,
+            ),
+        }
+    }
+
+    /// The cells of the 5 × 5 block around cell `c` (every cell that can hold a point within
+    /// ε of one of `c`'s), as one run per row: `c`'s own row first, then the nearer rows.
+    #[inline]
+    fn block(&self, c: usize) -> [Run; 5] {
+        let (x, y) = self.xy[c];
+        [0, -1, 1, -2, 2].map(|dy| self.row(y + dy, x - 2, x + 2))
+    }
+
+    /// The points of a run of cells, as a run in cell order.
+    #[inline]
+    fn points(&self, (a, b): Run) -> Run {
+        (self.start[a as usize], self.start[b as usize])
+    }
+}
 
 /// Cells handled together by one parallel task: a few hundred tasks for a million points, each
 /// writing one vector rather than one per cell.
 const CELL_LOT: usize = 2048;
 
-fn grid_dbscan(
-    points: &[[f64; 2]],
-    finite: &[usize],
-    eps: f64,
-    min_points: usize,
-    origin: [f64; 2],
-    cancel: &Cancel,
-) -> Result<DbscanLabels, Cancelled> {
-    let n = points.len();
-    let eps2 = eps * eps;
-    let side = eps / std::f64::consts::SQRT_2 * (1.0 - 1e-6);
-    let cell_xy = |p: [f64; 2]| -> (i64, i64) {
-        (
-            ((p[0] - origin[0]) / side).floor() as i64,
-            ((p[1] - origin[1]) / side).floor() as i64,
-        )
-    };
-    let (mut nx, mut ny) = (0i64, 0i64);
-    let cxy: Vec<(i64, i64)> = finite.par_iter().map(|&i| cell_xy(points[i])).collect();
-    for &(cx, cy) in &cxy {
-        nx = nx.max(cx + 1);
-        ny = ny.max(cy + 1);
-    }
-    let m = finite.len();
-    cancel.check()?;
+/// Above this many points in a block, the count of one point's neighbours looks for a cancel
+/// (a point of such a block can take tens of microseconds).
+const CHECK_BLOCK: usize = 4096;
 
-    // Bucket the points by cell: `order[k]` is the k-th point in cell order (an index into
-    // `finite`), cells are runs in that order.
-    let dense = (nx as u128) * (ny as u128) <= (8 * m as u128).max(1 << 20);
-    let (index, order, cell_ranges, cell_xy_list, cell_of_slot): Buckets = if dense {
-        let slots = (nx * ny) as usize;
-        let mut start = vec![0u32; slots + 1];
-        for &(cx, cy) in &cxy {
-            start[(cy * nx + cx) as usize + 1] += 1;
+/// Buckets the points into cells of side `side` from `lo` (whose cells `hi` bounds): the
+/// cells, and the points in cell order (indices into `finite`).
+fn bucket(
+    points: &[[f64; 2]],
+    finite: &[u32],
+    side: f64,
+    lo: [f64; 2],
+    hi: [f64; 2],
+) -> (Cells, Vec<u32>) {
+    // `floor((v - lo) / side)` only grows with `v`, so the highest cell is `hi`'s.
+    let cell = |v: f64, o: f64| ((v - o) / side).floor() as i64;
+    let (nx, ny) = (cell(hi[0], lo[0]) + 1, cell(hi[1], lo[1]) + 1);
+    let slot_of = |i: u32| -> u64 {
+        let [x, y] = points[i as usize];
+        (cell(y, lo[1]) * nx + cell(x, lo[0])) as u64
+    };
+    let m = finite.len();
+    let slots = (nx as u128) * (ny as u128);
+    if slots <= (8 * m as u128).max(1 << 20) && slots < u128::from(u32::MAX) {
+        // A counting sort over the slots of the bounding grid.
+        let slots = slots as usize;
+        let slot: Vec<u32> = finite.par_iter().map(|&i| slot_of(i) as u32).collect();
+        let mut at = vec![0u32; slots + 1];
+        for &s in &slot {
+            at[s as usize + 1] += 1;
         }
+        let mut before = Vec::with_capacity(slots + 1);
+        let (mut xy, mut start) = (Vec::new(), vec![0u32]);
+        let mut total = 0u32;
         for s in 0..slots {
-            start[s + 1] += start[s];
-        }
-        let mut fill = start.clone();
-        let mut order = vec![0u32; m];
-        for (k, &(cx, cy)) in cxy.iter().enumerate() {
-            let slot = (cy * nx + cx) as usize;
-            order[fill[slot] as usize] = k as u32;
-            fill[slot] += 1;
-        }
-        let mut ranges = Vec::new();
-        let mut xy = Vec::new();
-        let mut cell_of_slot = vec![u32::MAX; slots];
-        for s in 0..slots {
-            if start[s] != start[s + 1] {
-                cell_of_slot[s] = ranges.len() as u32;
-                ranges.push((start[s], start[s + 1]));
+            before.push(xy.len() as u32);
+            let here = at[s + 1];
+            at[s] = total;
+            if here > 0 {
+                total += here;
                 xy.push(((s as i64) % nx, (s as i64) / nx));
+                start.push(total);
             }
         }
-        (
-            CellIndex::Dense { nx, ny, start },
-            order,
-            ranges,
+        before.push(xy.len() as u32);
+        let mut order = vec![0u32; m];
+        for (k, &s) in slot.iter().enumerate() {
+            let fill = &mut at[s as usize];
+            order[*fill as usize] = k as u32;
+            *fill += 1;
+        }
+        let rows = RowIndex::Dense(before);
+        let cells = Cells {
+            nx,
+            ny,
             xy,
-            cell_of_slot,
-        )
+            start,
+            rows,
+        };
+        (cells, order)
     } else {
-        let mut keyed: Vec<(u64, u32)> = cxy
-            .iter()
+        let mut keyed: Vec<(u64, u32)> = finite
+            .par_iter()
             .enumerate()
-            .map(|(k, &(cx, cy))| ((cy * nx + cx) as u64, k as u32))
+            .map(|(k, &i)| (slot_of(i), k as u32))
             .collect();
         keyed.par_sort_unstable();
         let order: Vec<u32> = keyed.iter().map(|&(_, k)| k).collect();
-        let mut keys = Vec::new();
-        let mut ranges = Vec::new();
-        let mut xy = Vec::new();
-        let mut a = 0usize;
-        while a < keyed.len() {
-            let mut b = a;
-            while b < keyed.len() && keyed[b].0 == keyed[a].0 {
-                b += 1;
+        let (mut keys, mut xy, mut start) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, &(s, _)) in keyed.iter().enumerate() {
+            if keys.last() != Some(&s) {
+                keys.push(s);
+                xy.push(((s as i64) % nx, (s as i64) / nx));
+                start.push(k as u32);
             }
-            let key = keyed[a].0 as i64;
-            keys.push(keyed[a].0);
-            ranges.push((a as u32, b as u32));
-            xy.push((key % nx, key / nx));
-            a = b;
         }
-        (
-            CellIndex::Sparse { keys, nx, ny },
-            order,
-            ranges,
+        start.push(m as u32);
+        let rows = RowIndex::Sparse(keys);
+        let cells = Cells {
+            nx,
+            ny,
             xy,
-            Vec::new(),
-        )
-    };
+            start,
+            rows,
+        };
+        (cells, order)
+    }
+}
 
-    // Coordinates and original indices in cell order, for cache-friendly scans.
-    let xs: Vec<[f64; 2]> = order.iter().map(|&k| points[finite[k as usize]]).collect();
-    let orig: Vec<usize> = order.iter().map(|&k| finite[k as usize]).collect();
-    let cells = cell_ranges.len();
-
-    // The 5 × 5 stencil, nearest cells first, so that counting in dense areas reaches
-    // `min_points` (and stops) early.
-    let mut stencil: Vec<(i64, i64)> = (-2..=2)
-        .flat_map(|dy| (-2..=2).map(move |dx| (dx, dy)))
-        .collect();
-    stencil.sort_by_key(|&(dx, dy)| dx * dx + dy * dy);
-    let neighbour_cells = |c: usize, out: &mut Vec<u32>| {
-        out.clear();
-        let (cx, cy) = cell_xy_list[c];
-        for &(dx, dy) in &stencil {
-            if let Some(nc) = index.lookup(cx + dx, cy + dy, &cell_of_slot) {
-                out.push(nc);
-            }
-        }
-    };
-
-    // 1. Core points, cell by cell in lots of consecutive cells (whose points are consecutive
-    // in `xs`). A cell whose 5 × 5 block holds fewer than `min_points` points in all has no
-    // core point, whatever the distances: in the sparse background most points are settled by
-    // the cell counts alone.
+fn grid_dbscan(
+    points: &[[f64; 2]],
+    finite: &[u32],
+    eps: f64,
+    min_points: usize,
+    lo: [f64; 2],
+    hi: [f64; 2],
+    cancel: &Cancel,
+) -> Result<Labelled, Cancelled> {
+    let eps2 = eps * eps;
+    let side = eps / std::f64::consts::SQRT_2 * (1.0 - 1e-6);
+    let (cells, order) = bucket(points, finite, side, lo, hi);
     cancel.check()?;
-    let lots: Vec<(usize, usize)> = (0..cells)
-        .step_by(CELL_LOT)
-        .map(|a| (a, (a + CELL_LOT).min(cells)))
+
+    // Coordinates and input indices in cell order, for cache-friendly scans: the points of a
+    // run of cells are one slice of `xs`.
+    let xs: Vec<[f64; 2]> = order
+        .par_iter()
+        .map(|&k| points[finite[k as usize] as usize])
         .collect();
-    // The points of the cells `c0..c1`, consecutive in `xs`.
-    let lot_points = |c0: usize, c1: usize| (cell_ranges[c1 - 1].1 - cell_ranges[c0].0) as usize;
+    let orig: Vec<u32> = order.par_iter().map(|&k| finite[k as usize]).collect();
+    drop(order);
+    let start = &cells.start;
+    let lots: Vec<(usize, usize)> = (0..cells.len())
+        .step_by(CELL_LOT)
+        .map(|a| (a, (a + CELL_LOT).min(cells.len())))
+        .collect();
+    let lot_points = |c0: usize, c1: usize| (start[c1] - start[c0]) as usize;
+    let spans = |c: usize| cells.block(c).map(|r| cells.points(r));
+
+    // 1. Core points, cell by cell in lots of consecutive cells. A cell holding `min_points`
+    // points makes them all core; one whose 5 × 5 block holds fewer than `min_points` points in
+    // all has none, whatever the distances (in the sparse background most points are settled
+    // by these counts alone). Otherwise each point counts the points within ε in the block's
+    // rows, its own row first, and stops once it has `min_points`.
+    cancel.check()?;
     let core_lots: Vec<Vec<bool>> = lots
         .par_iter()
-        .map_init(
-            Vec::new,
-            |nbrs, &(c0, c1)| -> Result<Vec<bool>, Cancelled> {
-                cancel.check()?;
-                let mut out = Vec::with_capacity(lot_points(c0, c1));
-                for c in c0..c1 {
-                    let (a, b) = cell_ranges[c];
-                    let here = (b - a) as usize;
-                    if here >= min_points {
-                        out.resize(out.len() + here, true);
-                        continue;
-                    }
-                    neighbour_cells(c, nbrs);
-                    let block: usize = nbrs
-                        .iter()
-                        .map(|&nc| {
-                            let (na, nb) = cell_ranges[nc as usize];
-                            (nb - na) as usize
-                        })
-                        .sum();
-                    if block < min_points {
-                        out.resize(out.len() + here, false);
-                        continue;
-                    }
-                    cancel.check()?;
-                    out.extend((a..b).map(|k| {
-                        let p = xs[k as usize];
-                        let mut count = here;
-                        for &nc in nbrs.iter() {
-                            if nc as usize == c {
-                                continue;
-                            }
-                            let (na, nb) = cell_ranges[nc as usize];
-                            for q in &xs[na as usize..nb as usize] {
-                                if within(p, *q, eps2) {
-                                    count += 1;
-                                }
-                            }
-                            if count >= min_points {
-                                return true;
-                            }
-                        }
-                        count >= min_points
-                    }));
+        .map(|&(c0, c1)| -> Result<Vec<bool>, Cancelled> {
+            cancel.check()?;
+            let mut out = Vec::with_capacity(lot_points(c0, c1));
+            for c in c0..c1 {
+                let (a, b) = (start[c] as usize, start[c + 1] as usize);
+                if b - a >= min_points {
+                    out.resize(out.len() + (b - a), true);
+                    continue;
                 }
-                Ok(out)
-            },
-        )
+                let spans = spans(c);
+                let block: usize = spans.iter().map(|&(sa, sb)| (sb - sa) as usize).sum();
+                if block < min_points {
+                    out.resize(out.len() + (b - a), false);
+                    continue;
+                }
+                cancel.check()?;
+                for &p in &xs[a..b] {
+                    if block >= CHECK_BLOCK {
+                        cancel.check()?;
+                    }
+                    let mut count = 0usize;
+                    for &(sa, sb) in &spans {
+                        count += xs[sa as usize..sb as usize]
+                            .iter()
+                            .map(|&q| usize::from(within(p, q, eps2)))
+                            .sum::<usize>();
+                        if count >= min_points {
+                            break;
+                        }
+                    }
+                    out.push(count >= min_points);
+                }
+            }
+            Ok(out)
+        })
         .collect::<Result<_, Cancelled>>()?;
     let is_core: Vec<bool> = core_lots.concat();
-    let cell_has_core: Vec<bool> = cell_ranges
-        .iter()
-        .map(|&(a, b)| is_core[a as usize..b as usize].iter().any(|&c| c))
+    let cell_has_core: Vec<bool> = (0..cells.len())
+        .map(|c| is_core[start[c] as usize..start[c + 1] as usize].contains(&true))
         .collect();
 
-    // 2. Connect cells whose cores come within eps of each other.
-    let mut sets = DisjointSets::new(cells);
-    let mut nbrs = Vec::new();
-    for c in 0..cells {
+    // 2. Connect cells whose cores come within ε of each other (all cores in one cell are).
+    let mut sets = DisjointSets::new(cells.len());
+    for c in 0..cells.len() {
         if !cell_has_core[c] {
             continue;
         }
         cancel.check()?;
-        neighbour_cells(c, &mut nbrs);
-        let (a, b) = cell_ranges[c];
-        for &nc in &nbrs {
-            let nc = nc as usize;
-            if nc <= c || !cell_has_core[nc] || sets.find(c as u32) == sets.find(nc as u32) {
-                continue;
-            }
-            let (na, nb) = cell_ranges[nc];
-            let touches = (a..b).filter(|&k| is_core[k as usize]).any(|k| {
-                let p = xs[k as usize];
-                (na..nb).any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
-            });
-            if touches {
-                sets.union(c as u32, nc as u32);
+        let (a, b) = (start[c], start[c + 1]);
+        for (r0, r1) in cells.block(c) {
+            for nc in r0.max(c as u32 + 1)..r1 {
+                let nc = nc as usize;
+                if !cell_has_core[nc] || sets.find(c as u32) == sets.find(nc as u32) {
+                    continue;
+                }
+                let (na, nb) = (start[nc], start[nc + 1]);
+                let touches = (a..b).filter(|&k| is_core[k as usize]).any(|k| {
+                    let p = xs[k as usize];
+                    (na..nb).any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
+                });
+                if touches {
+                    sets.union(c as u32, nc as u32);
+                }
             }
         }
     }
-    let root: Vec<u32> = (0..cells as u32).map(|c| sets.find(c)).collect();
+    let root: Vec<u32> = (0..cells.len() as u32).map(|c| sets.find(c)).collect();
     let (cluster_of_root, clusters) = number_clusters(
-        (0..cells).flat_map(|c| {
-            let (a, b) = cell_ranges[c];
+        (0..cells.len()).flat_map(|c| {
             let r = root[c];
-            let is_core = &is_core;
-            let orig = &orig;
-            (a..b)
+            let (is_core, orig) = (&is_core, &orig);
+            (start[c]..start[c + 1])
                 .filter(move |&k| is_core[k as usize])
-                .map(move |k| (orig[k as usize], r))
+                .map(move |k| (orig[k as usize] as usize, r))
         }),
-        cells,
+        cells.len(),
     );
-
-    // 3. Labels: cores take their cell's cluster, border points the lowest cluster among the
-    // cores within eps.
-    cancel.check()?;
-    let label_lots: Vec<Vec<Option<usize>>> = lots
-        .par_iter()
-        .map_init(
-            Vec::new,
-            |nbrs, &(c0, c1)| -> Result<Vec<Option<usize>>, Cancelled> {
-                cancel.check()?;
-                let mut out = Vec::with_capacity(lot_points(c0, c1));
-                for c in c0..c1 {
-                    let (a, b) = cell_ranges[c];
-                    let own = cluster_of_root[root[c] as usize];
-                    let mut looked = false;
-                    for k in a..b {
-                        if is_core[k as usize] {
-                            out.push(Some(own as usize));
-                            continue;
-                        }
-                        if !looked {
-                            cancel.check()?;
-                            neighbour_cells(c, nbrs);
-                            // Only the cells with cores matter to a border point.
-                            nbrs.retain(|&nc| cell_has_core[nc as usize]);
-                            looked = true;
-                        }
-                        let p = xs[k as usize];
-                        let mut best = u32::MAX;
-                        for &nc in nbrs.iter() {
-                            let nc = nc as usize;
-                            let cid = cluster_of_root[root[nc] as usize];
-                            if cid >= best {
-                                continue;
-                            }
-                            let (na, nb) = cell_ranges[nc];
-                            if (na..nb)
-                                .any(|j| is_core[j as usize] && within(p, xs[j as usize], eps2))
-                            {
-                                best = cid;
-                            }
-                        }
-                        out.push((best != u32::MAX).then_some(best as usize));
-                    }
-                }
-                Ok(out)
-            },
-        )
-        .collect::<Result<_, Cancelled>>()?;
-
-    let mut labels = vec![None; n];
-    let mut core = vec![false; n];
-    for (k, l) in label_lots.into_iter().flatten().enumerate() {
-        labels[orig[k]] = l;
-        core[orig[k]] = is_core[k];
+    // The cells before each cell that hold cores: whether a block has any is two look-ups.
+    let mut core_cells = Vec::with_capacity(cells.len() + 1);
+    core_cells.push(0u32);
+    for &h in &cell_has_core {
+        core_cells.push(core_cells.last().unwrap() + u32::from(h));
     }
-    Ok(DbscanLabels {
-        labels,
-        core,
+    // Each point's cluster if it is a core point, else NOISE.
+    let core_label: Vec<u32> = (0..cells.len())
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            let own = cluster_of_root[root[c] as usize];
+            let is_core = &is_core;
+            (start[c]..start[c + 1]).map(move |k| if is_core[k as usize] { own } else { NOISE })
+        })
+        .collect();
+
+    // 3. Labels: cores keep their cell's cluster, border points take the lowest cluster among
+    // the cores within ε.
+    cancel.check()?;
+    let label_lots: Vec<Vec<u32>> = lots
+        .par_iter()
+        .map(|&(c0, c1)| -> Result<Vec<u32>, Cancelled> {
+            cancel.check()?;
+            let mut out = Vec::with_capacity(lot_points(c0, c1));
+            for c in c0..c1 {
+                let (a, b) = (start[c] as usize, start[c + 1] as usize);
+                let here = &core_label[a..b];
+                let runs = cells.block(c);
+                let cores_near: u32 = runs
+                    .iter()
+                    .map(|&(r0, r1)| core_cells[r1 as usize] - core_cells[r0 as usize])
+                    .sum();
+                if cores_near == 0 || !here.contains(&NOISE) {
+                    out.extend_from_slice(here);
+                    continue;
+                }
+                cancel.check()?;
+                let spans = runs.map(|r| cells.points(r));
+                for (k, &own) in (a..b).zip(here) {
+                    if own != NOISE {
+                        out.push(own);
+                        continue;
+                    }
+                    let p = xs[k];
+                    let mut best = NOISE;
+                    for &(sa, sb) in &spans {
+                        for j in sa as usize..sb as usize {
+                            if core_label[j] < best && within(p, xs[j], eps2) {
+                                best = core_label[j];
+                            }
+                        }
+                    }
+                    out.push(best);
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, Cancelled>>()?;
+    Ok(Labelled {
+        orig,
+        label: label_lots.concat(),
+        core: is_core,
         clusters,
     })
 }
@@ -508,17 +575,17 @@ fn grid_dbscan(
 /// would be unreliable.
 fn tree_dbscan(
     points: &[[f64; 2]],
-    finite: &[usize],
+    finite: &[u32],
     eps: f64,
     min_points: usize,
     cancel: &Cancel,
-) -> Result<DbscanLabels, Cancelled> {
+) -> Result<Labelled, Cancelled> {
     let n = points.len();
     let eps2 = eps * eps;
     let tree: RTree<GeomWithData<[f64; 2], usize>> = RTree::bulk_load(
         finite
             .iter()
-            .map(|&i| GeomWithData::new(points[i], i))
+            .map(|&i| GeomWithData::new(points[i as usize], i as usize))
             .collect(),
     );
     let mut core = vec![false; n];
@@ -527,6 +594,7 @@ fn tree_dbscan(
         .par_iter()
         .map(|&i| -> Result<(usize, bool), Cancelled> {
             cancel.check()?;
+            let i = i as usize;
             Ok((
                 i,
                 tree.locate_within_distance(points[i], eps2)
@@ -541,34 +609,37 @@ fn tree_dbscan(
     }
     let mut sets = DisjointSets::new(n);
     for &i in finite {
-        if !core[i] {
+        if !core[i as usize] {
             continue;
         }
         cancel.check()?;
-        for q in tree.locate_within_distance(points[i], eps2) {
+        for q in tree.locate_within_distance(points[i as usize], eps2) {
             if core[q.data] {
-                sets.union(i as u32, q.data as u32);
+                sets.union(i, q.data as u32);
             }
         }
     }
     let root: Vec<u32> = (0..n as u32).map(|i| sets.find(i)).collect();
     let (cluster_of_root, clusters) =
         number_clusters((0..n).filter(|&i| core[i]).map(|i| (i, root[i])), n);
-    let mut labels = vec![None; n];
+    let mut label = Vec::with_capacity(finite.len());
     for &i in finite {
         cancel.check()?;
-        labels[i] = if core[i] {
-            Some(cluster_of_root[root[i] as usize] as usize)
+        let i = i as usize;
+        label.push(if core[i] {
+            cluster_of_root[root[i] as usize]
         } else {
             tree.locate_within_distance(points[i], eps2)
                 .filter(|q| core[q.data])
-                .map(|q| cluster_of_root[root[q.data] as usize] as usize)
+                .map(|q| cluster_of_root[root[q.data] as usize])
                 .min()
-        };
+                .unwrap_or(NOISE)
+        });
     }
-    Ok(DbscanLabels {
-        labels,
-        core,
+    Ok(Labelled {
+        core: finite.iter().map(|&i| core[i as usize]).collect(),
+        orig: finite.to_vec(),
+        label,
         clusters,
     })
 }
@@ -604,8 +675,10 @@ mod tests {
         if min > 0 && min <= points.len() {
             assert_eq!(ours.core, brute_core(points, eps, min));
         }
-        let finite: Vec<usize> = (0..points.len()).collect();
-        let tree = tree_dbscan(points, &finite, eps, min, &Cancel::never()).unwrap();
+        let finite: Vec<u32> = (0..points.len() as u32).collect();
+        let tree = tree_dbscan(points, &finite, eps, min, &Cancel::never())
+            .unwrap()
+            .into_labels(points.len());
         if min > 0 && min <= points.len() {
             assert_eq!(tree.labels, ours.labels);
         }
@@ -632,6 +705,10 @@ mod tests {
                     p[0] += 674_000.0;
                     p[1] += 6_590_000.0;
                 }
+            }
+            // A far point in the last rounds: the grid's cells are then indexed sparsely.
+            if round >= 4 {
+                pts.push([pts[0][0] + 3.0e6, pts[0][1] - 2.0e6]);
             }
             for &(eps, min) in &[(30.0, 5), (15.0, 3), (50.0, 20), (5.0, 2), (30.0, 1)] {
                 check(&pts, eps, min);

@@ -123,17 +123,11 @@ pub fn clusters_of(
     cancel: &Cancel,
 ) -> Result<Vec<Cluster>, Cancelled> {
     assert_eq!(incidents.len(), pts.len(), "one coordinate per incident");
-    let labels = dbscan::dbscan_with(pts, eps, min_points, cancel)?;
-    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); labels.clusters];
-    for (i, l) in labels.labels.iter().enumerate() {
-        if let Some(c) = l {
-            groups[*c].push(i);
-        }
-    }
+    let groups = dbscan::labelled_with(pts, eps, min_points, cancel)?.clusters();
     let mut out: Vec<Cluster> = groups
         .into_par_iter()
-        .filter(|m| !m.is_empty())
-        .map(|members| -> Result<Cluster, Cancelled> {
+        .filter(|(m, _)| !m.is_empty())
+        .map(|(members, core_points)| -> Result<Cluster, Cancelled> {
             cancel.check()?;
             let incs: Vec<&SnapIncident> = members.iter().map(|&i| incidents[i]).collect();
             let mut categories: BTreeMap<&str, usize> = BTreeMap::new();
@@ -160,7 +154,7 @@ pub fn clusters_of(
             let member_pts: Vec<[f64; 2]> = members.iter().map(|&i| pts[i]).collect();
             Ok(Cluster {
                 id: cluster_id(incs.iter().copied()),
-                core_points: members.iter().filter(|&&i| labels.core[i]).count(),
+                core_points,
                 categories: categories
                     .into_iter()
                     .map(|(c, n)| (c.to_string(), n))
