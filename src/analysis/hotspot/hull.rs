@@ -31,14 +31,24 @@ pub fn cluster_hull(points: &[[f64; 2]], eps: f64) -> Polygon<f64> {
     if distinct.len() < 3 {
         return padded(&distinct, radius);
     }
-    let mp: MultiPoint<f64> = distinct.iter().map(|p| Point::new(p[0], p[1])).collect();
-    let convex = mp.convex_hull();
-    if convex.unsigned_area() < 1e-6 * radius * radius {
-        return padded(&distinct, radius);
-    }
-    let usable = |p: &Polygon<f64>| p.exterior().0.len() >= 4 && p.unsigned_area() > 0.0;
+    let convex_hull = |pts: &[[f64; 2]]| -> Polygon<f64> {
+        let mp: MultiPoint<f64> = pts.iter().map(|p| Point::new(p[0], p[1])).collect();
+        mp.convex_hull()
+    };
+    let flat = |p: &Polygon<f64>| p.unsigned_area() < 1e-6 * radius * radius;
     let max_edge = eps.max(1.0);
     let thinned = Thinned::new(&distinct, max_edge / 2.0);
+    // The kept points' hull lies inside the cluster's: when it is not flat, neither is the
+    // cluster's, which need not be drawn unless everything else fails.
+    let mut convex = None;
+    if !thinned.as_ref().is_some_and(|t| !flat(&convex_hull(&t.kept))) {
+        let all = convex_hull(&distinct);
+        if flat(&all) {
+            return padded(&distinct, radius);
+        }
+        convex = Some(all);
+    }
+    let usable = |p: &Polygon<f64>| p.exterior().0.len() >= 4 && p.unsigned_area() > 0.0;
     if let Some(t) = &thinned
         && let Some(p) = chi_shape(&t.kept, max_edge)
         && usable(&p)
@@ -48,7 +58,7 @@ pub fn cluster_hull(points: &[[f64; 2]], eps: f64) -> Polygon<f64> {
     }
     match chi_shape(&distinct, max_edge) {
         Some(p) if usable(&p) => p,
-        _ => convex,
+        _ => convex.unwrap_or_else(|| convex_hull(&distinct)),
     }
 }
 

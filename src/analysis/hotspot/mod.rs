@@ -252,6 +252,8 @@ mod tests {
             ("a-", "2"),
             ("a", "10"),
             ("b", "0"),
+            // A byte below the newline that follows each key: "a:9" < "a:9\t" as strings.
+            ("a", "9\t"),
         ] {
             let mut i = inc(0, 0.0, 0.0, "2025-01-01T12:00:00+01:00");
             i.source = src.into();
