@@ -41,7 +41,10 @@ pub fn cluster_hull(points: &[[f64; 2]], eps: f64) -> Polygon<f64> {
     // The kept points' hull lies inside the cluster's: when it is not flat, neither is the
     // cluster's, which need not be drawn unless everything else fails.
     let mut convex = None;
-    if !thinned.as_ref().is_some_and(|t| !flat(&convex_hull(&t.kept))) {
+    let surely_not_flat = thinned
+        .as_ref()
+        .is_some_and(|t| !flat(&convex_hull(&t.kept)));
+    if !surely_not_flat {
         let all = convex_hull(&distinct);
         if flat(&all) {
             return padded(&distinct, radius);
