@@ -20,19 +20,26 @@ pub struct Cached {
     pub body: Vec<Bytes>,
     pub content_type: &'static str,
     pub bounds: Option<String>,
-    /// For answers of at least [`super::LARGE_ANSWER_BYTES`]: the body gzipped
-    /// ([`gzip_parallel`]) in the background when the cache first answers with it, then sent
-    /// as it is instead of compressing the answer again for every later request. (Gzipping
-    /// before the first answer would hold it back, and most answers are asked for once: until
-    /// the copy exists, the compression layer streams the answer.)
+    /// For answers of at least [`super::LARGE_ANSWER_BYTES`]: the body gzipped in parallel
+    /// parts ([`gzip_stream`]) as the first client that accepts gzip is sent it, the first
+    /// parts on their way while the last are compressed; then kept and sent as it is instead
+    /// of compressing the answer again for every later request.
     pub gzip: Option<Arc<LazyGzip>>,
 }
 
-/// A gzipped copy made once, when an answer is sent for the second time.
+/// A large answer's gzipped copy, made once: by the first response that sends it gzipped.
 #[derive(Debug, Default)]
 pub struct LazyGzip {
-    sent: std::sync::atomic::AtomicU32,
     done: std::sync::OnceLock<Gzipped>,
+}
+
+/// A large answer without its gzipped copy yet, put in the response's extensions by
+/// [`Cached::respond`]: [`super::send_pre_gzipped`] sends it to a client that accepts gzip as
+/// [`gzip_stream`] compresses it, and the copy is kept for the next request.
+#[derive(Debug, Clone)]
+pub struct GzipPending {
+    pub body: Vec<Bytes>,
+    pub lazy: Arc<LazyGzip>,
 }
 
 /// A gzipped body, put in the response's extensions by [`Cached::respond`];
@@ -56,60 +63,142 @@ impl Gzipped {
 /// from the chunks'. Each chunk starts without the previous one's window, which costs a few
 /// per cent of size at 256 KiB chunks.
 pub fn gzip_parallel(chunks: &[Bytes]) -> Vec<Bytes> {
-    use flate2::{Compress, Compression, FlushCompress};
     use rayon::prelude::*;
     let last = chunks.len().saturating_sub(1);
-    let parts: Vec<(Bytes, crc32fast::Hasher, usize)> = chunks
+    let parts: Vec<(Bytes, crc32fast::Hasher)> = chunks
         .par_iter()
         .enumerate()
-        .map(|(i, chunk)| {
-            let mut c = Compress::new(Compression::fast(), false);
-            let flush = if i == last {
-                FlushCompress::Finish
-            } else {
-                FlushCompress::Sync
-            };
-            let mut out = Vec::with_capacity(chunk.len() / 3 + 1024);
-            loop {
-                let consumed = c.total_in() as usize;
-                // The output grows until the whole chunk is in and flushed.
-                out.reserve(64 * 1024);
-                let status = c
-                    .compress_vec(&chunk[consumed..], &mut out, flush)
-                    .expect("deflate of bytes in memory does not fail");
-                let done_in = c.total_in() as usize == chunk.len();
-                if done_in
-                    && (status == flate2::Status::StreamEnd
-                        || (flush == FlushCompress::Sync && out.len() < out.capacity()))
-                {
-                    break;
-                }
-            }
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(chunk);
-            (Bytes::from(out), crc, chunk.len())
-        })
+        .map(|(i, chunk)| deflate_chunk(chunk, i == last))
         .collect();
-    // The header: deflate, no name or time, XFL 4 (fastest), OS unknown.
+    let mut out = gzip_head(chunks.is_empty());
+    let mut crc = crc32fast::Hasher::new();
+    for (deflated, part_crc) in parts {
+        crc.combine(&part_crc);
+        out.push(deflated);
+    }
+    out.push(gzip_trailer(crc, chunks.iter().map(Bytes::len).sum()));
+    out
+}
+
+/// What [`gzip_parallel`] makes of `chunks`, sent part by part as the parts are compressed (in
+/// parallel, on the blocking pool), so that the client inflates the first parts while the
+/// last are made. Once all is sent, the whole is kept in `lazy`. A part not compressed yet
+/// when the client has gone is not compressed at all.
+pub fn gzip_stream(
+    chunks: Vec<Bytes>,
+    lazy: Arc<LazyGzip>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    use tokio::sync::oneshot;
+    let size = chunks.iter().map(Bytes::len).sum();
+    let head = gzip_head(chunks.is_empty());
+    let (txs, rxs): (Vec<_>, Vec<_>) = chunks
+        .iter()
+        .map(|_| oneshot::channel::<(Bytes, crc32fast::Hasher)>())
+        .unzip();
+    tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        let last = chunks.len().saturating_sub(1);
+        chunks
+            .par_iter()
+            .zip(txs)
+            .enumerate()
+            .for_each(|(i, (chunk, tx))| {
+                if !tx.is_closed() {
+                    let _ = tx.send(deflate_chunk(chunk, i == last));
+                }
+            });
+    });
+    struct State {
+        parts: std::vec::IntoIter<oneshot::Receiver<(Bytes, crc32fast::Hasher)>>,
+        crc: crc32fast::Hasher,
+        sent: Vec<Bytes>,
+        size: usize,
+        lazy: Arc<LazyGzip>,
+        done: bool,
+    }
+    let state = State {
+        parts: rxs.into_iter(),
+        crc: crc32fast::Hasher::new(),
+        sent: head.clone(),
+        size,
+        lazy,
+        done: false,
+    };
+    let rest = futures_util::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let next = match st.parts.next() {
+            // A compressing thread that panicked ends the answer short: the client sees a
+            // broken gzip stream rather than a wrong answer.
+            Some(rx) => {
+                let (part, crc) = rx.await.ok()?;
+                st.crc.combine(&crc);
+                part
+            }
+            None => {
+                st.done = true;
+                let trailer = gzip_trailer(st.crc.clone(), st.size);
+                st.sent.push(trailer.clone());
+                let _ = st.lazy.done.set(Gzipped(std::mem::take(&mut st.sent)));
+                return Some((Ok(trailer), st));
+            }
+        };
+        st.sent.push(next.clone());
+        Some((Ok(next), st))
+    });
+    futures_util::StreamExt::chain(futures_util::stream::iter(head.into_iter().map(Ok)), rest)
+}
+
+/// The gzip header (deflate, no name or time, XFL 4: fastest, OS unknown), and for an empty
+/// body an empty final block (fixed codes, end of block at once).
+fn gzip_head(empty: bool) -> Vec<Bytes> {
     let mut out = vec![Bytes::from_static(&[
         0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 4, 0xff,
     ])];
-    if chunks.is_empty() {
-        // An empty final block (fixed codes, end of block at once).
+    if empty {
         out.push(Bytes::from_static(&[0x03, 0x00]));
     }
-    let mut crc = crc32fast::Hasher::new();
-    let mut size: u64 = 0;
-    for (deflated, part_crc, len) in parts {
-        crc.combine(&part_crc);
-        size += len as u64;
-        out.push(deflated);
-    }
+    out
+}
+
+/// The gzip trailer: the CRC-32 and the length (mod 2³²) of the uncompressed body.
+fn gzip_trailer(crc: crc32fast::Hasher, size: usize) -> Bytes {
     let mut trailer = Vec::with_capacity(8);
     trailer.extend_from_slice(&crc.finalize().to_le_bytes());
     trailer.extend_from_slice(&(size as u32).to_le_bytes());
-    out.push(Bytes::from(trailer));
-    out
+    Bytes::from(trailer)
+}
+
+/// One chunk deflated at level 1 on its own, ending on a byte boundary (a sync flush), or with
+/// the final block when it is the `last`; and its CRC-32.
+fn deflate_chunk(chunk: &[u8], last: bool) -> (Bytes, crc32fast::Hasher) {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut c = Compress::new(Compression::fast(), false);
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
+    let mut out = Vec::with_capacity(chunk.len() / 3 + 1024);
+    loop {
+        let consumed = c.total_in() as usize;
+        // The output grows until the whole chunk is in and flushed.
+        out.reserve(64 * 1024);
+        let status = c
+            .compress_vec(&chunk[consumed..], &mut out, flush)
+            .expect("deflate of bytes in memory does not fail");
+        let done_in = c.total_in() as usize == chunk.len();
+        if done_in
+            && (status == flate2::Status::StreamEnd
+                || (flush == FlushCompress::Sync && out.len() < out.capacity()))
+        {
+            break;
+        }
+    }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(chunk);
+    (Bytes::from(out), crc)
 }
 
 /// The size of the chunks an answer is written in.
@@ -246,12 +335,10 @@ impl Cached {
         if let Some(lazy) = &self.gzip {
             if let Some(gz) = lazy.done.get() {
                 r.extensions_mut().insert(gz.clone());
-            } else if lazy.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 1
-                && let Ok(rt) = tokio::runtime::Handle::try_current()
-            {
-                let (lazy, body) = (lazy.clone(), self.body.clone());
-                rt.spawn_blocking(move || {
-                    let _ = lazy.done.set(Gzipped(gzip_parallel(&body)));
+            } else {
+                r.extensions_mut().insert(GzipPending {
+                    body: self.body.clone(),
+                    lazy: lazy.clone(),
                 });
             }
         }
@@ -455,6 +542,39 @@ mod tests {
                     input.len()
                 );
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn streamed_gzip_is_the_parallel_gzip_and_is_kept() {
+        use futures_util::StreamExt;
+        use std::io::Read;
+        let mut data: Vec<u8> = Vec::new();
+        let mut x: u32 = 11;
+        while data.len() < CHUNK * 5 + 999 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            data.extend_from_slice(format!("{{\"z\":{}}},", x >> 9).as_bytes());
+        }
+        for input in [data, b"[]".to_vec(), Vec::new()] {
+            let mut w = Chunks::default();
+            w.write_all(&input).unwrap();
+            let chunks = w.finish();
+            let lazy = Arc::new(LazyGzip::default());
+            let parts: Vec<Bytes> = gzip_stream(chunks.clone(), lazy.clone())
+                .map(|r| r.unwrap())
+                .collect()
+                .await;
+            let sent = parts.concat();
+            // Byte for byte what the one-shot parallel gzip makes, and what a decoder that
+            // checks the CRC-32 and the length reads back as the input.
+            assert_eq!(sent, gzip_parallel(&chunks).concat());
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&sent[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, input);
+            // Kept for the next request.
+            assert_eq!(lazy.done.get().map(|g| g.0.concat()), Some(sent));
         }
     }
 

@@ -240,9 +240,9 @@ pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
     gzip.or(any).unwrap_or(false)
 }
 
-/// Sends a cached answer's gzipped copy ([`cache::Gzipped`], made once when the cache sent the
-/// answer a second time) to a client that accepts gzip; the compression layers leave it as it
-/// is.
+/// Sends a cached answer's gzipped copy ([`cache::Gzipped`]) to a client that accepts gzip, or
+/// when there is none yet ([`cache::GzipPending`]) compresses it in parallel as it is sent and
+/// keeps the copy; the compression layers leave either as it is.
 async fn send_pre_gzipped(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -250,12 +250,23 @@ async fn send_pre_gzipped(
     use axum::http::{HeaderValue, header};
     let gzip = accepts_gzip(req.headers());
     let mut resp = next.run(req).await;
-    let Some(gz) = resp.extensions_mut().remove::<cache::Gzipped>() else {
-        return resp;
-    };
+    let pending = resp.extensions_mut().remove::<cache::GzipPending>();
+    let copy = resp.extensions_mut().remove::<cache::Gzipped>();
     if !gzip || resp.headers().contains_key(header::CONTENT_ENCODING) {
         return resp;
     }
+    if let Some(p) = pending {
+        // No copy yet: compressed in parallel parts as it is sent, its length unknown.
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        h.remove(header::CONTENT_LENGTH);
+        h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        *resp.body_mut() = axum::body::Body::from_stream(cache::gzip_stream(p.body, p.lazy));
+        return resp;
+    }
+    let Some(gz) = copy else {
+        return resp;
+    };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(gz.len()));

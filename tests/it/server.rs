@@ -263,9 +263,9 @@ async fn large_answers_are_gzipped_fast_and_small_ones_tightly() {
             serde_json::from_slice::<serde_json::Value>(&plain).unwrap(),
             direct
         );
-        // Asked again: the large answer from the cache, gzipped once in the background when it
-        // is sent the second time, then sent with its length (the compression layer streams
-        // without one); the same answer either way.
+        // Asked again: the large answer from the cache, its gzipped copy kept from the first
+        // gzipped send (streamed without a length) and now sent with its length; the same
+        // answer either way.
         if at_least > 0 {
             let start = std::time::Instant::now();
             loop {
