@@ -282,6 +282,57 @@ impl Cached {
         })
     }
 
+    /// A FeatureCollection as JSON, its features written in parallel lots: byte for byte what
+    /// [`Cached::serialise`] writes of it (compact JSON: members in their order, features
+    /// separated by commas alone), in a fraction of the time for tens of thousands of features.
+    pub fn serialise_collection<F: serde::Serialize + Sync, M: serde::Serialize>(
+        c: &crate::service::geojson::FeatureCollection<F, M>,
+        content_type: &'static str,
+    ) -> serde_json::Result<Self> {
+        use rayon::prelude::*;
+        use std::io::Write;
+        /// Features a parallel task writes: about half a megabyte of cells.
+        const LOT: usize = 2048;
+        let lots: Vec<Vec<Bytes>> = c
+            .features
+            .par_chunks(LOT)
+            .map(|lot| -> serde_json::Result<Vec<Bytes>> {
+                let mut w = Chunks::default();
+                for (i, f) in lot.iter().enumerate() {
+                    if i > 0 {
+                        w.write_all(b",").map_err(serde_json::Error::io)?;
+                    }
+                    serde_json::to_writer(&mut w, f)?;
+                }
+                Ok(w.finish())
+            })
+            .collect::<serde_json::Result<_>>()?;
+        let mut w = Chunks::default();
+        w.write_all(b"{\"type\":").map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut w, &c.kind)?;
+        w.write_all(b",\"features\":[")
+            .map_err(serde_json::Error::io)?;
+        let mut body = w.finish();
+        for (i, lot) in lots.into_iter().enumerate() {
+            if i > 0 {
+                body.push(Bytes::from_static(b","));
+            }
+            body.extend(lot);
+        }
+        let mut w = Chunks::default();
+        w.write_all(b"],\"meta\":").map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut w, &c.meta)?;
+        w.write_all(b"}").map_err(serde_json::Error::io)?;
+        body.extend(w.finish());
+        let large = body.iter().map(Bytes::len).sum::<usize>() as u64 >= super::LARGE_ANSWER_BYTES;
+        Ok(Self {
+            gzip: large.then(Arc::default),
+            body,
+            content_type,
+            bounds: None,
+        })
+    }
+
     pub fn json(body: Vec<u8>) -> Self {
         Self {
             body: vec![Bytes::from(body)],
@@ -542,6 +593,43 @@ mod tests {
                     input.len()
                 );
             }
+        }
+    }
+
+    #[test]
+    fn collections_written_in_parallel_lots_are_what_serde_writes() {
+        use crate::service::geojson::FeatureCollection;
+        #[derive(serde::Serialize)]
+        struct Props {
+            n: usize,
+            z: f64,
+            name: String,
+        }
+        #[derive(serde::Serialize)]
+        struct Meta {
+            count: usize,
+            note: &'static str,
+        }
+        // No features, one, a lot and one over, and several lots crossing chunk boundaries.
+        for n in [0usize, 1, 2048, 2049, 9_000] {
+            let features: Vec<Props> = (0..n)
+                .map(|i| Props {
+                    n: i,
+                    z: i as f64 / 7.0,
+                    name: format!("cell \"{i}\" å"),
+                })
+                .collect();
+            let c = FeatureCollection::new(
+                features,
+                Meta {
+                    count: n,
+                    note: "a \"note\"",
+                },
+            );
+            let whole = Cached::serialise(&c, "application/json").unwrap();
+            let lots = Cached::serialise_collection(&c, "application/json").unwrap();
+            assert_eq!(lots.body.concat(), whole.body.concat(), "{n} features");
+            assert_eq!(lots.gzip.is_some(), whole.gzip.is_some());
         }
     }
 

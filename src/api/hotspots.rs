@@ -116,11 +116,27 @@ async fn hotspots(
     };
     let viewer = state.viewer(&caller);
     cached(&state, key, move |cancel| {
-        to_geojson(&service::hotspots(
+        hotspots_geojson(&service::hotspots(
             &snap, &filter, &params, &viewer, cancel,
         )?)
     })
     .await
+}
+
+/// A hotspot answer as GeoJSON: the feature collections (tens of thousands of cells) written
+/// in parallel lots, the same bytes as written whole.
+fn hotspots_geojson(answer: &service::HotspotAnswer) -> ApiResult<Cached> {
+    use service::HotspotAnswer as A;
+    const GEOJSON: &str = "application/geo+json";
+    match answer {
+        A::Dbscan(c) => Cached::serialise_collection(c, GEOJSON),
+        A::Gistar(c) => Cached::serialise_collection(c, GEOJSON),
+        A::PublicGistar(c) => Cached::serialise_collection(c, GEOJSON),
+        A::Ehsa(c) => Cached::serialise_collection(c, GEOJSON),
+        A::PublicEhsa(c) => Cached::serialise_collection(c, GEOJSON),
+        A::Kde(_) | A::PublicKde(_) => Cached::serialise(answer, GEOJSON),
+    }
+    .map_err(AppError::internal)
 }
 
 /// One of the shapes `GET /api/v1/hotspots` answers with.
