@@ -272,14 +272,7 @@ impl Cached {
     ) -> serde_json::Result<Self> {
         let mut w = Chunks::default();
         serde_json::to_writer(&mut w, value)?;
-        let body = w.finish();
-        let large = body.iter().map(Bytes::len).sum::<usize>() as u64 >= super::LARGE_ANSWER_BYTES;
-        Ok(Self {
-            gzip: large.then(Arc::default),
-            body,
-            content_type,
-            bounds: None,
-        })
+        Ok(Self::of_body(w.finish(), content_type))
     }
 
     /// A FeatureCollection as JSON, its features written in parallel lots: byte for byte what
@@ -324,13 +317,18 @@ impl Cached {
         serde_json::to_writer(&mut w, &c.meta)?;
         w.write_all(b"}").map_err(serde_json::Error::io)?;
         body.extend(w.finish());
+        Ok(Self::of_body(body, content_type))
+    }
+
+    /// A written answer; one of [`super::LARGE_ANSWER_BYTES`] or more is to be gzipped once.
+    fn of_body(body: Vec<Bytes>, content_type: &'static str) -> Self {
         let large = body.iter().map(Bytes::len).sum::<usize>() as u64 >= super::LARGE_ANSWER_BYTES;
-        Ok(Self {
+        Self {
             gzip: large.then(Arc::default),
             body,
             content_type,
             bounds: None,
-        })
+        }
     }
 
     pub fn json(body: Vec<u8>) -> Self {
