@@ -390,6 +390,31 @@ fn bucket(
     }
 }
 
+/// `cell(c, out)` for every non-empty cell `c`, appending its points' values to `out`: in
+/// parallel lots of [`CELL_LOT`] consecutive cells, each lot writing one vector (made for its
+/// points) after a look for a cancel, the lots' vectors joined in cell order.
+fn per_cell<T: Copy + Send>(
+    cells: &Cells,
+    cancel: &Cancel,
+    cell: impl Fn(usize, &mut Vec<T>) -> Result<(), Cancelled> + Sync,
+) -> Result<Vec<T>, Cancelled> {
+    let n = cells.len();
+    let lots: Vec<Vec<T>> = (0..n)
+        .into_par_iter()
+        .step_by(CELL_LOT)
+        .map(|c0| -> Result<Vec<T>, Cancelled> {
+            cancel.check()?;
+            let c1 = (c0 + CELL_LOT).min(n);
+            let mut out = Vec::with_capacity((cells.start[c1] - cells.start[c0]) as usize);
+            for c in c0..c1 {
+                cell(c, &mut out)?;
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, Cancelled>>()?;
+    Ok(lots.concat())
+}
+
 fn grid_dbscan(
     points: &[[f64; 2]],
     finite: &[u32],
@@ -413,11 +438,6 @@ fn grid_dbscan(
     let orig: Vec<u32> = order.par_iter().map(|&k| finite[k as usize]).collect();
     drop(order);
     let start = &cells.start;
-    let lots: Vec<(usize, usize)> = (0..cells.len())
-        .step_by(CELL_LOT)
-        .map(|a| (a, (a + CELL_LOT).min(cells.len())))
-        .collect();
-    let lot_points = |c0: usize, c1: usize| (start[c1] - start[c0]) as usize;
     let spans = |c: usize| cells.block(c).map(|r| cells.points(r));
 
     // 1. Core points, cell by cell in lots of consecutive cells. A cell holding `min_points`
@@ -426,45 +446,37 @@ fn grid_dbscan(
     // by these counts alone). Otherwise each point counts the points within ε in the block's
     // rows, its own row first, and stops once it has `min_points`.
     cancel.check()?;
-    let core_lots: Vec<Vec<bool>> = lots
-        .par_iter()
-        .map(|&(c0, c1)| -> Result<Vec<bool>, Cancelled> {
-            cancel.check()?;
-            let mut out = Vec::with_capacity(lot_points(c0, c1));
-            for c in c0..c1 {
-                let (a, b) = (start[c] as usize, start[c + 1] as usize);
-                if b - a >= min_points {
-                    out.resize(out.len() + (b - a), true);
-                    continue;
-                }
-                let spans = spans(c);
-                let block: usize = spans.iter().map(|&(sa, sb)| (sb - sa) as usize).sum();
-                if block < min_points {
-                    out.resize(out.len() + (b - a), false);
-                    continue;
-                }
+    let is_core: Vec<bool> = per_cell(&cells, cancel, |c, out| {
+        let (a, b) = (start[c] as usize, start[c + 1] as usize);
+        if b - a >= min_points {
+            out.resize(out.len() + (b - a), true);
+            return Ok(());
+        }
+        let spans = spans(c);
+        let block: usize = spans.iter().map(|&(sa, sb)| (sb - sa) as usize).sum();
+        if block < min_points {
+            out.resize(out.len() + (b - a), false);
+            return Ok(());
+        }
+        cancel.check()?;
+        for &p in &xs[a..b] {
+            if block >= CHECK_BLOCK {
                 cancel.check()?;
-                for &p in &xs[a..b] {
-                    if block >= CHECK_BLOCK {
-                        cancel.check()?;
-                    }
-                    let mut count = 0usize;
-                    for &(sa, sb) in &spans {
-                        count += xs[sa as usize..sb as usize]
-                            .iter()
-                            .map(|&q| usize::from(within(p, q, eps2)))
-                            .sum::<usize>();
-                        if count >= min_points {
-                            break;
-                        }
-                    }
-                    out.push(count >= min_points);
+            }
+            let mut count = 0usize;
+            for &(sa, sb) in &spans {
+                count += xs[sa as usize..sb as usize]
+                    .iter()
+                    .map(|&q| usize::from(within(p, q, eps2)))
+                    .sum::<usize>();
+                if count >= min_points {
+                    break;
                 }
             }
-            Ok(out)
-        })
-        .collect::<Result<_, Cancelled>>()?;
-    let is_core: Vec<bool> = core_lots.concat();
+            out.push(count >= min_points);
+        }
+        Ok(())
+    })?;
     let cell_has_core: Vec<bool> = (0..cells.len())
         .map(|c| is_core[start[c] as usize..start[c + 1] as usize].contains(&true))
         .collect();
@@ -524,48 +536,41 @@ fn grid_dbscan(
     // 3. Labels: cores keep their cell's cluster, border points take the lowest cluster among
     // the cores within ε.
     cancel.check()?;
-    let label_lots: Vec<Vec<u32>> = lots
-        .par_iter()
-        .map(|&(c0, c1)| -> Result<Vec<u32>, Cancelled> {
-            cancel.check()?;
-            let mut out = Vec::with_capacity(lot_points(c0, c1));
-            for c in c0..c1 {
-                let (a, b) = (start[c] as usize, start[c + 1] as usize);
-                let here = &core_label[a..b];
-                let runs = cells.block(c);
-                let cores_near: u32 = runs
-                    .iter()
-                    .map(|&(r0, r1)| core_cells[r1 as usize] - core_cells[r0 as usize])
-                    .sum();
-                if cores_near == 0 || !here.contains(&NOISE) {
-                    out.extend_from_slice(here);
-                    continue;
-                }
-                cancel.check()?;
-                let spans = runs.map(|r| cells.points(r));
-                for (k, &own) in (a..b).zip(here) {
-                    if own != NOISE {
-                        out.push(own);
-                        continue;
+    let label = per_cell(&cells, cancel, |c, out| {
+        let (a, b) = (start[c] as usize, start[c + 1] as usize);
+        let here = &core_label[a..b];
+        let runs = cells.block(c);
+        let cores_near: u32 = runs
+            .iter()
+            .map(|&(r0, r1)| core_cells[r1 as usize] - core_cells[r0 as usize])
+            .sum();
+        if cores_near == 0 || !here.contains(&NOISE) {
+            out.extend_from_slice(here);
+            return Ok(());
+        }
+        cancel.check()?;
+        let spans = runs.map(|r| cells.points(r));
+        for (k, &own) in (a..b).zip(here) {
+            if own != NOISE {
+                out.push(own);
+                continue;
+            }
+            let p = xs[k];
+            let mut best = NOISE;
+            for &(sa, sb) in &spans {
+                for j in sa as usize..sb as usize {
+                    if core_label[j] < best && within(p, xs[j], eps2) {
+                        best = core_label[j];
                     }
-                    let p = xs[k];
-                    let mut best = NOISE;
-                    for &(sa, sb) in &spans {
-                        for j in sa as usize..sb as usize {
-                            if core_label[j] < best && within(p, xs[j], eps2) {
-                                best = core_label[j];
-                            }
-                        }
-                    }
-                    out.push(best);
                 }
             }
-            Ok(out)
-        })
-        .collect::<Result<_, Cancelled>>()?;
+            out.push(best);
+        }
+        Ok(())
+    })?;
     Ok(Labelled {
         orig,
-        label: label_lots.concat(),
+        label,
         core: is_core,
         clusters,
     })
