@@ -279,9 +279,9 @@ pub fn dbscan_checks(points: &[[f64; 2]], eps: f64) -> f64 {
 
 /// [`dbscan_checks`] on an array of `cols × rows` cells whose first is `origin`'s.
 fn dense_checks(points: &[[f64; 2]], eps: f64, origin: [f64; 2], cols: usize, rows: usize) -> f64 {
+    use rayon::prelude::*;
     // The same cell as `floor(x / eps)` gives, counted from the origin's.
     let (c0, r0) = ((origin[0] / eps).floor(), (origin[1] / eps).floor());
-    use rayon::prelude::*;
     let cell = |p: &[f64; 2]| {
         let c = ((p[0] / eps).floor() - c0) as usize;
         let r = ((p[1] / eps).floor() - r0) as usize;
@@ -446,12 +446,7 @@ mod tests {
             assert_eq!(sparse_checks(&pts, eps), naive(&pts, eps), "eps {eps}");
         }
         // eps 1 is counted sparsely (1.2 million cells for 5 800 points): densely as well.
-        let lo = pts
-            .iter()
-            .fold([f64::MAX; 2], |m, p| [m[0].min(p[0]), m[1].min(p[1])]);
-        let hi = pts
-            .iter()
-            .fold([f64::MIN; 2], |m, p| [m[0].max(p[0]), m[1].max(p[1])]);
+        let (lo, hi) = extent(&pts).unwrap();
         let cols = (hi[0].floor() - lo[0].floor()) as usize + 1;
         let rows = (hi[1].floor() - lo[1].floor()) as usize + 1;
         assert_eq!(
