@@ -286,7 +286,12 @@ fn main() {
         println!("  PostgreSQL: skipped (run through scripts/with-postgres.sh)");
     }
 
-    let pbf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/helsinki_center.osm.pbf");
+    // Read when the bench runs: the compile-time path would be another checkout's when several
+    // share one target directory.
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let pbf = root.join("tests/fixtures/helsinki_center.osm.pbf");
     let db = dir.path().join("osm.sqlite");
     let secs = rt.block_on(async {
         let store = lagesbild::store::open(db.to_str().unwrap()).await.unwrap();

@@ -236,10 +236,9 @@ async fn planted_cube_through_the_api() {
 /// (ties, constant, short and long ones).
 #[test]
 fn mann_kendall_agrees_with_pymannkendall() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/mann_kendall_pymannkendall.json"
-    ))
+    let text = std::fs::read_to_string(
+        crate::support::root().join("tests/fixtures/mann_kendall_pymannkendall.json"),
+    )
     .unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     let series = v["series"].as_array().unwrap();

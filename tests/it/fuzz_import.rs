@@ -38,9 +38,7 @@ fn budget() -> Duration {
 
 /// Replays `fuzz/corpus/<name>/*`, then random inputs from `generate` (or raw bytes).
 fn fuzz(name: &str, target: fn(&[u8]), generate: fn(&mut Unstructured) -> Result<Vec<u8>>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(name);
+    let dir = crate::support::root().join("fuzz/corpus").join(name);
     let mut seeds: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

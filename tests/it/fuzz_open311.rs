@@ -173,7 +173,7 @@ fn check_body(body: &[u8]) -> Outcome {
 }
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/open311_form");
+    let dir = crate::support::root().join("fuzz/corpus/open311_form");
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| {

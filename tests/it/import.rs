@@ -12,9 +12,7 @@ fn bin() -> &'static str {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    crate::support::root().join("tests/fixtures").join(name)
 }
 
 struct Run {

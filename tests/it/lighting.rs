@@ -571,9 +571,7 @@ mod real {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("l.sqlite");
         let store = lagesbild::store::open(db.to_str().unwrap()).await.unwrap();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(file);
+        let path = crate::support::root().join("tests/fixtures").join(file);
         let opts = osm::OsmOptions {
             path: path.clone(),
             area,

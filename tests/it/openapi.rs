@@ -105,7 +105,7 @@ async fn every_documented_operation_has_a_route() {
 fn the_web_apps_api_calls_are_documented() {
     let doc = lagesbild::api::openapi_document();
     let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/js");
+    let dir = crate::support::root().join("web/js");
     let mut called = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();

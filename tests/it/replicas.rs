@@ -181,8 +181,7 @@ fn replicas_share_commits_limits_and_revocations() {
     eprintln!("report on B after {took:?}");
 
     // An import through the CLI (its own process) appears on both.
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/incidents_time_precision.csv");
+    let file = crate::support::root().join("tests/fixtures/incidents_time_precision.csv");
     cli(
         &db.url,
         &[
@@ -348,10 +347,7 @@ fn free_port() -> u16 {
 /// `deploy/nginx.conf` as it is in the repository, with its marked lines pointed at this test's
 /// folder, replicas and port.
 fn nginx_config(dir: &std::path::Path, replicas: &[&Replica], port: u16) -> String {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(crate::support::root().join("deploy/nginx.conf")).unwrap();
     let d = dir.display();
     let mut upstreams = replicas
         .iter()

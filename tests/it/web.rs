@@ -14,7 +14,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 fn web() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
+    crate::support::root().join("web")
 }
 
 async fn demo_state() -> (lagesbild::api::AppState, tempfile::TempDir) {

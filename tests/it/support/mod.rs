@@ -16,6 +16,15 @@ use lagesbild::model::Role;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+/// The checkout's root, read when the test runs (cargo sets `CARGO_MANIFEST_DIR` for the test
+/// process): the compile-time path would point at another checkout when several share one
+/// target directory and cargo reuses a test binary built in the other (CI and a work tree do).
+pub fn root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: lagesbild::api::AppState,
