@@ -12,7 +12,6 @@
 //! Each property runs for 0.9 s by default; `LAGESBILD_FUZZ_SECONDS=60` gives each a minute
 //! (`make fuzz-open311`). A failure prints the arbtest seed that reproduces it.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use arbtest::arbitrary::{Result as ArbResult, Unstructured};
