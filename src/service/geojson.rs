@@ -59,6 +59,279 @@ impl<F> Features<F> {
     }
 }
 
+/// Grid cells as GeoJSON polygon Features, held flat: each cell's ring of WGS84 corners
+/// (closed, `ring` corners long) in one vector, its properties in another, with no allocation
+/// per cell; [`WrittenInLots`] writes them straight from here. Serialised, they are what the
+/// same cells as a `Vec<Feature<P>>` give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellFeatures<P> {
+    ring: usize,
+    corners: Vec<Position>,
+    props: Vec<P>,
+}
+
+impl<P> Default for CellFeatures<P> {
+    fn default() -> Self {
+        Self {
+            ring: 0,
+            corners: Vec::new(),
+            props: Vec::new(),
+        }
+    }
+}
+
+impl<P> CellFeatures<P> {
+    /// Cells of `ring` corners each, from lots of (corners, properties) in order.
+    pub fn from_lots(ring: usize, lots: Vec<(Vec<Position>, Vec<P>)>) -> Self {
+        let cells: usize = lots.iter().map(|l| l.1.len()).sum();
+        let mut out = Self {
+            ring,
+            corners: Vec::with_capacity(cells * ring),
+            props: Vec::with_capacity(cells),
+        };
+        for (corners, props) in lots {
+            assert_eq!(corners.len(), props.len() * ring, "a ring per cell");
+            out.corners.extend(corners);
+            out.props.extend(props);
+        }
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.props.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.props.is_empty()
+    }
+
+    pub fn props(&self) -> &[P] {
+        &self.props
+    }
+
+    /// Cell `i`'s ring.
+    pub fn ring(&self, i: usize) -> &[Position] {
+        &self.corners[i * self.ring..(i + 1) * self.ring]
+    }
+
+    /// Each cell's ring and properties.
+    pub fn iter(&self) -> impl Iterator<Item = (&[Position], &P)> {
+        (0..self.len()).map(|i| (self.ring(i), &self.props[i]))
+    }
+
+    /// As Features (for answers that take the cells apart, as OGC API items do).
+    pub fn into_features(self) -> Vec<Feature<P>> {
+        let ring = self.ring;
+        let mut corners = self.corners.into_iter();
+        self.props
+            .into_iter()
+            .map(|p| {
+                let r: Vec<Position> = corners.by_ref().take(ring).collect();
+                Feature::new(Geometry::Polygon(vec![r]), p)
+            })
+            .collect()
+    }
+}
+
+/// One cell as a Feature, borrowed: `{"type":"Feature","geometry":{"type":"Polygon",
+/// "coordinates":[ring]},"properties":…}`, as `Feature::new(Geometry::Polygon(..), p)`.
+struct CellFeature<'a, P>(&'a [Position], &'a P);
+
+impl<P: Serialize> Serialize for CellFeature<'_, P> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Polygon<'a>(&'a [Position]);
+        impl Serialize for Polygon<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut g = s.serialize_struct("Geometry", 2)?;
+                g.serialize_field("type", "Polygon")?;
+                g.serialize_field("coordinates", &[self.0])?;
+                g.end()
+            }
+        }
+        let mut f = s.serialize_struct("Feature", 3)?;
+        f.serialize_field("type", &FeatureType::Feature)?;
+        f.serialize_field("geometry", &Polygon(self.0))?;
+        f.serialize_field("properties", self.1)?;
+        f.end()
+    }
+}
+
+impl<P: Serialize> Serialize for CellFeatures<P> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter().map(|(r, p)| CellFeature(r, p)))
+    }
+}
+
+/// A FeatureCollection of grid cells with a `meta` member: serialised like
+/// [`FeatureCollection`] of the same features.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellCollection<P, M> {
+    #[serde(rename = "type")]
+    pub kind: CollectionType,
+    pub features: CellFeatures<P>,
+    pub meta: M,
+}
+
+impl<P, M> CellCollection<P, M> {
+    pub fn new(features: CellFeatures<P>, meta: M) -> Self {
+        Self {
+            kind: CollectionType::FeatureCollection,
+            features,
+            meta,
+        }
+    }
+}
+
+/// A FeatureCollection whose features can be written a range at a time, so that large ones
+/// are written in parallel lots and joined (`api::cache::Cached::serialise_collection`): the
+/// joined bytes are what serde writes of the whole collection.
+pub trait WrittenInLots: Sync {
+    type Meta: Serialize;
+    fn meta(&self) -> &Self::Meta;
+    fn feature_count(&self) -> usize;
+    /// Features `range` as compact JSON, separated by commas.
+    fn write_features<W: std::io::Write>(
+        &self,
+        range: std::ops::Range<usize>,
+        w: &mut W,
+    ) -> serde_json::Result<()>;
+}
+
+impl<F: Serialize + Sync, M: Serialize + Sync> WrittenInLots for FeatureCollection<F, M> {
+    type Meta = M;
+    fn meta(&self) -> &M {
+        &self.meta
+    }
+    fn feature_count(&self) -> usize {
+        self.features.len()
+    }
+    fn write_features<W: std::io::Write>(
+        &self,
+        range: std::ops::Range<usize>,
+        w: &mut W,
+    ) -> serde_json::Result<()> {
+        for (i, f) in self.features[range].iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",").map_err(serde_json::Error::io)?;
+            }
+            serde_json::to_writer(&mut *w, f)?;
+        }
+        Ok(())
+    }
+}
+
+impl<P: Serialize + Sync, M: Serialize + Sync> WrittenInLots for CellCollection<P, M> {
+    type Meta = M;
+    fn meta(&self) -> &M {
+        &self.meta
+    }
+    fn feature_count(&self) -> usize {
+        self.features.len()
+    }
+    /// Written by hand rather than through serde's struct machinery: the literal parts as
+    /// bytes, the corners with [`write_coordinate`], the properties with serde_json.
+    fn write_features<W: std::io::Write>(
+        &self,
+        range: std::ops::Range<usize>,
+        w: &mut W,
+    ) -> serde_json::Result<()> {
+        let mut buf: Vec<u8> = Vec::with_capacity(512);
+        for i in range.clone() {
+            buf.clear();
+            if i > range.start {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(
+                br#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[["#,
+            );
+            for (k, [lon, lat]) in self.features.ring(i).iter().enumerate() {
+                if k > 0 {
+                    buf.push(b',');
+                }
+                buf.push(b'[');
+                write_coordinate(&mut buf, *lon);
+                buf.push(b',');
+                write_coordinate(&mut buf, *lat);
+                buf.push(b']');
+            }
+            buf.extend_from_slice(br#"]]},"properties":"#);
+            serde_json::to_writer(&mut buf, &self.features.props[i])?;
+            buf.push(b'}');
+            w.write_all(&buf).map_err(serde_json::Error::io)?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends `x` as serde_json writes it (the shortest digits that read back as `x`). A
+/// coordinate rounded to 7 decimals ([`crs::round7`]) between 1 and 10⁹ in magnitude is the
+/// decimal k·10⁻⁷ it was rounded to: no other decimal of 7 or fewer places lies within the
+/// half unit in the last place around it, and none with more places is shorter. So its digits
+/// are k's, written with integer arithmetic, trailing zeros dropped (and `.0` kept for a whole
+/// number, as serde_json has it). Anything else goes to serde_json.
+pub fn write_coordinate(buf: &mut Vec<u8>, x: f64) {
+    let k = (x * 1e7).round();
+    if !((1.0..1e9).contains(&x.abs()) && k / 1e7 == x) {
+        serde_json::to_writer(&mut *buf, &x).expect("a Vec takes every write");
+        return;
+    }
+    let k = k as i64;
+    if k < 0 {
+        buf.push(b'-');
+    }
+    let k = k.unsigned_abs();
+    let (whole, mut frac) = (k / 10_000_000, k % 10_000_000);
+    let mut digits = itoa_u64(whole);
+    buf.extend_from_slice(digits.as_bytes());
+    buf.push(b'.');
+    if frac == 0 {
+        buf.push(b'0');
+        return;
+    }
+    let mut places = 7;
+    while frac % 10 == 0 {
+        frac /= 10;
+        places -= 1;
+    }
+    digits = itoa_u64(frac);
+    for _ in digits.len()..places {
+        buf.push(b'0');
+    }
+    buf.extend_from_slice(digits.as_bytes());
+}
+
+/// `n`'s decimal digits.
+fn itoa_u64(mut n: u64) -> Digits {
+    let mut d = Digits {
+        bytes: [0; 20],
+        start: 20,
+    };
+    loop {
+        d.start -= 1;
+        d.bytes[d.start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return d;
+        }
+    }
+}
+
+struct Digits {
+    bytes: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn len(&self) -> usize {
+        20 - self.start
+    }
+}
+
 /// A Feature with typed properties.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Feature<P> {
@@ -141,41 +414,15 @@ impl Geometry {
         rings(p).map(Self::Polygon)
     }
 
-    /// EPSG:3006 polygons, transformed in one pass (a grid's cells: one PROJ call for all
-    /// their corners rather than one per cell). A corner several rings share (a grid's cells
-    /// meet four at a corner, and every ring closes on its first corner) is transformed once:
-    /// corners are the same when their bits are, so the answer is what transforming each would
-    /// give, with a fifth to a quarter of the PROJ work for a grid.
+    /// EPSG:3006 polygons, transformed in one pass, a corner several rings share once
+    /// ([`positions_shared`]).
     pub fn polygons(ps: &[Polygon<f64>]) -> ServiceResult<Vec<Self>> {
-        use std::collections::HashMap;
-        let corners: usize = ps
+        let corners: Vec<[f64; 2]> = ps
             .iter()
-            .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
-            .sum();
-        let mut unique: Vec<(f64, f64)> = Vec::with_capacity(corners / 3 + 8);
-        let mut seen: HashMap<(u64, u64), u32, BitsHash> =
-            HashMap::with_capacity_and_hasher(corners / 3 + 8, BitsHash);
-        let mut refs: Vec<u32> = Vec::with_capacity(corners);
-        for p in ps {
-            for r in std::iter::once(p.exterior()).chain(p.interiors()) {
-                for c in &r.0 {
-                    let i = *seen
-                        .entry((c.x.to_bits(), c.y.to_bits()))
-                        .or_insert_with(|| {
-                            unique.push((c.x, c.y));
-                            (unique.len() - 1) as u32
-                        });
-                    refs.push(i);
-                }
-            }
-        }
-        crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut unique)
-            .map_err(ServiceError::internal)?;
-        let lonlat: Vec<Position> = unique
-            .into_iter()
-            .map(|(lon, lat)| [crs::round7(lon), crs::round7(lat)])
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .flat_map(|r| r.0.iter().map(|c| [c.x, c.y]))
             .collect();
-        let mut at = refs.into_iter().map(|i| lonlat[i as usize]);
+        let mut at = positions_shared(&corners)?.into_iter();
         Ok(ps
             .iter()
             .map(|p| {
@@ -257,6 +504,33 @@ pub fn positions(pts: impl IntoIterator<Item = [f64; 2]>) -> ServiceResult<Vec<P
         .collect())
 }
 
+/// EPSG:3006 corners → WGS84, rounded, each distinct corner transformed once: corners are
+/// the same when their bits are, so the answer is what transforming each would give. A grid's
+/// cells meet four at a corner and every ring closes on its first corner, so this is a fifth
+/// to a quarter of the PROJ work for a grid.
+pub fn positions_shared(corners: &[[f64; 2]]) -> ServiceResult<Vec<Position>> {
+    use std::collections::HashMap;
+    let mut unique: Vec<(f64, f64)> = Vec::with_capacity(corners.len() / 3 + 8);
+    let mut seen: HashMap<(u64, u64), u32, BitsHash> =
+        HashMap::with_capacity_and_hasher(corners.len() / 3 + 8, BitsHash);
+    let refs: Vec<u32> = corners
+        .iter()
+        .map(|&[x, y]| {
+            *seen.entry((x.to_bits(), y.to_bits())).or_insert_with(|| {
+                unique.push((x, y));
+                (unique.len() - 1) as u32
+            })
+        })
+        .collect();
+    crs::transform_in_place(crs::WORK_EPSG, crs::WGS84_EPSG, &mut unique)
+        .map_err(ServiceError::internal)?;
+    let lonlat: Vec<Position> = unique
+        .into_iter()
+        .map(|(lon, lat)| [crs::round7(lon), crs::round7(lat)])
+        .collect();
+    Ok(refs.into_iter().map(|i| lonlat[i as usize]).collect())
+}
+
 fn rings(p: &Polygon<f64>) -> ServiceResult<Vec<Vec<Position>>> {
     std::iter::once(p.exterior())
         .chain(p.interiors())
@@ -310,6 +584,62 @@ mod tests {
         );
         assert!(matches!(&batch[1], Geometry::Polygon(r) if r.len() == 2 && r[1].len() == 5));
         assert!(Geometry::polygons(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn coordinates_are_written_as_serde_json_writes_them() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut values: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            18.0,
+            59.0,
+            180.0,
+            -180.0,
+            0.999_999_9,
+            1.000_000_1,
+            9.999_999_9,
+            10.0,
+            99.999_999_9,
+            0.1,
+            0.000_000_1,
+            1e-7,
+            999_999_999.999_999_9,
+            1e9,
+            123_456_789.123_456_7,
+            17.123_456_789,
+            f64::NAN,
+            f64::INFINITY,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e300,
+        ];
+        for _ in 0..200_000 {
+            let v = (next() - 0.5) * 360.0;
+            values.push(crate::crs::round7(v));
+            values.push(v);
+            values.push(crate::crs::round7(55.0 + next() * 15.0));
+            // Few places, so that trailing zeros are dropped.
+            values.push((v * 100.0).round() / 100.0);
+            values.push(crate::crs::round7(next() * 1e8));
+        }
+        for v in values {
+            let mut buf = Vec::new();
+            write_coordinate(&mut buf, v);
+            assert_eq!(
+                String::from_utf8(buf).unwrap(),
+                serde_json::to_string(&v).unwrap(),
+                "{v:e}"
+            );
+        }
     }
 
     #[test]

@@ -908,6 +908,7 @@ pub fn hotspots(snap: &Snapshot, rules: PublicRules, cancel: &Cancel) -> Service
     };
     answer
         .features
+        .into_features()
         .into_iter()
         .map(|f| {
             let [x, y] = f.properties.cell;

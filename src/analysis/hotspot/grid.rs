@@ -127,48 +127,38 @@ impl Grid {
     /// The cell's outline (closed ring, counter-clockwise).
     pub fn polygon(&self, c: CellId) -> Polygon<f64> {
         let [cx, cy] = self.centre(c);
-        let ring: Vec<Coord<f64>> = match self.kind {
+        let ring: Vec<Coord<f64>> = self
+            .ring_offsets()
+            .iter()
+            .map(|[dx, dy]| Coord {
+                x: cx + dx,
+                y: cy + dy,
+            })
+            .collect();
+        Polygon::new(LineString::new(ring), vec![])
+    }
+
+    /// A cell's outline as offsets from its centre (closed: the first again at the end,
+    /// counter-clockwise): every cell's [`Grid::polygon`] is its centre plus these, so a
+    /// grid's cells need them worked out once.
+    pub fn ring_offsets(&self) -> Vec<[f64; 2]> {
+        let mut v: Vec<[f64; 2]> = match self.kind {
             GridKind::Square => {
                 let h = self.cell / 2.0;
-                vec![
-                    Coord {
-                        x: cx - h,
-                        y: cy - h,
-                    },
-                    Coord {
-                        x: cx + h,
-                        y: cy - h,
-                    },
-                    Coord {
-                        x: cx + h,
-                        y: cy + h,
-                    },
-                    Coord {
-                        x: cx - h,
-                        y: cy + h,
-                    },
-                    Coord {
-                        x: cx - h,
-                        y: cy - h,
-                    },
-                ]
+                vec![[-h, -h], [h, -h], [h, h], [-h, h]]
             }
             GridKind::Hex => {
                 let radius = self.cell / SQRT3;
-                let mut v: Vec<Coord<f64>> = (0..6)
+                (0..6)
                     .map(|k| {
                         let a = (30.0 + 60.0 * k as f64).to_radians();
-                        Coord {
-                            x: cx + radius * a.cos(),
-                            y: cy + radius * a.sin(),
-                        }
+                        [radius * a.cos(), radius * a.sin()]
                     })
-                    .collect();
-                v.push(v[0]);
-                v
+                    .collect()
             }
         };
-        Polygon::new(LineString::new(ring), vec![])
+        v.push(v[0]);
+        v
     }
 
     /// Offsets of every cell whose centre lies within `band` metres of a cell's centre

@@ -26,7 +26,7 @@ use crate::analysis::hotspot::gistar::{self, StudyArea};
 use crate::analysis::hotspot::grid::Grid;
 use crate::analysis::limits::{self, WorkLimits};
 use crate::analysis::privacy::{PublicRefusal, PublicRules};
-use crate::service::geojson::{Feature, FeatureCollection, round_to};
+use crate::service::geojson::{CellCollection, CellFeatures, round_to};
 use crate::service::{ServiceError, ServiceResult, Viewer};
 use crate::spatial::SnapIncident;
 use crate::spatial::Snapshot;
@@ -116,7 +116,7 @@ pub struct EhsaMeta {
     pub left_out: EhsaLeftOut,
 }
 
-pub type EhsaAnswer = FeatureCollection<Feature<EhsaProps>, EhsaMeta>;
+pub type EhsaAnswer = CellCollection<EhsaProps, EhsaMeta>;
 
 /// A public cell: the category, and the count only from k.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -157,7 +157,7 @@ pub struct PublicEhsaMeta {
     pub categories: Option<BTreeMap<&'static str, usize>>,
 }
 
-pub type PublicEhsaAnswer = FeatureCollection<Feature<PublicEhsaProps>, PublicEhsaMeta>;
+pub type PublicEhsaAnswer = CellCollection<PublicEhsaProps, PublicEhsaMeta>;
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -412,7 +412,7 @@ pub fn signed_in(
         categories: category_counts(&res),
         left_out,
     };
-    Ok(FeatureCollection::new(features, meta))
+    Ok(CellCollection::new(features, meta))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,8 +454,8 @@ pub fn public(
     let (steps, _, _) = steps_of(filter, public_span(&all), StepKind::Month)?;
     let Some(pg) = super::public::public_grid(snap, params, filter, rules, 1.0)? else {
         let common = PublicCommon::of(&Selection::default(), "ehsa", 0, rules, snap, filter);
-        return Ok(FeatureCollection::new(
-            Vec::new(),
+        return Ok(CellCollection::new(
+            CellFeatures::default(),
             PublicEhsaMeta {
                 common,
                 parameters: None,
@@ -504,5 +504,5 @@ pub fn public(
         }),
         categories: Some(category_counts(&res)),
     };
-    Ok(FeatureCollection::new(features, meta))
+    Ok(CellCollection::new(features, meta))
 }

@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::filter::{FilterEcho, FilterParams};
-use super::geojson::{Feature, FeatureCollection, Geometry, Position, lonlat, round_to};
+use super::geojson::{
+    CellCollection, CellFeatures, Feature, FeatureCollection, Geometry, Position, lonlat,
+    positions_shared, round_to,
+};
 use super::{ServiceError, ServiceResult, Viewer};
 use crate::analysis::cancel::Cancel;
 use crate::analysis::filter::{IncidentFilter, Selection, parse_period_bound};
@@ -544,7 +547,7 @@ pub type SignedInKde = KdeCollection<fn(&DensityGrid, usize) -> Option<KdeProps>
 pub type KdeAnswerDoc = FeatureCollection<Feature<KdeProps>, KdeMeta>;
 
 pub type DbscanAnswer = FeatureCollection<Feature<ClusterProps>, DbscanMeta>;
-pub type GistarAnswer = FeatureCollection<Feature<GistarProps>, GistarMeta>;
+pub type GistarAnswer = CellCollection<GistarProps, GistarMeta>;
 
 /// The answer of `GET /api/v1/hotspots`: one of the methods' collections, signed-in or public.
 #[derive(Serialize)]
@@ -722,22 +725,26 @@ pub(crate) fn cell_features<C: Sync, P: Send>(
     grid: &Grid,
     cells: &[C],
     props: impl Fn(&C) -> (CellId, P) + Sync,
-) -> ServiceResult<Vec<Feature<P>>> {
+) -> ServiceResult<CellFeatures<P>> {
     use rayon::prelude::*;
+    let ring = grid.ring_offsets();
     let lots = cells
         .par_chunks(2_048)
         .map(|lot| {
-            let (ids, props): (Vec<CellId>, Vec<P>) = lot.iter().map(&props).unzip();
-            let outlines: Vec<_> = ids.iter().map(|&id| grid.polygon(id)).collect();
-            let geometries = Geometry::polygons(&outlines)?;
-            Ok(geometries
-                .into_iter()
-                .zip(props)
-                .map(|(g, p)| Feature::new(g, p))
-                .collect::<Vec<_>>())
+            let mut corners = Vec::with_capacity(lot.len() * ring.len());
+            let props: Vec<P> = lot
+                .iter()
+                .map(|c| {
+                    let (id, p) = props(c);
+                    let [cx, cy] = grid.centre(id);
+                    corners.extend(ring.iter().map(|[dx, dy]| [cx + dx, cy + dy]));
+                    p
+                })
+                .collect();
+            Ok((positions_shared(&corners)?, props))
         })
         .collect::<ServiceResult<Vec<_>>>()?;
-    Ok(lots.into_iter().flatten().collect())
+    Ok(CellFeatures::from_lots(ring.len(), lots))
 }
 
 fn gistar(
@@ -785,7 +792,7 @@ fn gistar(
         hot_cells_95: hot,
         cold_cells_95: cold,
     };
-    Ok(FeatureCollection::new(features, meta))
+    Ok(CellCollection::new(features, meta))
 }
 
 /// The WGS84 bounds of a raster, rounded; `None` for an empty one.
@@ -1024,7 +1031,7 @@ pub struct DbscanCompareMeta {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum CompareAnswer {
-    Gistar(FeatureCollection<Feature<CellChangeProps>, GistarCompareMeta>),
+    Gistar(CellCollection<CellChangeProps, GistarCompareMeta>),
     Dbscan(FeatureCollection<Feature<ClusterChangeProps>, DbscanCompareMeta>),
     Public(public::CompareAnswer),
 }
@@ -1091,9 +1098,7 @@ pub fn compare(
                     rate_test: RATE_TEST,
                 },
             };
-            Ok(CompareAnswer::Gistar(FeatureCollection::new(
-                features, meta,
-            )))
+            Ok(CompareAnswer::Gistar(CellCollection::new(features, meta)))
         }
         Method::Dbscan => {
             let args = params.dbscan()?;
@@ -1252,4 +1257,39 @@ pub fn incidents(
         order: "newest first",
     };
     Ok(FeatureCollection::new(features, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::hotspot::grid::GridKind;
+
+    #[test]
+    fn cell_features_are_each_cell_outline_transformed() {
+        // Square and hexagonal cells over Täby, more than one lot of them, against each
+        // cell's own outline transformed on its own.
+        for kind in [GridKind::Square, GridKind::Hex] {
+            let grid = Grid::new(kind, 100.0);
+            let cells: Vec<CellId> = (6735..6850)
+                .flat_map(|i| (65930..65970).map(move |j| (i, j)))
+                .collect();
+            assert!(cells.len() > 2 * 2_048);
+            let got = cell_features(&grid, &cells, |&c| (c, [c.0, c.1])).unwrap();
+            assert_eq!(got.len(), cells.len());
+            for (k, (ring, props)) in got.iter().enumerate() {
+                let c = cells[k];
+                assert_eq!(*props, [c.0, c.1]);
+                let Geometry::Polygon(want) = Geometry::polygon(&grid.polygon(c)).unwrap() else {
+                    unreachable!()
+                };
+                assert_eq!(want, vec![ring.to_vec()], "{kind:?} cell {c:?}");
+            }
+        }
+        let none: CellFeatures<()> =
+            cell_features(&Grid::new(GridKind::Square, 100.0), &[], |c: &CellId| {
+                (*c, ())
+            })
+            .unwrap();
+        assert!(none.is_empty());
+    }
 }

@@ -23,7 +23,9 @@ use crate::analysis::hotspot::kde::{self, DensityGrid, KdeParams};
 use crate::analysis::limits::{self, WorkLimits};
 use crate::analysis::privacy::{PublicRefusal, PublicRules, PublicStudyArea};
 use crate::service::filter::{FilterEcho, FilterParams};
-use crate::service::geojson::{CollectionType, Feature, FeatureCollection, round_to};
+use crate::service::geojson::{
+    CellCollection, CellFeatures, CollectionType, Feature, FeatureCollection, round_to,
+};
 use crate::service::{ServiceError, ServiceResult};
 use crate::spatial::Snapshot;
 
@@ -219,7 +221,7 @@ pub struct PublicGistarMeta {
     pub cold_cells_95: Option<usize>,
 }
 
-pub type GistarAnswer = FeatureCollection<Feature<PublicGistarProps>, PublicGistarMeta>;
+pub type GistarAnswer = CellCollection<PublicGistarProps, PublicGistarMeta>;
 
 /// A public heat map cell: the density to two significant digits, no support count.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -361,8 +363,8 @@ pub fn gistar(
 ) -> ServiceResult<GistarAnswer> {
     let Some(pg) = public_grid(snap, params, filter, rules, 1.0)? else {
         let common = PublicCommon::of(&Selection::default(), "gistar", 0, rules, snap, filter);
-        return Ok(FeatureCollection::new(
-            Vec::new(),
+        return Ok(CellCollection::new(
+            CellFeatures::default(),
             PublicGistarMeta {
                 common,
                 parameters: None,
@@ -399,7 +401,7 @@ pub fn gistar(
         hot_cells_95: Some(hot),
         cold_cells_95: Some(cold),
     };
-    Ok(FeatureCollection::new(features, meta))
+    Ok(CellCollection::new(features, meta))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,7 +603,7 @@ pub struct PublicCompareMeta {
     pub parameters: Option<PublicCompareParameters>,
 }
 
-pub type CompareAnswer = FeatureCollection<Feature<PublicCellChangeProps>, PublicCompareMeta>;
+pub type CompareAnswer = CellCollection<PublicCellChangeProps, PublicCompareMeta>;
 
 fn rename(mut e: PublicRefusal, from: &'static str, to: &'static str) -> PublicRefusal {
     e.param = if e.param == "from" { from } else { to };
@@ -643,7 +645,7 @@ pub fn compare(
         parameters: None,
     };
     let Some(pg) = public_grid(snap, params, filter, rules, 2.0)? else {
-        return Ok(FeatureCollection::new(Vec::new(), meta));
+        return Ok(CellCollection::new(CellFeatures::default(), meta));
     };
     let attrs = attributes_only(filter);
     let (sa, pa) = pg.select(snap, &attrs.with_dates(Some(a_from), Some(a_to)));
@@ -693,7 +695,7 @@ pub fn compare(
         hot: "bin >= 2 (95 % after Benjamini-Hochberg FDR)",
         change: "from the bins alone: new (hot in b only), gone (hot in a only), same",
     });
-    Ok(FeatureCollection::new(features, meta))
+    Ok(CellCollection::new(features, meta))
 }
 
 #[cfg(test)]
