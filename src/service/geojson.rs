@@ -105,10 +105,6 @@ impl<P> CellFeatures<P> {
         self.props.is_empty()
     }
 
-    pub fn props(&self) -> &[P] {
-        &self.props
-    }
-
     /// Cell `i`'s ring.
     pub fn ring(&self, i: usize) -> &[Position] {
         &self.corners[i * self.ring..(i + 1) * self.ring]
@@ -282,8 +278,8 @@ pub fn write_coordinate(buf: &mut Vec<u8>, x: f64) {
     }
     let k = k.unsigned_abs();
     let (whole, mut frac) = (k / 10_000_000, k % 10_000_000);
-    let mut digits = itoa_u64(whole);
-    buf.extend_from_slice(digits.as_bytes());
+    let mut digits = itoa::Buffer::new();
+    buf.extend_from_slice(digits.format(whole).as_bytes());
     buf.push(b'.');
     if frac == 0 {
         buf.push(b'0');
@@ -294,42 +290,9 @@ pub fn write_coordinate(buf: &mut Vec<u8>, x: f64) {
         frac /= 10;
         places -= 1;
     }
-    digits = itoa_u64(frac);
-    for _ in digits.len()..places {
-        buf.push(b'0');
-    }
-    buf.extend_from_slice(digits.as_bytes());
-}
-
-/// `n`'s decimal digits.
-fn itoa_u64(mut n: u64) -> Digits {
-    let mut d = Digits {
-        bytes: [0; 20],
-        start: 20,
-    };
-    loop {
-        d.start -= 1;
-        d.bytes[d.start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return d;
-        }
-    }
-}
-
-struct Digits {
-    bytes: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.start..]
-    }
-
-    fn len(&self) -> usize {
-        20 - self.start
-    }
+    let frac = digits.format(frac);
+    buf.resize(buf.len() + places - frac.len(), b'0');
+    buf.extend_from_slice(frac.as_bytes());
 }
 
 /// A Feature with typed properties.
