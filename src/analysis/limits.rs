@@ -144,15 +144,33 @@ pub fn ehsa(
 
 /// The box `([min x, min y], [max x, max y])` of `points`; `None` for none.
 pub fn extent(points: &[[f64; 2]]) -> Option<([f64; 2], [f64; 2])> {
+    use rayon::prelude::*;
+    fn of(points: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
+        let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+        for p in points {
+            lo = [lo[0].min(p[0]), lo[1].min(p[1])];
+            hi = [hi[0].max(p[0]), hi[1].max(p[1])];
+        }
+        (lo, hi)
+    }
+    const LOT: usize = 1 << 16;
     if points.is_empty() {
         return None;
     }
-    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for p in points {
-        lo = [lo[0].min(p[0]), lo[1].min(p[1])];
-        hi = [hi[0].max(p[0]), hi[1].max(p[1])];
+    if points.len() < 2 * LOT {
+        return Some(of(points));
     }
-    Some((lo, hi))
+    // A signed-in Gi* or DBSCAN request takes the extent of up to a million points before it
+    // starts: in parallel lots, joined (min and max do not care in which order).
+    points
+        .par_chunks(LOT)
+        .map(of)
+        .reduce_with(|(a, b), (c, d)| {
+            (
+                [a[0].min(c[0]), a[1].min(c[1])],
+                [b[0].max(d[0]), b[1].max(d[1])],
+            )
+        })
 }
 
 /// The dense rectangle of cells Gi\* counts `points` in, with cells of `cell_area`: memory that
@@ -392,6 +410,30 @@ mod tests {
         // The same extent with 100 m cells: ≈ 1e6 cells.
         assert!(gistar_grid(&wide, 10_000.0, &signed_in).is_ok());
         assert!(gistar_grid(&[], 1.0, &signed_in).is_ok());
+    }
+
+    #[test]
+    fn a_large_extent_taken_in_lots_is_the_planted_box() {
+        // 300 000 points (over two lots) inside [10, 20] × [30, 40], and the four extremes
+        // planted in different lots: the last, the first, the middle.
+        let mut pts: Vec<[f64; 2]> = (0..300_000)
+            .map(|i| {
+                [
+                    11.0 + (i % 997) as f64 / 128.0,
+                    31.0 + (i % 991) as f64 / 128.0,
+                ]
+            })
+            .collect();
+        pts[299_999][0] = 10.0;
+        pts[7][0] = 20.0;
+        pts[150_000][1] = 30.0;
+        pts[0][1] = 40.0;
+        assert_eq!(extent(&pts), Some(([10.0, 30.0], [20.0, 40.0])));
+        assert_eq!(
+            extent(&pts[1..3]),
+            Some(([11.0078125, 31.0078125], [11.015625, 31.015625]))
+        );
+        assert_eq!(extent(&[]), None);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::geojson::{
 };
 use super::{ServiceError, ServiceResult, Viewer};
 use crate::analysis::cancel::Cancel;
-use crate::analysis::filter::{IncidentFilter, Selection, parse_period_bound};
+use crate::analysis::filter::{IncidentFilter, Selected, parse_period_bound};
 use crate::analysis::hotspot::compare::{self, ClusterOutline};
 use crate::analysis::hotspot::gistar::{self, GiStarParams, StudyArea};
 use crate::analysis::hotspot::grid::{CellId, Grid, GridKind};
@@ -324,7 +324,7 @@ pub struct Excluded {
 }
 
 impl Excluded {
-    fn of(sel: &Selection<'_>) -> Self {
+    fn of<T>(sel: &Selected<T>) -> Self {
         Self {
             municipality: sel.municipality_only,
             county: sel.county_only,
@@ -351,9 +351,9 @@ pub struct Common {
 }
 
 impl Common {
-    fn new(
+    fn new<T>(
         method: &'static str,
-        sel: &Selection<'_>,
+        sel: &Selected<T>,
         viewer: &Viewer,
         snap: &Snapshot,
         f: &IncidentFilter,
@@ -754,11 +754,11 @@ fn gistar(
     viewer: &Viewer,
     cancel: &Cancel,
 ) -> ServiceResult<GistarAnswer> {
-    let sel = f.select_in(&snap.incidents);
-    let pts = sel.coords();
+    let sel = f.coords_in(&snap.incidents);
+    let pts = &sel.points;
     let area = f.area.as_ref().map(|a| a as &dyn StudyArea);
-    check_gistar_work(&pts, &params, area)?;
-    let res = gistar::hot_spots_with(&pts, &params, area, cancel)?;
+    check_gistar_work(pts, &params, area)?;
+    let res = gistar::hot_spots_with(pts, &params, area, cancel)?;
     let grid = Grid::new(params.grid, res.cell);
     let features = cell_features(&grid, &res.cells, |c| {
         let props = GistarProps {
@@ -819,10 +819,10 @@ fn kde_answer(
     viewer: &Viewer,
     cancel: &Cancel,
 ) -> ServiceResult<SignedInKde> {
-    let sel = f.select_in(&snap.incidents);
-    let pts = sel.coords();
-    check_kde_work(&pts, &params)?;
-    let grid = kde::density_with(&pts, &params, cancel)?;
+    let sel = f.coords_in(&snap.incidents);
+    let pts = &sel.points;
+    check_kde_work(pts, &params)?;
+    let grid = kde::density_with(pts, &params, cancel)?;
     // Densities are given to 4 decimals (events per km²); cells that round to zero are left out.
     let shown = grid
         .density
@@ -895,8 +895,7 @@ pub fn kde_png(
         return kde::overlay_png(&d.grid, viewer.rules.k).map_err(ServiceError::Internal);
     }
     let kp = params.kde()?;
-    let sel = f.select_in(&snap.incidents);
-    let pts = sel.coords();
+    let pts = f.coords_in(&snap.incidents).points;
     check_kde_work(&pts, &kp)?;
     let grid = kde::density_with(&pts, &kp, cancel)?;
     if grid.width == 0 {
@@ -931,10 +930,10 @@ pub struct Pair<T> {
 }
 
 impl CompareCommon {
-    fn new(
+    fn new<T>(
         method: &'static str,
-        a: &Selection<'_>,
-        b: &Selection<'_>,
+        a: &Selected<T>,
+        b: &Selected<T>,
         viewer: &Viewer,
         snap: &Snapshot,
         f: &IncidentFilter,

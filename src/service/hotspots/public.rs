@@ -15,7 +15,7 @@ use super::{
     raster_bounds,
 };
 use crate::analysis::cancel::Cancel;
-use crate::analysis::filter::{IncidentFilter, Selection};
+use crate::analysis::filter::{IncidentFilter, Selected, Selection};
 use crate::analysis::hotspot::compare;
 use crate::analysis::hotspot::gistar::{self, GiStarParams, StudyArea};
 use crate::analysis::hotspot::grid::{Grid, GridKind};
@@ -165,8 +165,8 @@ impl PublicCommon {
         }
     }
 
-    pub(super) fn of(
-        sel: &Selection<'_>,
+    pub(super) fn of<T>(
+        sel: &Selected<T>,
         method: &'static str,
         included: usize,
         rules: &PublicRules,
@@ -330,15 +330,16 @@ pub(super) fn public_grid<'a>(
 impl PublicGrid<'_> {
     /// The point-level incidents passing the filter's attributes whose cell's centre is in the
     /// study area, and the selection they came from (for its precision counts).
-    fn select<'s>(
+    fn select(
         &self,
-        snap: &'s Snapshot,
+        snap: &Snapshot,
         attrs: &IncidentFilter,
-    ) -> (Selection<'s>, Vec<[f64; 2]>) {
-        let sel = attrs.select_in(&snap.incidents);
+    ) -> (Selected<[f64; 2]>, Vec<[f64; 2]>) {
+        let sel = attrs.coords_in(&snap.incidents);
         let pts = sel
-            .coords()
-            .into_iter()
+            .points
+            .iter()
+            .copied()
             .filter(|p| self.study.contains(self.grid.centre(self.grid.cell_of(*p))))
             .collect();
         (sel, pts)
@@ -439,11 +440,11 @@ pub fn density(
     let Some(study) = study_area(snap, filter, rules) else {
         return Ok(None);
     };
-    let sel = attributes_only(filter).select_in(&snap.incidents);
+    let sel = attributes_only(filter).coords_in(&snap.incidents);
     let pts: Vec<[f64; 2]> = sel
-        .coords()
-        .into_iter()
-        .map(|p| rules.cell_centre(p))
+        .points
+        .iter()
+        .map(|p| rules.cell_centre(*p))
         .filter(|c| study.contains(*c))
         .collect();
     let (lo, hi) = study.bounds();
