@@ -399,7 +399,7 @@ pub struct CacheKey {
     pub snapshot: u64,
 }
 
-/// The answer cache (`cache_mb` of bodies at most).
+/// The answer cache: at most `max_bytes` of bodies (256 MB by default; no setting changes it).
 #[derive(Clone)]
 pub struct ResultCache {
     inner: moka::sync::Cache<CacheKey, Arc<Cached>>,
