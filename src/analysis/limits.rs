@@ -173,14 +173,14 @@ pub fn extent(points: &[[f64; 2]]) -> Option<([f64; 2], [f64; 2])> {
         })
 }
 
-/// The dense rectangle of cells Gi\* counts `points` in, with cells of `cell_area`: memory that
-/// grows with the extent, not with the events.
+/// The dense rectangle of cells Gi\* counts points of `extent` ([`extent`]) in, with cells of
+/// `cell_area`: memory that grows with the extent, not with the events.
 pub fn gistar_grid(
-    points: &[[f64; 2]],
+    extent: Option<([f64; 2], [f64; 2])>,
     cell_area: f64,
     limits: &WorkLimits,
 ) -> Result<(), TooMuchWork> {
-    let Some((lo, hi)) = extent(points) else {
+    let Some((lo, hi)) = extent else {
         return Ok(());
     };
     let side = cell_area.sqrt();
@@ -197,15 +197,19 @@ pub fn gistar_grid(
     Ok(())
 }
 
-/// The cells a Gi\* without a study area can have: no more than the events, nor than the cells
-/// of their extent.
-pub fn gistar_cells_bound(points: &[[f64; 2]], cell_area: f64) -> f64 {
-    let Some((lo, hi)) = extent(points) else {
+/// The cells a Gi\* of `events` events without a study area can have: no more than the events,
+/// nor than the cells of their `extent` ([`extent`]).
+pub fn gistar_cells_bound(
+    extent: Option<([f64; 2], [f64; 2])>,
+    events: usize,
+    cell_area: f64,
+) -> f64 {
+    let Some((lo, hi)) = extent else {
         return 0.0;
     };
     let side = cell_area.sqrt();
     let extent_cells = ((hi[0] - lo[0]) / side + 2.0) * ((hi[1] - lo[1]) / side + 2.0);
-    extent_cells.min(points.len() as f64)
+    extent_cells.min(events as f64)
 }
 
 /// Kernel density of `points` events with `bandwidth` on cells of `cell`.
@@ -405,11 +409,11 @@ mod tests {
         let signed_in = WorkLimits::for_role(true);
         // 100 km × 100 km of 10 m cells: (10 000 + 3)² ≈ 1e8 cells, 400 MB of counts.
         let wide = [[0.0, 0.0], [100_000.0, 100_000.0]];
-        let e = gistar_grid(&wide, 100.0, &signed_in).unwrap_err();
+        let e = gistar_grid(extent(&wide), 100.0, &signed_in).unwrap_err();
         assert!((e.estimate - 10_003.0f64.powi(2)).abs() < 1.0);
         // The same extent with 100 m cells: ≈ 1e6 cells.
-        assert!(gistar_grid(&wide, 10_000.0, &signed_in).is_ok());
-        assert!(gistar_grid(&[], 1.0, &signed_in).is_ok());
+        assert!(gistar_grid(extent(&wide), 10_000.0, &signed_in).is_ok());
+        assert!(gistar_grid(extent(&[]), 1.0, &signed_in).is_ok());
     }
 
     #[test]
@@ -439,11 +443,16 @@ mod tests {
     #[test]
     fn cells_are_bounded_by_events_and_extent() {
         let pts = [[0.0, 0.0], [1_000.0, 1_000.0], [500.0, 500.0]];
-        assert_eq!(gistar_cells_bound(&pts, 100.0 * 100.0), 3.0);
+        assert_eq!(
+            gistar_cells_bound(extent(&pts), pts.len(), 100.0 * 100.0),
+            3.0
+        );
         let many: Vec<[f64; 2]> = (0..1000).map(|i| [f64::from(i % 10), 0.0]).collect();
         // 10 m extent of 100 m cells: (0.09 + 2) × 2 cells.
-        assert!((gistar_cells_bound(&many, 10_000.0) - 2.09 * 2.0).abs() < 1e-9);
-        assert_eq!(gistar_cells_bound(&[], 1.0), 0.0);
+        assert!(
+            (gistar_cells_bound(extent(&many), many.len(), 10_000.0) - 2.09 * 2.0).abs() < 1e-9
+        );
+        assert_eq!(gistar_cells_bound(extent(&[]), 0, 1.0), 0.0);
     }
 
     #[test]

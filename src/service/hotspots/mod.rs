@@ -578,8 +578,9 @@ pub(crate) fn cells_bound(
             ((hi[0] - lo[0]) / grid.cell + 2.0) * ((hi[1] - lo[1]) / grid.cell + 2.0)
         }
         None => {
-            limits::gistar_grid(pts, grid.cell_area(), &WorkLimits::for_role(true))?;
-            limits::gistar_cells_bound(pts, grid.cell_area())
+            let extent = limits::extent(pts);
+            limits::gistar_grid(extent, grid.cell_area(), &WorkLimits::for_role(true))?;
+            limits::gistar_cells_bound(extent, pts.len(), grid.cell_area())
         }
     })
 }

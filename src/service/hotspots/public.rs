@@ -329,20 +329,13 @@ pub(super) fn public_grid<'a>(
 
 impl PublicGrid<'_> {
     /// The point-level incidents passing the filter's attributes whose cell's centre is in the
-    /// study area, and the selection they came from (for its precision counts).
-    fn select(
-        &self,
-        snap: &Snapshot,
-        attrs: &IncidentFilter,
-    ) -> (Selected<[f64; 2]>, Vec<[f64; 2]>) {
-        let sel = attrs.coords_in(&snap.incidents);
-        let pts = sel
-            .points
-            .iter()
-            .copied()
-            .filter(|p| self.study.contains(self.grid.centre(self.grid.cell_of(*p))))
-            .collect();
-        (sel, pts)
+    /// study area (kept in place, without a second list), with the precision counts of all
+    /// that passed.
+    fn select(&self, snap: &Snapshot, attrs: &IncidentFilter) -> Selected<[f64; 2]> {
+        let mut sel = attrs.coords_in(&snap.incidents);
+        sel.points
+            .retain(|p| self.study.contains(self.grid.centre(self.grid.cell_of(*p))));
+        sel
     }
 
     fn params(&self) -> GiStarParams {
@@ -374,8 +367,9 @@ pub fn gistar(
             },
         ));
     };
-    let (sel, pts) = pg.select(snap, &attributes_only(filter));
-    let res = gistar::hot_spots_with(&pts, &pg.params(), Some(&pg.study), cancel)?;
+    let sel = pg.select(snap, &attributes_only(filter));
+    let pts = &sel.points;
+    let res = gistar::hot_spots_with(pts, &pg.params(), Some(&pg.study), cancel)?;
     debug_assert!(res.study_area_used, "public_grid bounds the study cells");
     let features = cell_features(&pg.grid, &res.cells, |c| {
         let props = PublicGistarProps {
@@ -440,13 +434,13 @@ pub fn density(
     let Some(study) = study_area(snap, filter, rules) else {
         return Ok(None);
     };
-    let sel = attributes_only(filter).coords_in(&snap.incidents);
-    let pts: Vec<[f64; 2]> = sel
-        .points
-        .iter()
-        .map(|p| rules.cell_centre(*p))
-        .filter(|c| study.contains(*c))
-        .collect();
+    // Each point moved to its public cell's centre, in place; those outside the study dropped.
+    let mut sel = attributes_only(filter).coords_in(&snap.incidents);
+    for p in &mut sel.points {
+        *p = rules.cell_centre(*p);
+    }
+    sel.points.retain(|c| study.contains(*c));
+    let pts = &sel.points;
     let (lo, hi) = study.bounds();
     if lo[0] >= hi[0] || lo[1] >= hi[1] {
         return Ok(None);
@@ -467,7 +461,7 @@ pub fn density(
     let raster = ((hi[0] - lo[0] + 2.0 * h) / cell) * ((hi[1] - lo[1] + 2.0 * h) / cell);
     limits::kde_features(raster as usize, &limits)?;
     let mut grid = kde::density_with(
-        &pts,
+        pts,
         &KdeParams {
             bandwidth: Some(h),
             cell: Some(cell),
@@ -649,11 +643,12 @@ pub fn compare(
         return Ok(CellCollection::new(CellFeatures::default(), meta));
     };
     let attrs = attributes_only(filter);
-    let (sa, pa) = pg.select(snap, &attrs.with_dates(Some(a_from), Some(a_to)));
-    let (sb, pb) = pg.select(snap, &attrs.with_dates(Some(b_from), Some(b_to)));
+    let sa = pg.select(snap, &attrs.with_dates(Some(a_from), Some(a_to)));
+    let sb = pg.select(snap, &attrs.with_dates(Some(b_from), Some(b_to)));
+    let (pa, pb) = (&sa.points, &sb.points);
     let res = compare::compare_gistar_with(
-        &pa,
-        &pb,
+        pa,
+        pb,
         periods.days(),
         &pg.params(),
         Some(&pg.study),
