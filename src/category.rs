@@ -40,6 +40,7 @@ pub enum CategoryGroup {
 }
 
 impl CategoryGroup {
+    /// In the order of declaration: `ALL[g as usize] == g` (the filter column packs groups so).
     pub const ALL: [CategoryGroup; 11] = [
         Self::Violence,
         Self::Property,

@@ -25,6 +25,10 @@ pub enum LocationPrecision {
 }
 
 impl LocationPrecision {
+    /// In the order of declaration: `ALL[p as usize] == p`.
+    pub const ALL: [LocationPrecision; 4] =
+        [Self::Exact, Self::Street, Self::Municipality, Self::County];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Exact => "exact",

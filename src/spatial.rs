@@ -18,7 +18,7 @@ use rstar::{AABB, RTree};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
-use crate::analysis::filter::LocalTimes;
+use crate::analysis::filter::{FilterRow, LocalTimes};
 use crate::category::CategoryGroup;
 use crate::model::{
     Area, BraStat, CitizenReport, Incident, Lamp, LocationPrecision, TimePrecision, Walkway,
@@ -236,6 +236,8 @@ pub struct IncidentLayer {
     pub items: Vec<SnapIncident>,
     /// All incidents, whatever their precision: point methods must filter on precision.
     pub tree: RTree<IndexedPoint>,
+    /// What the filters read of each of `items`, in the same order (see [`FilterRow`]).
+    rows: Vec<FilterRow>,
 }
 
 impl IncidentLayer {
@@ -277,7 +279,13 @@ impl IncidentLayer {
         for (rank, i) in order.into_iter().enumerate() {
             items[i as usize].key_rank = rank as u32 + 1;
         }
-        Self { items, tree }
+        let rows = items.par_iter().map(FilterRow::of).collect();
+        Self { items, tree, rows }
+    }
+
+    /// What the filters read of each incident, in the order of [`Self::items`].
+    pub fn rows(&self) -> &[FilterRow] {
+        &self.rows
     }
 }
 
