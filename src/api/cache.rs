@@ -635,6 +635,7 @@ mod tests {
             p: f64,
             label: String,
         }
+        impl crate::service::geojson::CellProps for Props {}
         // Cells across lots and chunks; corners rounded to 7 decimals as answers have them,
         // and a few that are not (a whole degree, below 1, an unrounded value, a negative).
         for n in [0usize, 1, 2048, 2049, 9_000] {

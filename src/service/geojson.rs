@@ -217,7 +217,27 @@ impl<F: Serialize + Sync, M: Serialize + Sync> WrittenInLots for FeatureCollecti
     }
 }
 
-impl<P: Serialize + Sync, M: Serialize + Sync> WrittenInLots for CellCollection<P, M> {
+/// A cell's properties as JSON in a [`CellCollection`]: as serde_json writes them, unless a
+/// type of many cells writes itself by hand, byte for byte the same (its test says so).
+pub trait CellProps: Serialize {
+    fn write_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(buf, self)
+    }
+}
+
+/// Appends `v` as serde_json writes an f64: its shortest digits, `null` when not finite.
+pub fn write_f64(buf: &mut Vec<u8>, v: f64) {
+    use serde_json::ser::Formatter;
+    let mut f = serde_json::ser::CompactFormatter;
+    let written = if v.is_finite() {
+        f.write_f64(buf, v)
+    } else {
+        f.write_null(buf)
+    };
+    written.expect("a Vec takes every write");
+}
+
+impl<P: CellProps + Sync, M: Serialize + Sync> WrittenInLots for CellCollection<P, M> {
     type Meta = M;
     fn meta(&self) -> &M {
         &self.meta
@@ -226,7 +246,8 @@ impl<P: Serialize + Sync, M: Serialize + Sync> WrittenInLots for CellCollection<
         self.features.len()
     }
     /// Written by hand rather than through serde's struct machinery: the literal parts as
-    /// bytes, the corners with [`write_coordinate`], the properties with serde_json.
+    /// bytes, the corners with [`write_coordinate`], the properties with
+    /// [`CellProps::write_json`].
     fn write_features<W: std::io::Write>(
         &self,
         range: std::ops::Range<usize>,
@@ -252,7 +273,7 @@ impl<P: Serialize + Sync, M: Serialize + Sync> WrittenInLots for CellCollection<
                 buf.push(b']');
             }
             buf.extend_from_slice(br#"]]},"properties":"#);
-            serde_json::to_writer(&mut buf, &self.features.props[i])?;
+            self.features.props[i].write_json(&mut buf)?;
             buf.push(b'}');
             w.write_all(&buf).map_err(serde_json::Error::io)?;
         }
@@ -261,38 +282,60 @@ impl<P: Serialize + Sync, M: Serialize + Sync> WrittenInLots for CellCollection<
 }
 
 /// Appends `x` as serde_json writes it (the shortest digits that read back as `x`). A
-/// coordinate rounded to 7 decimals ([`crs::round7`]) between 1 and 10⁹ in magnitude is the
+/// coordinate rounded to 7 decimals ([`crs::round7`]) between 1 and 10⁸ in magnitude is the
 /// decimal k·10⁻⁷ it was rounded to: no other decimal of 7 or fewer places lies within the
 /// half unit in the last place around it, and none with more places is shorter. So its digits
 /// are k's, written with integer arithmetic, trailing zeros dropped (and `.0` kept for a whole
 /// number, as serde_json has it). Anything else goes to serde_json.
 pub fn write_coordinate(buf: &mut Vec<u8>, x: f64) {
-    let k = (x * 1e7).round();
-    if !((1.0..1e9).contains(&x.abs()) && k / 1e7 == x) {
-        serde_json::to_writer(&mut *buf, &x).expect("a Vec takes every write");
-        return;
+    let a = x.abs();
+    if (1.0..1e8).contains(&a) {
+        // k = round(a·10⁷), half away from zero as f64::round, without libm's call (the
+        // baseline x86-64 target has no instruction for it): a·10⁷ < 10¹⁵ < 2⁵², so its
+        // fraction (it minus its integer part) is exact, and so is k as an f64.
+        let v = a * 1e7;
+        let t = v as u64;
+        let k = if v - t as f64 >= 0.5 { t + 1 } else { t };
+        if k as f64 / 1e7 == a {
+            // Written right to left into one buffer and appended at once: the fraction's
+            // digits without its trailing zeros (`0` for none), the point, the whole part's
+            // digits, the sign.
+            let mut out = [0u8; 24];
+            let mut at = out.len();
+            let (mut whole, mut frac) = (k / 10_000_000, k % 10_000_000);
+            let mut places = 7;
+            if frac == 0 {
+                places = 1;
+            } else {
+                while frac % 10 == 0 {
+                    frac /= 10;
+                    places -= 1;
+                }
+            }
+            for _ in 0..places {
+                at -= 1;
+                out[at] = b'0' + (frac % 10) as u8;
+                frac /= 10;
+            }
+            at -= 1;
+            out[at] = b'.';
+            loop {
+                at -= 1;
+                out[at] = b'0' + (whole % 10) as u8;
+                whole /= 10;
+                if whole == 0 {
+                    break;
+                }
+            }
+            if x < 0.0 {
+                at -= 1;
+                out[at] = b'-';
+            }
+            buf.extend_from_slice(&out[at..]);
+            return;
+        }
     }
-    let k = k as i64;
-    if k < 0 {
-        buf.push(b'-');
-    }
-    let k = k.unsigned_abs();
-    let (whole, mut frac) = (k / 10_000_000, k % 10_000_000);
-    let mut digits = itoa::Buffer::new();
-    buf.extend_from_slice(digits.format(whole).as_bytes());
-    buf.push(b'.');
-    if frac == 0 {
-        buf.push(b'0');
-        return;
-    }
-    let mut places = 7;
-    while frac % 10 == 0 {
-        frac /= 10;
-        places -= 1;
-    }
-    let frac = digits.format(frac);
-    buf.resize(buf.len() + places - frac.len(), b'0');
-    buf.extend_from_slice(frac.as_bytes());
+    serde_json::to_writer(&mut *buf, &x).expect("a Vec takes every write");
 }
 
 /// A Feature with typed properties.
@@ -593,6 +636,11 @@ mod tests {
             // Few places, so that trailing zeros are dropped.
             values.push((v * 100.0).round() / 100.0);
             values.push(crate::crs::round7(next() * 1e8));
+            // Beyond 2⁵³·10⁻⁷ (9·10⁸), where k·10⁻⁷ is not always the shortest decimal.
+            values.push(crate::crs::round7(1e8 + next() * 1.9e9));
+            // Half a unit of the 7th place either side, where rounding turns.
+            let half = ((next() * 1e9).floor() + 0.5) / 1e7 + 1.0;
+            values.extend([half, half.next_up(), half.next_down(), -half]);
         }
         for v in values {
             let mut buf = Vec::new();

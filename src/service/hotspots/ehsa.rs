@@ -118,6 +118,9 @@ pub struct EhsaMeta {
 
 pub type EhsaAnswer = CellCollection<EhsaProps, EhsaMeta>;
 
+impl crate::service::geojson::CellProps for EhsaProps {}
+impl crate::service::geojson::CellProps for PublicEhsaProps {}
+
 /// A public cell: the category, and the count only from k.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicEhsaProps {

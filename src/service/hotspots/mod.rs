@@ -433,6 +433,30 @@ pub struct GistarProps {
     pub bin: i8,
 }
 
+/// Written by hand: a Gi\* answer is tens of thousands of these, and serde's map machinery
+/// (its keys escaped a character at a time) was a tenth of writing one.
+impl super::geojson::CellProps for GistarProps {
+    fn write_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        let mut n = itoa::Buffer::new();
+        buf.extend_from_slice(b"{\"cell\":[");
+        buf.extend_from_slice(n.format(self.cell[0]).as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(n.format(self.cell[1]).as_bytes());
+        buf.extend_from_slice(b"],\"count\":");
+        buf.extend_from_slice(n.format(self.count).as_bytes());
+        buf.extend_from_slice(b",\"neighbours\":");
+        buf.extend_from_slice(n.format(self.neighbours).as_bytes());
+        buf.extend_from_slice(b",\"z\":");
+        super::geojson::write_f64(buf, self.z);
+        buf.extend_from_slice(b",\"p\":");
+        super::geojson::write_f64(buf, self.p);
+        buf.extend_from_slice(b",\"bin\":");
+        buf.extend_from_slice(n.format(self.bin).as_bytes());
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FdrCutoffs {
     #[serde(rename = "90")]
@@ -961,6 +985,8 @@ impl CompareCommon {
     }
 }
 
+impl super::geojson::CellProps for CellChangeProps {}
+
 /// A Gi\* cell hot in either period.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CellChangeProps {
@@ -1262,6 +1288,62 @@ pub fn incidents(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gistar_props_written_by_hand_are_what_serde_writes() {
+        use crate::service::geojson::CellProps;
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let odd = [
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            5e-324,
+            1e-300,
+            1e300,
+            -123.456_789,
+        ];
+        for k in 0..100_000usize {
+            let r = next();
+            let unit = (r >> 11) as f64 / (1u64 << 53) as f64;
+            let props = GistarProps {
+                cell: match k % 3 {
+                    0 => [i32::MIN, i32::MAX],
+                    _ => [r as i32, (r >> 32) as i32],
+                },
+                count: if k % 5 == 0 {
+                    u32::MAX
+                } else {
+                    (r >> 40) as u32
+                },
+                neighbours: (r >> 20) as u32 % 50,
+                z: if k % 11 == 0 {
+                    odd[k / 11 % odd.len()]
+                } else {
+                    round_to((unit - 0.5) * 40.0, 6)
+                },
+                p: if k % 13 == 0 {
+                    odd[k / 13 % odd.len()]
+                } else {
+                    unit.powi((k % 40) as i32)
+                },
+                bin: (r % 256) as u8 as i8,
+            };
+            let mut by_hand = Vec::new();
+            props.write_json(&mut by_hand).unwrap();
+            assert_eq!(
+                String::from_utf8(by_hand).unwrap(),
+                serde_json::to_string(&props).unwrap()
+            );
+        }
+    }
     use crate::analysis::hotspot::grid::GridKind;
 
     #[test]

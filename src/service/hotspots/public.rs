@@ -223,6 +223,8 @@ pub struct PublicGistarMeta {
 
 pub type GistarAnswer = CellCollection<PublicGistarProps, PublicGistarMeta>;
 
+impl crate::service::geojson::CellProps for PublicGistarProps {}
+
 /// A public heat map cell: the density to two significant digits, no support count.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicKdeProps {
@@ -599,6 +601,8 @@ pub struct PublicCompareMeta {
 }
 
 pub type CompareAnswer = CellCollection<PublicCellChangeProps, PublicCompareMeta>;
+
+impl crate::service::geojson::CellProps for PublicCellChangeProps {}
 
 fn rename(mut e: PublicRefusal, from: &'static str, to: &'static str) -> PublicRefusal {
     e.param = if e.param == "from" { from } else { to };
