@@ -393,6 +393,13 @@ impl Selection<'_> {
 }
 
 impl<T> Selected<T> {
+    /// Adds a lot's counts of the incidents not among the points.
+    fn count_with<U>(&mut self, lot: &Selected<U>) {
+        self.municipality_only += lot.municipality_only;
+        self.county_only += lot.county_only;
+        self.filtered_out += lot.filtered_out;
+    }
+
     /// Events that passed the filters but cannot be placed on the map.
     pub fn excluded_by_precision(&self) -> usize {
         self.municipality_only + self.county_only
@@ -658,7 +665,14 @@ enum Place {
 impl IncidentFilter {
     /// Whether an incident passes every filter except the area (which needs a point location).
     pub fn passes_attributes(&self, inc: &SnapIncident) -> bool {
-        RowTest::new(self).passes(&FilterRow::of(inc), || inc)
+        self.attribute_test()(inc)
+    }
+
+    /// [`Self::passes_attributes`] with the filter made ready once, for a loop over many
+    /// incidents.
+    pub fn attribute_test(&self) -> impl Fn(&SnapIncident) -> bool + Sync + '_ {
+        let test = RowTest::new(self);
+        move |inc| test.passes(&FilterRow::of(inc), || inc)
     }
 
     /// Splits `incidents` into point-level ones that pass, the ones known only to a
@@ -692,19 +706,17 @@ impl IncidentFilter {
             .zip(rows.par_chunks(LOT))
             .map(|(items, rows)| test.select(rows.iter().copied().zip(items), |_, _| ()))
             .collect();
-        let mut sel = Selected {
-            points: vec![[0.0; 2]; counts.iter().map(|c| c.points.len()).sum()],
-            ..Selected::default()
-        };
+        let mut sel = Selected::default();
+        for c in &counts {
+            sel.count_with(c);
+        }
+        sel.points = vec![[0.0; 2]; counts.iter().map(|c| c.points.len()).sum()];
         let mut rest = &mut sel.points[..];
         let mut places = Vec::with_capacity(counts.len());
         for c in &counts {
             let (lot, after) = rest.split_at_mut(c.points.len());
             places.push(lot);
             rest = after;
-            sel.municipality_only += c.municipality_only;
-            sel.county_only += c.county_only;
-            sel.filtered_out += c.filtered_out;
         }
         items
             .par_chunks(LOT)
@@ -745,10 +757,8 @@ impl IncidentFilter {
             ..Selected::default()
         };
         for lot in lots {
+            sel.count_with(&lot);
             sel.points.extend(lot.points);
-            sel.municipality_only += lot.municipality_only;
-            sel.county_only += lot.county_only;
-            sel.filtered_out += lot.filtered_out;
         }
         sel
     }

@@ -38,8 +38,9 @@ pub fn count_period(
     areas: &AreaLayer,
 ) -> PeriodCounts {
     let mut c = PeriodCounts::default();
+    let passes = filter.attribute_test();
     for inc in incidents {
-        if !filter.passes_attributes(inc) {
+        if !passes(inc) {
             continue;
         }
         let placed = matches!(

@@ -594,13 +594,9 @@ mod tests {
 
     #[test]
     fn coordinates_are_written_as_serde_json_writes_them() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut next = || rng.random::<f64>();
         let mut values: Vec<f64> = vec![
             0.0,
             -0.0,

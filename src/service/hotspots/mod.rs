@@ -1242,11 +1242,12 @@ pub fn incidents(
     let sel = f.select_in(&snap.incidents);
     let mut chosen: Vec<&crate::spatial::SnapIncident> = sel.points.clone();
     if all {
+        let passes = f.attribute_test();
         chosen.extend(
             snap.incidents
                 .items
                 .iter()
-                .filter(|i| !i.precision.is_point_level() && f.passes_attributes(i)),
+                .filter(|i| !i.precision.is_point_level() && passes(i)),
         );
     }
     let matching = chosen.len();
@@ -1292,13 +1293,8 @@ mod tests {
     #[test]
     fn gistar_props_written_by_hand_are_what_serde_writes() {
         use crate::service::geojson::CellProps;
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
         let odd = [
             0.0,
             -0.0,
@@ -1311,8 +1307,8 @@ mod tests {
             -123.456_789,
         ];
         for k in 0..100_000usize {
-            let r = next();
-            let unit = (r >> 11) as f64 / (1u64 << 53) as f64;
+            let r: u64 = rng.random();
+            let unit: f64 = rng.random();
             let props = GistarProps {
                 cell: match k % 3 {
                     0 => [i32::MIN, i32::MAX],
